@@ -1,0 +1,516 @@
+"""`ClickModel.spec`: what the user asks for.
+
+Every field has a default that works, except `data.url`: a ClickModel with
+only a data source trains, validates, canaries and promotes with sensible
+settings. Cross-field rules live twice, as pydantic validators (offline
+`clickcast validate`) and as CEL rules in the CRD (the API server); the tests
+feed both the same invalid manifests.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Self
+
+from croniter import croniter
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from clickcast.api.base import ApiModel, FieldRuleError, cel
+from clickcast.api.duration import Duration
+
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
+Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN)]
+"""A Kubernetes resource quantity such as "500m", "2", "4Gi"."""
+
+URL_PATTERN = r"^([a-z][a-z0-9+.-]*://|/).+"
+ColumnName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Weight = Annotated[int, Field(ge=1, le=100)]
+
+# A five-field cron expression or a @macro; croniter checks it exactly offline.
+CRON_PATTERN = (
+    r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    r"|([0-9A-Za-z*/,?-]+\s+){4}[0-9A-Za-z*/,?-]+)$"
+)
+
+
+class DataFormat(StrEnum):
+    PARQUET = "parquet"
+    CSV = "csv"
+
+
+class DataWindow(ApiModel):
+    """Which days train the model and which days test it (time-based holdout)."""
+
+    train_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days of history before the test window used for training."""
+    test_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """The most recent days, held out to measure the model (learn on the past, predict the next days)."""
+
+
+class DataSource(ApiModel):
+    """Where the training data lives and how to read it."""
+
+    url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)]
+    """fsspec URL of a parquet or csv dataset (file:///..., s3://..., gs://..., or an absolute path)."""
+    format: DataFormat = DataFormat.PARQUET
+    """File format of the dataset."""
+    date_column: ColumnName = "date"
+    """Column holding the day of each row."""
+    target_column: ColumnName = "clicks"
+    """Column holding the observed clicks (the label)."""
+    window: DataWindow = Field(default_factory=DataWindow)
+    """Training and test windows, counted back from the newest day in the data."""
+    storage_options_secret: Annotated[str, Field(max_length=253)] | None = None
+    """Name of a Secret whose keys are passed to fsspec as storage options (credentials)."""
+
+
+class DateFeature(StrEnum):
+    DAY_OF_WEEK = "dayOfWeek"
+    DAY_OF_MONTH = "dayOfMonth"
+    MONTH = "month"
+    WEEK_OF_YEAR = "weekOfYear"
+    IS_WEEKEND = "isWeekend"
+
+
+class Features(ApiModel):
+    """Which columns feed the model and how categorical ids are encoded."""
+
+    categorical: Annotated[list[ColumnName], Field(max_length=32)] = Field(
+        default_factory=lambda: ["categoryId", "merchantId", "category", "device"]
+    )
+    """Categorical columns; values seen fewer than `minCategoryCount` times go to an explicit unknown bucket."""
+    numeric: Annotated[list[ColumnName], Field(max_length=32)] = Field(default_factory=lambda: ["price"])
+    """Numeric columns, used as they are."""
+    date_features: Annotated[list[DateFeature], Field(max_length=8)] = Field(
+        default_factory=lambda: [DateFeature.DAY_OF_WEEK]
+    )
+    """Features derived from the date column."""
+    max_categories: Annotated[int, Field(ge=2, le=1_000_000)] = 5000
+    """Most frequent values kept per categorical column; the rest share the unknown bucket."""
+    min_category_count: Annotated[int, Field(ge=1)] = 5
+    """Rows a value needs in training to get its own category."""
+
+
+class AlgorithmName(StrEnum):
+    XGBOOST = "xgboost"
+    GLM = "glm"
+
+
+class Objective(StrEnum):
+    POISSON = "poisson"
+    TWEEDIE = "tweedie"
+
+
+class XGBoostParams(ApiModel):
+    """Hyper-parameters of the gradient-boosted trees (xgboost.spark)."""
+
+    num_rounds: Annotated[int, Field(ge=1, le=10_000)] = 200
+    """Boosting rounds (trees)."""
+    max_depth: Annotated[int, Field(ge=1, le=20)] = 6
+    """Maximum depth of each tree."""
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """Shrinkage applied to each tree (eta)."""
+    subsample: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Fraction of rows sampled per tree."""
+    colsample_bytree: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Fraction of features sampled per tree."""
+    min_child_weight: NonNegative = 1.0
+    """Minimum sum of hessian in a leaf."""
+    reg_lambda: NonNegative = 1.0
+    """L2 regularisation."""
+    max_delta_step: NonNegative = 0.7
+    """Caps each leaf's step; 0.7 keeps Poisson boosting stable."""
+    tweedie_variance_power: Annotated[float, Field(gt=1, lt=2)] = 1.5
+    """Variance power, used only with the tweedie objective."""
+
+
+class GLMParams(ApiModel):
+    """Spark ML GeneralizedLinearRegression settings (also the baseline)."""
+
+    reg_param: NonNegative = 0.0
+    """L2 regularisation strength."""
+    max_iter: Annotated[int, Field(ge=1, le=1000)] = 25
+    """Iterations of IRLS."""
+
+
+class Algorithm(ApiModel):
+    """The model to train. A Poisson GLM is always trained beside it as the baseline."""
+
+    name: AlgorithmName = AlgorithmName.XGBOOST
+    """Model family."""
+    objective: Objective = Objective.POISSON
+    """Loss for count data."""
+    seed: Annotated[int, Field(ge=0)] = 42
+    """Random seed, so retraining on the same data gives the same model."""
+    xgboost: XGBoostParams = Field(default_factory=XGBoostParams)
+    """Used when name is xgboost."""
+    glm: GLMParams = Field(default_factory=GLMParams)
+    """Used when name is glm, and for the baseline."""
+
+
+class TrainingBackend(StrEnum):
+    JOB = "job"
+    SPARK_APPLICATION = "sparkApplication"
+
+
+class Resources(ApiModel):
+    """CPU and memory of one container (requests equal limits)."""
+
+    cpu: Quantity = "1"
+    """CPU cores, e.g. "500m" or "2"."""
+    memory: Quantity = "2Gi"
+    """Memory, e.g. "512Mi" or "4Gi"."""
+
+
+class Executors(ApiModel):
+    """Spark executors (ignored when the master is local)."""
+
+    instances: Annotated[int, Field(ge=1, le=1000)] = 2
+    """Number of executors."""
+    cpu: Quantity = "1"
+    """CPU cores per executor."""
+    memory: Quantity = "2Gi"
+    """Memory per executor."""
+
+
+class Training(ApiModel):
+    """How and when the Spark training job runs."""
+
+    backend: TrainingBackend = TrainingBackend.JOB
+    """`job`: a Kubernetes Job running spark-submit; `sparkApplication`: a Spark Operator SparkApplication."""
+    image: Annotated[str, Field(min_length=1)] = "ghcr.io/clickcast/jobs:0.1.0"
+    """Container image with Spark and the clickcast jobs."""
+    master: Annotated[str, Field(min_length=1)] = "local[*]"
+    """Spark master for the Job backend: `local[*]` (embedded, small data) or `k8s://https://kubernetes.default.svc`."""
+    driver: Resources = Field(default_factory=Resources)
+    """Driver resources."""
+    executors: Executors = Field(default_factory=Executors)
+    """Executor resources."""
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    """Extra Spark configuration (spark.* keys)."""
+    service_account_name: Annotated[str, Field(max_length=253)] | None = None
+    """ServiceAccount of the training pod (needs read access to the data, write access to the store)."""
+    schedule: Annotated[str, Field(pattern=CRON_PATTERN)] | None = None
+    """Cron schedule for periodic retraining (UTC), e.g. "0 3 * * *". Unset: train on creation and on demand only."""
+    trigger: Annotated[str, Field(max_length=63)] | None = None
+    """Change this value (any string, e.g. a timestamp) to retrain now."""
+    timeout: Duration = "2h"
+    """A training run taking longer is failed; the stable model keeps serving."""
+    backoff_limit: Annotated[int, Field(ge=0, le=10)] = 1
+    """Retries of a failed training pod."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"invalid cron expression {value!r}")
+        return value
+
+
+class AbsoluteGates(ApiModel):
+    """Limits the candidate must meet on the test window, whatever production does. Unset: not checked."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "self.minCalibration < self.maxCalibration",
+                "minCalibration must be less than maxCalibration",
+                ".minCalibration",
+            ),
+        )
+    )
+
+    max_mae: NonNegative | None = None
+    """Largest mean absolute error (clicks per offer-day)."""
+    max_rmse: NonNegative | None = None
+    """Largest root mean squared error."""
+    max_poisson_deviance: NonNegative | None = None
+    """Largest mean Poisson deviance."""
+    min_calibration: NonNegative = 0.9
+    """Smallest acceptable sum(predicted) / sum(actual)."""
+    max_calibration: NonNegative = 1.1
+    """Largest acceptable sum(predicted) / sum(actual)."""
+    min_margin: float | None = None
+    """Smallest business margin over the test window (currency units)."""
+
+    @model_validator(mode="after")
+    def _calibration_range(self) -> Self:
+        if self.min_calibration >= self.max_calibration:
+            raise FieldRuleError("minCalibration", "minCalibration must be less than maxCalibration")
+        return self
+
+
+class RelativeGates(ApiModel):
+    """Limits relative to the model in production, measured on the same test window."""
+
+    max_mae_increase: NonNegative = 0.02
+    """Largest relative MAE increase over the stable model (0.02 = 2% worse)."""
+    max_rmse_increase: NonNegative = 0.02
+    """Largest relative RMSE increase."""
+    max_poisson_deviance_increase: NonNegative = 0.01
+    """Largest relative Poisson deviance increase."""
+    max_margin_decrease: NonNegative = 0.02
+    """Largest relative margin decrease."""
+    must_beat_baseline: bool = True
+    """The candidate's Poisson deviance must be below the GLM baseline's."""
+
+
+class SegmentGates(ApiModel):
+    """Per-segment checks, so an average improvement cannot hide a broken segment."""
+
+    columns: Annotated[list[ColumnName], Field(max_length=8)] = Field(default_factory=lambda: ["device"])
+    """Columns whose values define segments (the top `topValues` of each)."""
+    top_values: Annotated[int, Field(ge=1, le=100)] = 10
+    """Most frequent values per column checked as segments."""
+    min_rows: Annotated[int, Field(ge=1)] = 200
+    """Segments with fewer test rows are reported, not gated."""
+    max_poisson_deviance_increase: NonNegative = 0.05
+    """Largest relative deviance increase over the stable model in any segment."""
+
+
+class RevenueModel(ApiModel):
+    """The business margin: each real click earns `commissionRate * price`; the publisher is paid `payoutShare` of the
+    expected earnings for each predicted click. Over-prediction overpays, under-prediction loses placements."""
+
+    commission_rate: Fraction = 0.05
+    """Share of the offer price the marketplace earns per click."""
+    payout_share: Fraction = 0.7
+    """Share of the expected earnings paid to the publisher, per predicted click."""
+
+
+class Validation(ApiModel):
+    """Gates a trained candidate must pass before any traffic reaches it."""
+
+    absolute: AbsoluteGates = Field(default_factory=AbsoluteGates)
+    """Absolute thresholds."""
+    relative: RelativeGates = Field(default_factory=RelativeGates)
+    """Thresholds relative to production."""
+    segments: SegmentGates = Field(default_factory=SegmentGates)
+    """Per-segment thresholds."""
+    revenue: RevenueModel = Field(default_factory=RevenueModel)
+    """How the margin metric is computed."""
+
+
+class Serving(ApiModel):
+    """The BentoML prediction service."""
+
+    image: Annotated[str, Field(min_length=1)] = "ghcr.io/clickcast/serving:0.1.0"
+    """Container image of the prediction service."""
+    replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    """Replicas of the stable version."""
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="1", memory="1Gi"))
+    """Resources per replica."""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 3000
+    """HTTP port of the service."""
+    prediction_log_flush_interval: Duration = "5s"
+    """How often buffered prediction logs are written to the store."""
+
+
+class CanaryMode(StrEnum):
+    SHADOW = "shadow"
+    SPLIT = "split"
+
+
+class Canary(ApiModel):
+    """How a validated candidate is compared with the stable version on real clicks."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "self.mode == 'shadow' || size(self.steps) > 0",
+                "steps must list at least one weight in split mode",
+                ".steps",
+            ),
+        )
+    )
+
+    mode: CanaryMode = CanaryMode.SPLIT
+    """`shadow`: the candidate sees mirrored traffic and answers nobody; `split`: it answers a share of requests."""
+    steps: Annotated[
+        list[Weight],
+        Field(
+            max_length=10,
+            json_schema_extra=cel(
+                (
+                    "self.isSorted() && self.all(w, self.exists_one(x, x == w))",
+                    "canary steps must be strictly ascending weights within 1..100",
+                ),
+            ),
+        ),
+    ] = Field(default_factory=lambda: [10, 25, 50])
+    """Traffic weights (percent) of the candidate, strictly ascending; split mode only."""
+    interval: Duration = "10m"
+    """Time between analyses; each passing analysis moves to the next step."""
+    min_observations: Annotated[int, Field(ge=10)] = 1000
+    """Offer-days with real clicks each version needs before a verdict."""
+    confidence_level: Annotated[float, Field(ge=0.5, lt=1)] = 0.95
+    """Confidence of the test comparing the versions' Poisson deviance on real clicks."""
+    max_deviance_increase: NonNegative = 0.0
+    """Tolerated relative deviance increase of the candidate (non-inferiority margin)."""
+    max_duration: Duration = "24h"
+    """A canary without a verdict by then is rolled back."""
+    failure_limit: Annotated[int, Field(ge=0, le=10)] = 0
+    """Failed analyses tolerated before rolling back."""
+
+    @field_validator("steps")
+    @classmethod
+    def _strictly_ascending(cls, steps: list[int]) -> list[int]:
+        if any(b <= a for a, b in pairwise(steps)):
+            raise ValueError("canary steps must be strictly ascending weights within 1..100")
+        return steps
+
+    @model_validator(mode="after")
+    def _split_needs_steps(self) -> Self:
+        if self.mode is CanaryMode.SPLIT and not self.steps:
+            raise FieldRuleError("steps", "steps must list at least one weight in split mode")
+        return self
+
+
+class PromotionMode(StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class GitOpsMode(StrEnum):
+    COMMIT = "commit"
+    BRANCH = "branch"
+
+
+class GitOps(ApiModel):
+    """Where promotions are recorded, with their evidence."""
+
+    repo_url: Annotated[str, Field(min_length=1, pattern=r"^(https?://|ssh://|git@|file://|/).+")]
+    """Git repository URL (https, ssh or file)."""
+    branch: Annotated[str, Field(min_length=1, max_length=255)] = "main"
+    """Branch that holds the promoted model versions."""
+    path: Annotated[str, Field(min_length=1, pattern=r"^[^/].*")] = "models"
+    """Directory in the repository for promotion records, relative to its root."""
+    mode: GitOpsMode = GitOpsMode.COMMIT
+    """`commit`: commit to the branch; `branch`: push a new branch per promotion for review."""
+    secret_ref: Annotated[str, Field(max_length=253)] | None = None
+    """Secret with `username`/`password` (https) or `ssh-privatekey` used to push."""
+    author_name: str = "clickcast"
+    """Commit author name."""
+    author_email: str = "clickcast@localhost"
+    """Commit author email."""
+
+
+class Promotion(ApiModel):
+    """What happens when the canary passes."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "self.mode == 'manual' || !has(self.approvedVersion)",
+                "approvedVersion is only used in manual mode",
+                ".approvedVersion",
+            ),
+        )
+    )
+
+    mode: PromotionMode = PromotionMode.AUTOMATIC
+    """`automatic`: promote on a passing canary; `manual`: wait for `approvedVersion`."""
+    approved_version: Annotated[str, Field(max_length=63)] | None = None
+    """In manual mode, the candidate version the user approves for promotion."""
+    gitops: GitOps | None = None
+    """Record each promotion in Git. Unset: promotions are recorded in status only."""
+
+    @model_validator(mode="after")
+    def _approval_only_manual(self) -> Self:
+        if self.mode is not PromotionMode.MANUAL and self.approved_version is not None:
+            raise FieldRuleError("approvedVersion", "approvedVersion is only used in manual mode")
+        return self
+
+
+class DropDetector(ApiModel):
+    """Abrupt quality drops: the recent window against the model's own test metrics."""
+
+    enabled: bool = True
+    """Run this detector."""
+    window: Duration = "1d"
+    """Recent window compared with the reference."""
+    max_deviance_increase: NonNegative = 0.25
+    """Relative Poisson deviance increase that counts as a drop."""
+
+
+class ErosionDetector(ApiModel):
+    """Slow erosion: a one-sided CUSUM over daily deviance ratios."""
+
+    enabled: bool = True
+    """Run this detector."""
+    window: Duration = "28d"
+    """History the detector looks at."""
+    drift_allowance: NonNegative = 0.02
+    """Daily relative deviance increase tolerated before it accumulates (CUSUM k)."""
+    threshold: Annotated[float, Field(gt=0)] = 0.15
+    """Accumulated excess that raises an alert (CUSUM h)."""
+
+
+class Monitoring(ApiModel):
+    """Tracking of the serving model against real clicks over time."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "!self.autoRetrain || self.drop.enabled || self.erosion.enabled",
+                "autoRetrain needs drop or erosion detection enabled",
+                ".autoRetrain",
+            ),
+        )
+    )
+
+    enabled: bool = True
+    """Evaluate the stable model on arriving clicks."""
+    interval: Duration = "1h"
+    """How often to evaluate."""
+    drop: DropDetector = Field(default_factory=DropDetector)
+    """Abrupt drop detection."""
+    erosion: ErosionDetector = Field(default_factory=ErosionDetector)
+    """Slow erosion detection."""
+    auto_retrain: bool = False
+    """Start a retraining when a detector fires."""
+
+    @model_validator(mode="after")
+    def _retrain_needs_detector(self) -> Self:
+        if self.auto_retrain and not (self.drop.enabled or self.erosion.enabled):
+            raise FieldRuleError("autoRetrain", "autoRetrain needs drop or erosion detection enabled")
+        return self
+
+
+class Store(ApiModel):
+    """Where model versions and prediction logs are kept."""
+
+    url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)] = "file:///var/lib/clickcast/store"
+    """fsspec URL of the model store; versions are immutable and checksummed."""
+    prediction_log_url: Annotated[str, Field(pattern=URL_PATTERN)] | None = None
+    """fsspec URL for prediction logs. Unset: `<url>/predictions`."""
+
+
+class ClickModelSpec(ApiModel):
+    """Desired state of a click-prediction model: data, training, gates, rollout and monitoring."""
+
+    data: DataSource
+    """Training data (required)."""
+    features: Features = Field(default_factory=Features)
+    """Feature columns and encoding."""
+    algorithm: Algorithm = Field(default_factory=Algorithm)
+    """Model family and hyper-parameters."""
+    training: Training = Field(default_factory=Training)
+    """Training backend, resources and schedule."""
+    store: Store = Field(default_factory=Store)
+    """Model store and prediction log location."""
+    validation: Validation = Field(default_factory=Validation)
+    """Release gates on statistical and business metrics."""
+    serving: Serving = Field(default_factory=Serving)
+    """Prediction service."""
+    canary: Canary = Field(default_factory=Canary)
+    """Canary analysis on real clicks."""
+    promotion: Promotion = Field(default_factory=Promotion)
+    """Promotion policy and GitOps record."""
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    """Quality tracking over time."""
+    suspend: bool = False
+    """Stop scheduling new trainings and canary steps; the stable model keeps serving."""

@@ -1,0 +1,295 @@
+"""`ClickModel.status`: what the operator observed and decided.
+
+The phase is a summary for humans (`kubectl get`); decisions are driven by
+the structured fields and conditions, so a restarted operator can resume
+from status alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from clickcast.api.base import ApiModel
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    """Accepted; no model trained yet."""
+    TRAINING = "Training"
+    """A training run is in progress."""
+    VALIDATING = "Validating"
+    """A candidate was trained; its metrics are checked against the gates."""
+    CANARY = "Canary"
+    """The candidate serves beside the stable version and is compared on real clicks."""
+    AWAITING_APPROVAL = "AwaitingApproval"
+    """The canary passed; manual promotion waits for `spec.promotion.approvedVersion`."""
+    PROMOTING = "Promoting"
+    """The candidate becomes stable; the promotion is being recorded."""
+    SERVING = "Serving"
+    """A stable version serves and nothing is in flight."""
+    FAILED = "Failed"
+    """No version can serve (the first training or validation failed); see conditions."""
+    SUSPENDED = "Suspended"
+    """`spec.suspend` is set: nothing new starts; the stable version keeps serving."""
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    """A stable version is serving."""
+    TRAINED = "Trained"
+    """The latest training run succeeded."""
+    VALIDATED = "Validated"
+    """The latest candidate passed its gates."""
+    PROMOTED = "Promoted"
+    """The latest candidate was promoted (False after a rollback)."""
+    HEALTHY = "Healthy"
+    """The stable version's quality on real clicks is within limits."""
+
+
+class Condition(ApiModel):
+    """The Kubernetes condition convention (metav1.Condition)."""
+
+    type: Annotated[str, Field(min_length=1, max_length=316)]
+    """Condition type, e.g. Ready."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    reason: Annotated[str, Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)]
+    """CamelCase reason for the last transition."""
+    message: Annotated[str, Field(max_length=32768)] = ""
+    """Human-readable detail."""
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """metadata.generation the condition was computed from."""
+    last_transition_time: datetime
+    """When status last changed."""
+
+
+class Metrics(ApiModel):
+    """Quality of predictions against real clicks on one set of rows."""
+
+    rows: Annotated[int, Field(ge=0)] = 0
+    """Rows (offer-days) measured."""
+    mae: float | None = None
+    """Mean absolute error."""
+    rmse: float | None = None
+    """Root mean squared error."""
+    poisson_deviance: float | None = None
+    """Mean Poisson deviance (lower is better)."""
+    calibration: float | None = None
+    """sum(predicted) / sum(actual); 1 is perfect."""
+    margin: float | None = None
+    """Business margin under the spec's revenue model."""
+
+
+class SegmentMetrics(ApiModel):
+    """Metrics of one segment (a value of one column)."""
+
+    column: str
+    """Segment column, e.g. device."""
+    value: str
+    """Segment value, e.g. mobile."""
+    metrics: Metrics
+    """Metrics on the segment's rows."""
+
+
+class DataWindowStatus(ApiModel):
+    """The data a version was trained and tested on."""
+
+    train_start: date | None = None
+    """First training day."""
+    train_end: date | None = None
+    """Last training day."""
+    test_start: date | None = None
+    """First test day."""
+    test_end: date | None = None
+    """Last test day."""
+    rows: Annotated[int, Field(ge=0)] = 0
+    """Rows read."""
+    fingerprint: str | None = None
+    """Content hash of the dataset."""
+
+
+class ModelVersionStatus(ApiModel):
+    """One trained model version and its evidence."""
+
+    version: Annotated[str, Field(min_length=1, max_length=63)]
+    """Immutable version id in the store."""
+    uri: str | None = None
+    """Artifact URL in the model store."""
+    checksum: str | None = None
+    """sha256 of the artifact manifest."""
+    trained_at: datetime | None = None
+    """When training finished."""
+    data: DataWindowStatus | None = None
+    """Training and test windows."""
+    metrics: Metrics | None = None
+    """Metrics on the test window."""
+    baseline_metrics: Metrics | None = None
+    """The GLM baseline's metrics on the same window."""
+    segments: Annotated[list[SegmentMetrics], Field(max_length=200)] = Field(default_factory=list)
+    """Per-segment metrics."""
+
+
+class GateResult(ApiModel):
+    """The outcome of one validation gate."""
+
+    name: str
+    """Gate, e.g. relative.maxPoissonDevianceIncrease or segment device=mobile."""
+    passed: bool
+    """Whether the candidate met it."""
+    value: float | None = None
+    """Observed value."""
+    limit: float | None = None
+    """Threshold."""
+    message: str = ""
+    """Explanation."""
+
+
+class CandidateStatus(ModelVersionStatus):
+    """The version under validation or canary."""
+
+    gates: Annotated[list[GateResult], Field(max_length=200)] = Field(default_factory=list)
+    """Results of every validation gate."""
+
+
+class Verdict(StrEnum):
+    RUNNING = "Running"
+    """Not enough evidence yet."""
+    PASS = "Pass"
+    """The candidate is not worse than stable at the configured confidence."""
+    FAIL = "Fail"
+    """The candidate is worse than stable at the configured confidence."""
+    INCONCLUSIVE = "Inconclusive"
+    """The time ran out without a decision."""
+
+
+class CanaryStatus(ApiModel):
+    """Progress and statistics of the running canary."""
+
+    version: str
+    """Candidate version under analysis."""
+    weight: Annotated[int, Field(ge=0, le=100)] = 0
+    """Current traffic weight of the candidate (0 in shadow mode)."""
+    step: Annotated[int, Field(ge=0)] = 0
+    """Index of the current step in spec.canary.steps."""
+    started_at: datetime | None = None
+    """When the canary started."""
+    last_analysis_at: datetime | None = None
+    """When the last analysis ran."""
+    stable_observations: Annotated[int, Field(ge=0)] = 0
+    """Offer-days with real clicks predicted by the stable version."""
+    candidate_observations: Annotated[int, Field(ge=0)] = 0
+    """Offer-days with real clicks predicted by the candidate."""
+    deviance_ratio: float | None = None
+    """Candidate mean deviance / stable mean deviance on the same offer-days."""
+    ci_low: float | None = None
+    """Lower confidence bound of the relative deviance difference."""
+    ci_high: float | None = None
+    """Upper confidence bound of the relative deviance difference."""
+    p_value: float | None = None
+    """p-value of the non-inferiority test."""
+    failed_checks: Annotated[int, Field(ge=0)] = 0
+    """Failed analyses so far."""
+    verdict: Verdict = Verdict.RUNNING
+    """Current verdict."""
+
+
+class TrainingStatus(ApiModel):
+    """The latest training run."""
+
+    job_name: str | None = None
+    """Job (or SparkApplication) running it."""
+    version: str | None = None
+    """Version it will publish."""
+    started_at: datetime | None = None
+    """When it started."""
+    finished_at: datetime | None = None
+    """When it ended."""
+    attempts: Annotated[int, Field(ge=0)] = 0
+    """Runs started for this version."""
+    last_schedule_time: datetime | None = None
+    """Last time the cron schedule fired."""
+    last_trigger: str | None = None
+    """Value of spec.training.trigger that was last acted on."""
+    message: str = ""
+    """Last outcome."""
+
+
+class QualityState(StrEnum):
+    HEALTHY = "Healthy"
+    DROP = "Drop"
+    EROSION = "Erosion"
+    UNKNOWN = "Unknown"
+
+
+class MonitoringStatus(ApiModel):
+    """Quality of the stable version on real clicks over time."""
+
+    state: QualityState = QualityState.UNKNOWN
+    """Healthy, Drop, Erosion or Unknown (no data yet)."""
+    last_evaluated_at: datetime | None = None
+    """When quality was last evaluated."""
+    recent: Metrics | None = None
+    """Metrics on the recent window."""
+    deviance_ratio: float | None = None
+    """Recent deviance / reference (test-window) deviance."""
+    cusum: float | None = None
+    """Current value of the erosion CUSUM statistic."""
+
+
+class Decision(StrEnum):
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    REJECTED = "Rejected"
+    FAILED = "Failed"
+
+
+class HistoryEntry(ApiModel):
+    """One past release decision, newest first."""
+
+    version: str
+    """Candidate version."""
+    decision: Decision
+    """What happened to it."""
+    reason: str
+    """Why, in a CamelCase word."""
+    message: str = ""
+    """Detail."""
+    time: datetime
+    """When it was decided."""
+    metrics: Metrics | None = None
+    """The candidate's metrics at decision time."""
+    git_commit: str | None = None
+    """Commit recording the promotion, if GitOps is on."""
+
+
+class ClickModelStatus(ApiModel):
+    """Observed state of a ClickModel."""
+
+    phase: Phase = Phase.PENDING
+    """Summary of where the lifecycle is."""
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """metadata.generation last acted on."""
+    stable: ModelVersionStatus | None = None
+    """The version serving production traffic."""
+    candidate: CandidateStatus | None = None
+    """The version being validated or canaried."""
+    canary: CanaryStatus | None = None
+    """The running canary."""
+    training: TrainingStatus | None = None
+    """The latest training run."""
+    monitoring: MonitoringStatus | None = None
+    """Quality tracking."""
+    conditions: Annotated[list[Condition], Field(max_length=16)] = Field(default_factory=list)
+    """Conditions (Ready, Trained, Validated, Promoted, Healthy)."""
+    history: Annotated[list[HistoryEntry], Field(max_length=50)] = Field(default_factory=list)
+    """Latest release decisions, newest first."""

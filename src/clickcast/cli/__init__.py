@@ -1,0 +1,1 @@
+"""The `clickcast` command line (typer)."""

@@ -1,0 +1,35 @@
+"""Entry point of the `clickcast` command."""
+
+from __future__ import annotations
+
+import typer
+
+from clickcast import __version__
+from clickcast.cli import manifests
+
+app = typer.Typer(
+    name="clickcast",
+    help="Train, validate, canary and promote click-prediction models on Kubernetes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(manifests.validate)
+app.command()(manifests.crd)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"clickcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """clickcast: a Kubernetes-native ML operator for click prediction."""
+
+
+if __name__ == "__main__":
+    app()
