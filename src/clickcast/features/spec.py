@@ -1,0 +1,98 @@
+"""The fitted feature spec: everything needed to turn contract rows into model inputs.
+
+It is fitted on the training data, saved beside the model (`features.json`)
+and applied identically by the Spark training job and the serving process.
+Categorical values are encoded as integer codes by frequency rank: code 0 is
+the explicit unknown bucket (unseen or rare values, nulls), code i > 0 is the
+i-th most frequent value. The serving-side transform below is the reference;
+the Spark transform must produce the same numbers on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+from clickcast.api.spec import DateFeature
+
+UNKNOWN_CODE = 0
+
+
+class CategoricalVocabulary(BaseModel):
+    """Kept values of one categorical column, most frequent first (code = position + 1)."""
+
+    column: str
+    values: list[str] = Field(default_factory=list)
+
+    def codes(self) -> dict[str, int]:
+        return {value: i + 1 for i, value in enumerate(self.values)}
+
+
+class FeatureSpec(BaseModel):
+    """How rows become the model's input matrix; columns in `feature_names` order."""
+
+    date_column: str = "date"
+    categorical: list[CategoricalVocabulary] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+    date_features: list[DateFeature] = Field(default_factory=list)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.column for c in self.categorical] + list(self.numeric) + [str(f) for f in self.date_features]
+
+    @property
+    def feature_types(self) -> list[str]:
+        """xgboost feature types: 'c' (categorical codes) or 'q' (quantitative)."""
+        return ["c"] * len(self.categorical) + ["q"] * (len(self.numeric) + len(self.date_features))
+
+
+def date_feature_values(feature: DateFeature, days: npt.NDArray[np.datetime64]) -> npt.NDArray[np.float32]:
+    """One date feature for an array of days (datetime64[D])."""
+    d = days.astype("datetime64[D]")
+    # 1970-01-01 was a Thursday: shift so Monday = 0, like Spark's dayofweek - 2 mod 7.
+    dow = (d.astype(np.int64) + 3) % 7
+    if feature is DateFeature.DAY_OF_WEEK:
+        return dow.astype(np.float32)
+    if feature is DateFeature.IS_WEEKEND:
+        return (dow >= 5).astype(np.float32)
+    months = d.astype("datetime64[M]")
+    if feature is DateFeature.MONTH:
+        return (months.astype(np.int64) % 12 + 1).astype(np.float32)
+    if feature is DateFeature.DAY_OF_MONTH:
+        day_of_month: npt.NDArray[np.int64] = (d - months.astype("datetime64[D]")).astype(np.int64) + 1
+        return day_of_month.astype(np.float32)
+    # ISO week of year: the week containing the Thursday of this day's week.
+    thursday = d + (3 - dow).astype("timedelta64[D]")
+    year_start = thursday.astype("datetime64[Y]").astype("datetime64[D]")
+    week: npt.NDArray[np.int64] = (thursday - year_start).astype(np.int64) // 7 + 1
+    return week.astype(np.float32)
+
+
+def encode_columns(
+    spec: FeatureSpec, columns: Mapping[str, Sequence[Any] | npt.NDArray[Any]]
+) -> npt.NDArray[np.float32]:
+    """Encode contract rows given column-wise into the float32 matrix the model takes.
+
+    Categorical values are compared as strings (ids may arrive as int or str);
+    unseen values and nulls get UNKNOWN_CODE; missing numeric values become NaN.
+    """
+    n = len(next(iter(columns.values()))) if columns else 0
+    out = np.empty((n, len(spec.feature_names)), dtype=np.float32)
+    j = 0
+    for vocab in spec.categorical:
+        codes = vocab.codes()
+        out[:, j] = [UNKNOWN_CODE if v is None else codes.get(str(v), UNKNOWN_CODE) for v in columns[vocab.column]]
+        j += 1
+    for name in spec.numeric:
+        out[:, j] = np.asarray(columns[name], dtype=np.float64)
+        j += 1
+    if spec.date_features:
+        days = np.asarray(columns[spec.date_column], dtype="datetime64[D]")
+        for feature in spec.date_features:
+            out[:, j] = date_feature_values(feature, days)
+            j += 1
+    return out

@@ -1,0 +1,25 @@
+"""The model store: immutable, checksummed model versions on any fsspec filesystem."""
+
+from clickcast.store.artifacts import (
+    MANIFEST_NAME,
+    ArtifactCorruptError,
+    ArtifactManifest,
+    ModelStore,
+    StoreError,
+    VerifiedVersion,
+    VersionExistsError,
+    VersionNotFoundError,
+    load_version,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "ArtifactCorruptError",
+    "ArtifactManifest",
+    "ModelStore",
+    "StoreError",
+    "VerifiedVersion",
+    "VersionExistsError",
+    "VersionNotFoundError",
+    "load_version",
+]

@@ -1,0 +1,30 @@
+"""The serving-side feature transform (the reference the Spark transform must match)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clickcast.api.spec import DateFeature
+from clickcast.features.spec import UNKNOWN_CODE, CategoricalVocabulary, FeatureSpec, encode_columns
+
+pytestmark = pytest.mark.unit
+
+
+@given(st.dates(min_value=dt.date(1971, 1, 1), max_value=dt.date(2100, 12, 31)))
+def test_date_features_agree_with_the_calendar(day: dt.date) -> None:
+    spec = FeatureSpec(date_features=list(DateFeature))
+    row = encode_columns(spec, {"date": [day.isoformat()]})[0]
+    assert row.tolist() == [day.weekday(), day.day, day.month, day.isocalendar()[1], float(day.weekday() >= 5)]
+
+
+def test_categories_by_code_with_an_unknown_bucket() -> None:
+    spec = FeatureSpec(categorical=[CategoricalVocabulary(column="merchantId", values=["17", "4"])], numeric=["price"])
+    out = encode_columns(spec, {"merchantId": [4, "17", 999, None], "price": [1.0, 2.5, None, 0.0]})
+    assert out[:, 0].tolist() == [2, 1, UNKNOWN_CODE, UNKNOWN_CODE]
+    assert np.isnan(out[2, 1])
+    assert spec.feature_types == ["c", "q"]

@@ -1,0 +1,82 @@
+"""Model store: atomic, immutable, verified publishing on real files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from clickcast.store import ArtifactCorruptError, ModelStore, VersionExistsError, VersionNotFoundError
+from clickcast.store.artifacts import load_version
+
+pytestmark = pytest.mark.unit
+FILES = {"model.json": b'{"trees": []}', "features.json": b"{}", "metrics.json": b'{"mae": 1.0}'}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ModelStore:
+    return ModelStore(f"file://{tmp_path}/store")
+
+
+def test_publish_then_load_verifies_every_file(store: ModelStore) -> None:
+    uri = store.publish("offers", "v1", FILES)
+    loaded = load_version(uri)
+    assert dict(loaded.files) == FILES
+    assert loaded.manifest.files["model.json"].size == len(FILES["model.json"])
+    assert store.list_versions("offers") == ["v1"]
+    assert store.load(uri, expected_manifest_sha256=loaded.manifest_sha256).files == loaded.files
+
+
+def test_a_version_is_never_overwritten(store: ModelStore) -> None:
+    uri = store.publish("offers", "v1", FILES)
+    with pytest.raises(VersionExistsError, match="immutable"):
+        store.publish("offers", "v1", {"model.json": b"other"})
+    assert load_version(uri).files["model.json"] == FILES["model.json"]
+
+
+def test_concurrent_publishers_of_one_version_exactly_one_wins(store: ModelStore) -> None:
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def publish(i: int) -> None:
+        barrier.wait()
+        try:
+            store.publish("offers", "v2", {"model.json": f"writer {i}".encode() * 1000})
+            outcomes.append("won")
+        except VersionExistsError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused"] * 7 + ["won"]
+    assert load_version(store.version_uri("offers", "v2")).files["model.json"].startswith(b"writer ")
+
+
+@pytest.mark.parametrize("name", ["model.json", "MANIFEST.json"])
+def test_one_corrupt_byte_fails_loading(store: ModelStore, name: str) -> None:
+    uri = store.publish("offers", "v1", FILES)
+    path = Path(uri.removeprefix("file://")) / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactCorruptError, match=name):
+        load_version(uri, expected_manifest_sha256=None if name != "MANIFEST.json" else "0" * 64)
+
+
+def test_missing_version_and_bad_names(store: ModelStore) -> None:
+    with pytest.raises(VersionNotFoundError):
+        load_version(store.version_uri("offers", "nope"))
+    with pytest.raises(ValueError, match="invalid version"):
+        store.publish("offers", "../escape", FILES)
+
+
+def test_memory_filesystem_publish(tmp_path: Path) -> None:
+    store = ModelStore("memory://clickcast-test-store")
+    uri = store.publish("offers", "v1", FILES)
+    assert load_version(uri).files == FILES
+    with pytest.raises(VersionExistsError):
+        store.publish("offers", "v1", FILES)
