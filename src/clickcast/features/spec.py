@@ -72,9 +72,11 @@ def date_feature_values(feature: DateFeature, days: npt.NDArray[np.datetime64]) 
     return week.astype(np.float32)
 
 
-def encode_columns(
-    spec: FeatureSpec, columns: Mapping[str, Sequence[Any] | npt.NDArray[Any]]
-) -> npt.NDArray[np.float32]:
+Columns = Mapping[str, Sequence[Any] | npt.NDArray[Any]]
+"""Contract rows given column-wise: column name -> values."""
+
+
+def encode_columns(spec: FeatureSpec, columns: Columns) -> npt.NDArray[np.float32]:
     """Encode contract rows given column-wise into the float32 matrix the model takes.
 
     Categorical values are compared as strings (ids may arrive as int or str);

@@ -1,0 +1,1 @@
+"""A published model version, loaded for prediction (no Spark needed)."""
