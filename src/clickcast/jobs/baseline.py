@@ -48,7 +48,9 @@ def train_glm(train: DataFrame, spec: FeatureSpec, params: GLMParams) -> GlmMode
         maxIter=params.max_iter,
         regParam=params.reg_param,
     )
-    fitted = glr.fit(with_design(train, terms))
+    design = with_design(train, terms).select(DESIGN, CLICKS).cache()  # IRLS passes over it once per iteration
+    fitted = glr.fit(design)
+    design.unpersist()
     coefs = fitted.coefficients.toArray()
     return GlmModel(
         feature_names=spec.feature_names,

@@ -90,7 +90,8 @@ def _conform(df: DataFrame, date_column: str, target_column: str | None) -> Data
     out += [F.lower(F.trim(F.col(DEVICE).cast("string"))).alias(DEVICE), F.col(PRICE).try_cast("double").alias(PRICE)]
     if target_column is not None:
         out.append(F.col(target_column).try_cast("double").alias(CLICKS))
-    extras = [c for c in df.columns if c not in {*required, DATE, CLICKS}]
+    replaced = {*required, DATE} | ({CLICKS} if target_column is not None else set())
+    extras = [c for c in df.columns if c not in replaced]
     return df.select(*out, *extras)
 
 
