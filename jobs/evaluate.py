@@ -1,4 +1,4 @@
-"""spark-submit entry file: `spark-submit jobs/evaluate.py --help` (or `python jobs/evaluate.py --master 'local[*]' ...`)."""
+"""spark-submit entry file: `spark-submit jobs/evaluate.py --help` (or `python jobs/evaluate.py --master ...`)."""
 
 import sys
 

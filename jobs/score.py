@@ -1,4 +1,4 @@
-"""spark-submit entry file: `spark-submit jobs/score.py --help` (or `python jobs/score.py --master 'local[*]' ...`)."""
+"""spark-submit entry file: `spark-submit jobs/score.py --help` (or `python jobs/score.py --master ...`)."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""spark-submit entry file: `spark-submit jobs/train.py --help` (or `python jobs/train.py --master 'local[*]' ...`)."""
+"""spark-submit entry file: `spark-submit jobs/train.py --help` (or `python jobs/train.py --master ...`)."""
 
 import sys
 

@@ -38,7 +38,9 @@ def test_spark_transform_matches_the_serving_transform(spark: SparkSession, data
 
 def test_vocabulary_is_by_frequency_with_deterministic_ties(spark: SparkSession) -> None:
     df = spark.createDataFrame(pd.DataFrame({"merchantId": ["b", "a", "c", "c", "a", "b", "c", "d"]}))
-    spec = fit_feature_spec(df, Features(categorical=["merchantId"], numeric=[], date_features=[], min_category_count=2))
+    spec = fit_feature_spec(
+        df, Features(categorical=["merchantId"], numeric=[], date_features=[], min_category_count=2)
+    )
     assert spec.categorical[0].values == ["c", "a", "b"]
 
 

@@ -31,7 +31,9 @@ def _last_days(dataset: Path, days: int) -> pd.DataFrame:
     return df[dates > dates.max() - pd.Timedelta(days=days)].reset_index(drop=True)
 
 
-def test_score_writes_predictions_of_the_served_model(spark: SparkSession, trained: Trained, dataset: Path, tmp_path: Path) -> None:
+def test_score_writes_predictions_of_the_served_model(
+    spark: SparkSession, trained: Trained, dataset: Path, tmp_path: Path
+) -> None:
     uri = trained.result.status.uri
     assert uri is not None
     rows = _last_days(dataset, 3)
@@ -76,9 +78,13 @@ def test_evaluate_joins_the_prediction_log_with_real_clicks(
         model_version="v-stable", role="stable", predicted=1.0,
     )  # fmt: skip
     (logdir / "date=2099-01-01").mkdir()
-    pq.write_table(pa.Table.from_pandas(late[list(log.COLUMNS)], preserve_index=False), logdir / "date=2099-01-01/p.parquet")
+    pq.write_table(
+        pa.Table.from_pandas(late[list(log.COLUMNS)], preserve_index=False), logdir / "date=2099-01-01/p.parquet"
+    )
 
-    result = evaluate(spark, f"file://{logdir}", f"file://{dataset}", f"file://{tmp_path}/eval", segment_columns=["device"])
+    result = evaluate(
+        spark, f"file://{logdir}", f"file://{dataset}", f"file://{tmp_path}/eval", segment_columns=["device"]
+    )
     assert result.rows == 2 * len(rows) and result.unmatched == 5
     joined = pq.read_table(tmp_path / "eval" / "joined.parquet").to_pandas()
     assert list(joined.columns) == list(JOINED_COLUMNS)

@@ -55,13 +55,16 @@ def _staged(work: Callable[[Callable[[str], None]], T]) -> T:
 
 @data_app.command("generate")
 def generate_command(
+    *,
     out: Annotated[str, typer.Option("--out", help="fsspec URL of the output directory (parquet files).")],
     rows: Annotated[int, typer.Option("--rows", min=1, help="Rows to generate.")] = 1_000_000,
     days: Annotated[int, typer.Option("--days", min=1, help="Days covered.")] = 90,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
     merchants: Annotated[int, typer.Option("--merchants", min=1)] = 3000,
     categories: Annotated[int, typer.Option("--categories", min=1)] = 300,
-    shift: Annotated[list[int] | None, typer.Option("--shift", help="Day index of a regime shift (repeatable).")] = None,
+    shift: Annotated[
+        list[int] | None, typer.Option("--shift", help="Day index of a regime shift (repeatable).")
+    ] = None,
     shift_strength: Annotated[float, typer.Option("--shift-strength")] = 0.5,
 ) -> None:
     """Generate a realistic synthetic click dataset (long-tailed offers, seasonality, over-dispersed counts)."""
@@ -79,6 +82,7 @@ def generate_command(
 
 
 def train(
+    *,
     model_file: Annotated[Path | None, typer.Option("--model-file", "-f", help="ClickModel manifest (YAML).")] = None,
     data: Annotated[str | None, typer.Option("--data", help="Training data URL (overrides the manifest).")] = None,
     store: Annotated[str | None, typer.Option("--store", help="Model store URL (overrides the manifest).")] = None,
@@ -97,12 +101,14 @@ def train(
         def work(say: Callable[[str], None]) -> Any:
             spec_master = spec.training.master if model_file and not under_spark_submit() else None
             spark = spark_session(master or spec_master, "clickcast-train")
-            return run_train(spark, spec, model_name, workers, say)
+            return run_train(spark, spec, model_name, num_workers=workers, progress=say)
 
         result = _staged(work)
         if output is not None:
             output.write_text(json.dumps(result.to_json(), indent=1, default=str), encoding="utf-8")
-    table = Table("metric", f"model ({result.algorithm})", "baseline (glm)", title=f"{model_name} {result.status.version}")
+    table = Table(
+        "metric", f"model ({result.algorithm})", "baseline (glm)", title=f"{model_name} {result.status.version}"
+    )
     for row in metrics_table(result):
         table.add_row(*row)
     stdout.print(table)
@@ -132,6 +138,7 @@ def _load_spec(model_file: Path | None, data: str | None, store: str | None, nam
 
 
 def score(
+    *,
     model: Annotated[str, typer.Option("--model", help="URI of the model version in the store.")],
     data: Annotated[str, typer.Option("--data", help="Dataset to score (contract columns).")],
     out: Annotated[str, typer.Option("--out", help="Output parquet directory (must not exist).")],
@@ -155,6 +162,7 @@ def score(
 
 
 def evaluate(
+    *,
     predictions: Annotated[str, typer.Option("--predictions", help="Prediction log URL.")],
     actuals: Annotated[str, typer.Option("--actuals", help="Dataset with the real clicks.")],
     out: Annotated[str, typer.Option("--out", help="Output directory (joined.parquet, metrics.json).")],
@@ -170,12 +178,11 @@ def evaluate(
         def work(say: Callable[[str], None]) -> Any:
             spark = spark_session(master, "clickcast-evaluate")
             say(f"joining {predictions} with {actuals}")
-            return run_evaluate(spark, predictions, actuals, out, fmt, segment_columns=segment or ["device"])
+            return run_evaluate(spark, predictions, actuals, out, fmt=fmt, segment_columns=segment or ["device"])
 
         result = _staged(work)
     for v in result.report["versions"]:
         m = v["metrics"]
-        stdout.print(
-            f"{v['modelVersion']} ({v['role']}): {m['rows']} rows, deviance {m.get('poissonDeviance', float('nan')):.4f}"
-        )
+        deviance = m.get("poissonDeviance", float("nan"))
+        stdout.print(f"{v['modelVersion']} ({v['role']}): {m['rows']} rows, deviance {deviance:.4f}")
     stdout.print(f"{result.rows} predictions joined, {result.unmatched} without clicks yet; wrote {result.output}")

@@ -81,7 +81,9 @@ def _conform(df: DataFrame, date_column: str, target_column: str | None) -> Data
     elif isinstance(date_type, T.StringType):
         date_col = F.col(date_column).try_cast("date")
     else:
-        raise ContractError(f"column {date_column} must be a date or a YYYY-MM-DD string, not {date_type.simpleString()}")
+        raise ContractError(
+            f"column {date_column} must be a date or a YYYY-MM-DD string, not {date_type.simpleString()}"
+        )
     for name in (PRICE, *([target_column] if target_column else [])):
         kind = df.schema[name].dataType
         if not isinstance(kind, (T.NumericType, T.StringType)):

@@ -56,13 +56,16 @@ def evaluate(
     log_url: str,
     actuals_url: str,
     out_url: str,
+    *,
     fmt: DataFormat | str = DataFormat.PARQUET,
     revenue: RevenueModel | None = None,
     segment_columns: Sequence[str] = (DEVICE,),
     top_values: int = 10,
 ) -> EvaluateResult:
     predictions = read_raw(spark, log_url)
-    missing = [c for c in (log.REQUEST_ID, DATE, *OFFER_KEY, *VERSION_KEY, log.PREDICTED) if c not in predictions.columns]
+    missing = [
+        c for c in (log.REQUEST_ID, DATE, *OFFER_KEY, *VERSION_KEY, log.PREDICTED) if c not in predictions.columns
+    ]
     if missing:
         raise ContractError(f"{log_url} is not a prediction log: missing column(s) {', '.join(missing)}")
     predictions = predictions.withColumn(DATE, F.col(DATE).cast("string").try_cast("date"))
@@ -83,7 +86,7 @@ def evaluate(
     )
 
     def measured(group: Sequence[str]) -> dict[tuple[str, ...], Any]:
-        sums = grouped_sums(matched, [*VERSION_KEY, *group], ACTUAL, log.PREDICTED, PRICE, DEVIANCE)
+        sums = grouped_sums(matched, [*VERSION_KEY, *group], ACTUAL, log.PREDICTED, price=PRICE, deviance=DEVIANCE)
         return {k: metrics_from_sums(s, revenue).to_wire() for k, s in sorted(sums.items())}
 
     def version_fields(key: tuple[str, ...]) -> dict[str, str]:
@@ -104,9 +107,7 @@ def evaluate(
             by_version.setdefault(k[:3], []).append((k, m))
         for entries in by_version.values():
             top = sorted(entries, key=lambda e: -int(e[1]["rows"]))[:top_values]
-            report["segments"] += [
-                {**version_fields(k), "column": column, "value": k[3], "metrics": m} for k, m in top
-            ]
+            report["segments"] += [{**version_fields(k), "column": column, "value": k[3], "metrics": m} for k, m in top]
     joined.unpersist()
     with fsspec.open(f"{out_url.rstrip('/')}/metrics.json", "w") as handle:
         json.dump(report, handle, indent=1)

@@ -57,7 +57,8 @@ class GeneratorConfig:
 def _zipf_weights(n: int, exponent: float, rng: np.random.Generator) -> npt.NDArray[np.float64]:
     w = 1.0 / np.arange(1, n + 1) ** exponent
     rng.shuffle(w)
-    return w / w.sum()
+    out: npt.NDArray[np.float64] = w / w.sum()
+    return out
 
 
 @dataclass(frozen=True)

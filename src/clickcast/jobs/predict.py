@@ -57,4 +57,4 @@ def predict(df: DataFrame, blob: ModelBlob, features: list[str], output: str) ->
             frame[output] = np.asarray(model.inplace_predict(matrix, validate_features=False), dtype=np.float64)
             yield frame
 
-    return df.mapInPandas(batches, schema)  # type: ignore[arg-type]
+    return df.mapInPandas(batches, schema)

@@ -8,13 +8,14 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
+from pyspark.sql.pandas.functions import pandas_udf
 
 from clickcast.analysis.metrics import MetricSums, metrics_from_sums, poisson_unit_deviance
 from clickcast.api.spec import RevenueModel
 from clickcast.api.status import Metrics, SegmentMetrics
 
 
-@F.pandas_udf(T.DoubleType())  # type: ignore[call-overload,misc]
+@pandas_udf(T.DoubleType())  # type: ignore[call-overload,untyped-decorator]
 def unit_deviance(actual: pd.Series, predicted: pd.Series) -> pd.Series:
     """Per-row Poisson deviance, by the one definition in clickcast.analysis.metrics."""
     return pd.Series(poisson_unit_deviance(actual.to_numpy(), predicted.to_numpy()))
@@ -40,6 +41,7 @@ def grouped_sums(
     group_by: Sequence[str],
     actual: str,
     predicted: str,
+    *,
     price: str | None = None,
     deviance: str | None = None,
 ) -> dict[tuple[str, ...], MetricSums]:
@@ -61,7 +63,7 @@ def grouped_sums(
 def dataframe_metrics(
     df: DataFrame, actual: str, predicted: str, price: str | None = None, revenue: RevenueModel | None = None
 ) -> Metrics:
-    sums = grouped_sums(df, [], actual, predicted, price).get((), MetricSums())
+    sums = grouped_sums(df, [], actual, predicted, price=price).get((), MetricSums())
     return metrics_from_sums(sums, revenue)
 
 
@@ -71,15 +73,14 @@ def segment_metrics(
     top_values: int,
     actual: str,
     predicted: str,
+    *,
     price: str | None = None,
     revenue: RevenueModel | None = None,
 ) -> list[SegmentMetrics]:
     """Metrics of the `top_values` most frequent values of each column (most rows first)."""
     out = []
     for column in columns:
-        sums = grouped_sums(df, [column], actual, predicted, price)
+        sums = grouped_sums(df, [column], actual, predicted, price=price)
         top = sorted(sums.items(), key=lambda kv: (-kv[1].rows, kv[0]))[:top_values]
-        out += [
-            SegmentMetrics(column=column, value=key[0], metrics=metrics_from_sums(s, revenue)) for key, s in top
-        ]
+        out += [SegmentMetrics(column=column, value=key[0], metrics=metrics_from_sums(s, revenue)) for key, s in top]
     return out

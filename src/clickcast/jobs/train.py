@@ -68,6 +68,7 @@ def train(
     spark: SparkSession,
     spec: ClickModelSpec,
     name: str,
+    *,
     num_workers: int | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
@@ -105,8 +106,8 @@ def train(
     seg_cols, top = _segment_columns(spec), spec.validation.segments.top_values
     metrics = dataframe_metrics(scored, CLICKS, PREDICTED, PRICE, revenue)
     baseline = dataframe_metrics(scored, CLICKS, BASELINE, PRICE, revenue)
-    segments = segment_metrics(scored, seg_cols, top, CLICKS, PREDICTED, PRICE, revenue)
-    baseline_segments = segment_metrics(scored, seg_cols, top, CLICKS, BASELINE, PRICE, revenue)
+    segments = segment_metrics(scored, seg_cols, top, CLICKS, PREDICTED, price=PRICE, revenue=revenue)
+    baseline_segments = segment_metrics(scored, seg_cols, top, CLICKS, BASELINE, price=PRICE, revenue=revenue)
     scored.unpersist()
     rows.unpersist()
 
