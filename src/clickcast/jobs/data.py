@@ -51,8 +51,13 @@ class Dataset:
     bad: BadRows
 
 
+def spark_path(url: str) -> str:
+    """Spark (Hadoop) reads file:///x as /x; other schemes (s3a://, gs://, hdfs://) pass through."""
+    return url.removeprefix("file://") if url.startswith("file:///") else url
+
+
 def read_raw(spark: SparkSession, url: str, fmt: DataFormat | str = DataFormat.PARQUET) -> DataFrame:
-    path = url.removeprefix("file://") if url.startswith("file:///") else url
+    path = spark_path(url)
     try:
         if DataFormat(fmt) is DataFormat.CSV:
             return spark.read.option("header", "true").option("inferSchema", "false").csv(path)

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from clickcast.analysis.metrics import metrics_from_sums
 from clickcast.api.spec import DataFormat, RevenueModel
 from clickcast.features.contract import CLICKS, DATE, DEVICE, OFFER_KEY, PRICE
-from clickcast.jobs.data import ContractError, read_dataset, read_raw
+from clickcast.jobs.data import ContractError, read_dataset, read_raw, spark_path
 from clickcast.jobs.spark_metrics import grouped_sums, unit_deviance
 from clickcast.store import prediction_log as log
 
@@ -45,10 +45,6 @@ class EvaluateResult:
     unmatched: int
     output: str
     report: dict[str, Any]
-
-
-def _local(url: str) -> str:
-    return url.removeprefix("file://") if url.startswith("file:///") else url
 
 
 def evaluate(
@@ -82,7 +78,7 @@ def evaluate(
     unmatched = joined.where(F.col(ACTUAL).isNull()).count()
     matched = joined.where(F.col(ACTUAL).isNotNull())
     matched.select(*[c for c in JOINED_COLUMNS if c in joined.columns]).write.mode("errorifexists").parquet(
-        _local(f"{out_url.rstrip('/')}/joined.parquet")
+        spark_path(f"{out_url.rstrip('/')}/joined.parquet")
     )
 
     def measured(group: Sequence[str]) -> dict[tuple[str, ...], Any]:

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast.api.spec import DataFormat
-from clickcast.jobs.data import BadRows, read_dataset
+from clickcast.jobs.data import BadRows, read_dataset, spark_path
 from clickcast.jobs.featurize import apply_feature_spec, feature_columns
 from clickcast.jobs.predict import ModelBlob, predict
 from clickcast.model.artifact import MODEL_FILE, MODEL_FILES, load_predictor
@@ -46,6 +46,5 @@ def score(
         F.lit(predictor.version.manifest.model).alias("model"),
         F.lit(predictor.version_id).alias("model_version"),
     )
-    path = out_url.removeprefix("file://") if out_url.startswith("file:///") else out_url
-    scored.write.mode("errorifexists").parquet(path)
+    scored.write.mode("errorifexists").parquet(spark_path(out_url))
     return ScoreResult(predictor.version_id, data.read_rows - data.bad.total, data.bad, out_url)
