@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import manifests
+from clickcast.cli import jobs, manifests
 
 app = typer.Typer(
     name="clickcast",
@@ -16,6 +16,10 @@ app = typer.Typer(
 )
 app.command()(manifests.validate)
 app.command()(manifests.crd)
+app.add_typer(jobs.data_app, name="data")
+app.command()(jobs.train)
+app.command()(jobs.score)
+app.command()(jobs.evaluate)
 
 
 def _version(value: bool) -> None:

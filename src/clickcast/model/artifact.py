@@ -3,6 +3,7 @@
 A version published by the training job holds:
 
     model.json     the xgboost Booster in its native JSON format (trained with feature_types from the spec)
+    glm.json       instead of model.json when the algorithm is glm: a GlmModel (clickcast.model.glm)
     features.json  the fitted FeatureSpec (clickcast.features.spec)
     metrics.json   {"model": Metrics, "baseline": Metrics, "segments": [...], ...} on the test window
     params.json    algorithm, hyper-parameters and the ClickModel spec that trained it
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clickcast.features.spec import Columns, FeatureSpec, encode_columns
+from clickcast.model.glm import GlmModel
 from clickcast.store.artifacts import VerifiedVersion, load_version
 
 MODEL_FILE = "model.json"
@@ -28,7 +30,10 @@ FEATURES_FILE = "features.json"
 METRICS_FILE = "metrics.json"
 PARAMS_FILE = "params.json"
 DATA_FILE = "data.json"
-REQUIRED_FILES = (MODEL_FILE, FEATURES_FILE, METRICS_FILE)
+GLM_FILE = "glm.json"
+REQUIRED_FILES = (FEATURES_FILE, METRICS_FILE)
+MODEL_FILES = (MODEL_FILE, GLM_FILE)
+"""A version holds exactly one of these."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class Predictor:
 
     version: VerifiedVersion
     features: FeatureSpec
-    booster: Any  # xgboost.Booster (imported lazily: the operator image does not ship xgboost)
+    booster: Any  # xgboost.Booster, or a GlmModel (imported lazily: the operator image does not ship xgboost)
 
     @property
     def version_id(self) -> str:
@@ -66,9 +71,15 @@ def load_predictor(uri: str, expected_manifest_sha256: str | None = None, **stor
 
     version = load_version(uri, expected_manifest_sha256, **storage_options)
     missing = [name for name in REQUIRED_FILES if name not in version.files]
+    if not any(name in version.files for name in MODEL_FILES):
+        missing.append(" or ".join(MODEL_FILES))
     if missing:
         raise ValueError(f"{uri}: not a model version (missing {', '.join(missing)})")
     features = FeatureSpec.model_validate_json(version.files[FEATURES_FILE])
-    booster = xgb.Booster()
-    booster.load_model(bytearray(version.files[MODEL_FILE]))
+    booster: Any
+    if MODEL_FILE in version.files:
+        booster = xgb.Booster()
+        booster.load_model(bytearray(version.files[MODEL_FILE]))
+    else:
+        booster = GlmModel.model_validate_json(version.files[GLM_FILE])
     return Predictor(version=version, features=features, booster=booster)

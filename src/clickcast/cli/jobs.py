@@ -1,0 +1,188 @@
+"""`clickcast data generate`, `train`, `score` and `evaluate`: the Spark jobs from the command line.
+
+The spark-submit entry files in jobs/ call these same commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clickcast.cli.errors import fail
+
+stdout = Console(highlight=False, soft_wrap=True)
+progress_console = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+
+data_app = typer.Typer(help="Click datasets.", no_args_is_help=True)
+
+MasterOpt = Annotated[
+    str | None,
+    typer.Option("--master", help="Spark master URL (default: the spec's, else spark-submit's, else local[*])."),
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="Input format: parquet or csv.")]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Known failures (bad data, bad spec, store refusals) end in one line, never a traceback."""
+    from clickcast.jobs.data import ContractError  # noqa: PLC0415 - keeps `clickcast --help` fast
+    from clickcast.store.artifacts import StoreError  # noqa: PLC0415
+
+    try:
+        yield
+    except (ContractError, StoreError, ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, code=1)
+
+
+def _staged(work: Callable[[Callable[[str], None]], T]) -> T:
+    with progress_console.status("starting Spark") as status:
+
+        def say(message: str) -> None:
+            status.update(message)
+            progress_console.print(f"[dim]· {message}[/]")
+
+        return work(say)
+
+
+@data_app.command("generate")
+def generate_command(
+    *,
+    out: Annotated[str, typer.Option("--out", help="fsspec URL of the output directory (parquet files).")],
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows to generate.")] = 1_000_000,
+    days: Annotated[int, typer.Option("--days", min=1, help="Days covered.")] = 90,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 0,
+    merchants: Annotated[int, typer.Option("--merchants", min=1)] = 3000,
+    categories: Annotated[int, typer.Option("--categories", min=1)] = 300,
+    shift: Annotated[
+        list[int] | None, typer.Option("--shift", help="Day index of a regime shift (repeatable).")
+    ] = None,
+    shift_strength: Annotated[float, typer.Option("--shift-strength")] = 0.5,
+) -> None:
+    """Generate a realistic synthetic click dataset (long-tailed offers, seasonality, over-dispersed counts)."""
+    from clickcast.jobs.generate import GeneratorConfig, generate  # noqa: PLC0415
+
+    cfg = GeneratorConfig(
+        rows=rows, days=days, seed=seed, merchants=merchants, categories=categories,
+        shifts=tuple(shift or ()), shift_strength=shift_strength,
+    )  # fmt: skip
+    columns = [TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with _user_errors(), Progress(*columns, console=progress_console, transient=True) as bar:
+        task = bar.add_task("rows", total=rows)
+        written = generate(cfg, out, progress=lambda n: bar.advance(task, n))
+    stdout.print(f"wrote {written} rows over {days} days to {out}")
+
+
+def train(
+    *,
+    model_file: Annotated[Path | None, typer.Option("--model-file", "-f", help="ClickModel manifest (YAML).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Training data URL (overrides the manifest).")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Model store URL (overrides the manifest).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Model name (default: the manifest's).")] = None,
+    master: MasterOpt = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="xgboost workers (default: slots).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the result JSON here.")] = None,
+) -> None:
+    """Train a model version on Spark, publish it to the store and print its metrics beside the baseline's."""
+    with _user_errors():
+        spec, model_name = _load_spec(model_file, data, store, name)
+        from clickcast.jobs.session import spark_session, under_spark_submit  # noqa: PLC0415
+        from clickcast.jobs.train import metrics_table  # noqa: PLC0415
+        from clickcast.jobs.train import train as run_train  # noqa: PLC0415
+
+        def work(say: Callable[[str], None]) -> Any:
+            spec_master = spec.training.master if model_file and not under_spark_submit() else None
+            spark = spark_session(master or spec_master, "clickcast-train")
+            return run_train(spark, spec, model_name, num_workers=workers, progress=say)
+
+        result = _staged(work)
+        if output is not None:
+            output.write_text(json.dumps(result.to_json(), indent=1, default=str), encoding="utf-8")
+    table = Table(
+        "metric", f"model ({result.algorithm})", "baseline (glm)", title=f"{model_name} {result.status.version}"
+    )
+    for row in metrics_table(result):
+        table.add_row(*row)
+    stdout.print(table)
+    stdout.print(f"version {result.status.version}\nuri {result.status.uri}\nmanifest sha256 {result.status.checksum}")
+    if result.bad_rows.total:
+        reasons = ", ".join(f"{k}: {v}" for k, v in result.bad_rows.reasons.items())
+        stdout.print(f"rejected {result.bad_rows.total} of {result.read_rows} rows ({reasons})")
+
+
+def _load_spec(model_file: Path | None, data: str | None, store: str | None, name: str | None) -> tuple[Any, str]:
+    from clickcast.api.spec import ClickModelSpec  # noqa: PLC0415
+    from clickcast.api.validation import load_clickmodel  # noqa: PLC0415
+
+    if model_file is not None:
+        resource = load_clickmodel(model_file)
+        wire = resource.spec.to_wire()
+        model_name = name or resource.metadata.name
+    elif data is None:
+        fail("give --model-file, or --data with --store and --name")
+    else:
+        wire, model_name = {"data": {"url": data}}, name or "clicks"
+    if data is not None:
+        wire["data"]["url"] = data
+    if store is not None:
+        wire.setdefault("store", {})["url"] = store
+    return ClickModelSpec.model_validate(wire), model_name
+
+
+def score(
+    *,
+    model: Annotated[str, typer.Option("--model", help="URI of the model version in the store.")],
+    data: Annotated[str, typer.Option("--data", help="Dataset to score (contract columns).")],
+    out: Annotated[str, typer.Option("--out", help="Output parquet directory (must not exist).")],
+    fmt: FormatOpt = "parquet",
+    master: MasterOpt = None,
+) -> None:
+    """Batch predictions for a dataset, written to parquet with the model version."""
+    with _user_errors():
+        from clickcast.jobs.score import score as run_score  # noqa: PLC0415
+        from clickcast.jobs.session import spark_session  # noqa: PLC0415
+
+        def work(say: Callable[[str], None]) -> Any:
+            spark = spark_session(master, "clickcast-score")
+            say(f"scoring {data} with {model}")
+            return run_score(spark, model, data, out, fmt)
+
+        result = _staged(work)
+    stdout.print(f"scored {result.rows} rows with {result.version} into {result.output}")
+    if result.bad_rows.total:
+        stdout.print(f"rejected {result.bad_rows.total} rows: {result.bad_rows.reasons}")
+
+
+def evaluate(
+    *,
+    predictions: Annotated[str, typer.Option("--predictions", help="Prediction log URL.")],
+    actuals: Annotated[str, typer.Option("--actuals", help="Dataset with the real clicks.")],
+    out: Annotated[str, typer.Option("--out", help="Output directory (joined.parquet, metrics.json).")],
+    fmt: FormatOpt = "parquet",
+    segment: Annotated[list[str] | None, typer.Option("--segment", help="Segment column (repeatable).")] = None,
+    master: MasterOpt = None,
+) -> None:
+    """Join predictions with real clicks; write per-version and per-segment metrics."""
+    with _user_errors():
+        from clickcast.jobs.evaluate import evaluate as run_evaluate  # noqa: PLC0415
+        from clickcast.jobs.session import spark_session  # noqa: PLC0415
+
+        def work(say: Callable[[str], None]) -> Any:
+            spark = spark_session(master, "clickcast-evaluate")
+            say(f"joining {predictions} with {actuals}")
+            return run_evaluate(spark, predictions, actuals, out, fmt=fmt, segment_columns=segment or ["device"])
+
+        result = _staged(work)
+    for v in result.report["versions"]:
+        m = v["metrics"]
+        deviance = m.get("poissonDeviance", float("nan"))
+        stdout.print(f"{v['modelVersion']} ({v['role']}): {m['rows']} rows, deviance {deviance:.4f}")
+    stdout.print(f"{result.rows} predictions joined, {result.unmatched} without clicks yet; wrote {result.output}")

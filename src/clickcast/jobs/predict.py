@@ -1,0 +1,60 @@
+"""Predictions in Spark with the artifact's own model, on encoded features (`f_*` columns).
+
+The model travels to executors as bytes inside the closure (no driver-only
+files), and each Python worker loads it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T  # noqa: N812
+
+from clickcast.model.artifact import GLM_FILE, MODEL_FILE
+from clickcast.model.glm import GlmModel
+
+_LOADED: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class ModelBlob:
+    """A model file of an artifact: its name says how to load it (model.json: xgboost, glm.json: GlmModel)."""
+
+    name: str
+    data: bytes
+
+    def load(self) -> Any:
+        key = hashlib.sha256(self.data).hexdigest()
+        if key not in _LOADED:
+            if self.name == MODEL_FILE:
+                import xgboost as xgb  # noqa: PLC0415 - loaded in the executor's Python worker
+
+                booster = xgb.Booster()
+                booster.load_model(bytearray(self.data))
+                booster.set_param({"nthread": 1})  # one task per core: Spark already parallelises
+                _LOADED[key] = booster
+            elif self.name == GLM_FILE:
+                _LOADED[key] = GlmModel.model_validate_json(self.data)
+            else:
+                raise ValueError(f"unknown model file {self.name}")
+        return _LOADED[key]
+
+
+def predict(df: DataFrame, blob: ModelBlob, features: list[str], output: str) -> DataFrame:
+    """`df` with a double column `output`: expected clicks from the float feature columns `features`."""
+    schema = T.StructType([*df.schema.fields, T.StructField(output, T.DoubleType())])
+
+    def batches(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = blob.load()
+        for frame in frames:
+            matrix = frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
+            frame[output] = np.asarray(model.inplace_predict(matrix, validate_features=False), dtype=np.float64)
+            yield frame
+
+    return df.mapInPandas(batches, schema)

@@ -1,0 +1,50 @@
+"""Batch scoring: expected clicks for every valid row of a dataset, written to parquet.
+
+Output (a parquet directory): the contract columns (date, categoryId,
+merchantId, category, device, price), any extra input columns (clicks too, if
+present), then `predicted` (double, expected clicks), `model` and
+`model_version`. Rows that break the contract are counted, not scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+
+from clickcast.api.spec import DataFormat
+from clickcast.jobs.data import BadRows, read_dataset, spark_path
+from clickcast.jobs.featurize import apply_feature_spec, feature_columns
+from clickcast.jobs.predict import ModelBlob, predict
+from clickcast.model.artifact import MODEL_FILE, MODEL_FILES, load_predictor
+
+PREDICTED = "predicted"
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    version: str
+    rows: int
+    bad_rows: BadRows
+    output: str
+
+
+def score(
+    spark: SparkSession, model_uri: str, data_url: str, out_url: str, fmt: DataFormat | str = DataFormat.PARQUET
+) -> ScoreResult:
+    predictor = load_predictor(model_uri)  # verifies every checksum before anything is scored
+    files = predictor.version.files
+    name = MODEL_FILE if MODEL_FILE in files else next(n for n in MODEL_FILES if n in files)
+    data = read_dataset(spark, data_url, fmt, target_column=None)
+    source = data.rows.columns
+    encoded = apply_feature_spec(data.rows, predictor.features)
+    cols = feature_columns(predictor.features)
+    scored = predict(encoded, ModelBlob(name, files[name]), cols, PREDICTED).select(
+        *source,
+        PREDICTED,
+        F.lit(predictor.version.manifest.model).alias("model"),
+        F.lit(predictor.version_id).alias("model_version"),
+    )
+    scored.write.mode("errorifexists").parquet(spark_path(out_url))
+    return ScoreResult(predictor.version_id, data.read_rows - data.bad.total, data.bad, out_url)

@@ -1,0 +1,43 @@
+"""The SparkSession of a job, built the same way for local mode, standalone clusters and Kubernetes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[*]"
+
+# Fixed settings every job relies on, whatever the cluster's defaults are.
+BASE_CONF = {
+    "spark.sql.session.timeZone": "UTC",  # dates must not move with the machine's time zone
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def under_spark_submit() -> bool:
+    """True when spark-submit launched this interpreter (it then owns the master and the conf)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def spark_session(
+    master: str | None = None, app_name: str = "clickcast", conf: Mapping[str, str] | None = None
+) -> SparkSession:
+    """Get or create the session. `master` None: spark-submit's master, else local[*].
+
+    Python workers must run the driver's interpreter (same packages, same version),
+    unless the deployment says otherwise (PYSPARK_PYTHON set, as in the jobs image).
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None or not under_spark_submit():
+        builder = builder.master(master or DEFAULT_MASTER)
+    for key, value in {**BASE_CONF, **dict(conf or {})}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -1,0 +1,123 @@
+"""Batch scoring and evaluation produce their documented outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import SparkSession
+from typer.testing import CliRunner
+
+from clickcast.analysis.metrics import compute_metrics
+from clickcast.cli.main import app
+from clickcast.features.contract import CLICKS, DATE, INPUT_COLUMNS
+from clickcast.jobs.evaluate import JOINED_COLUMNS, evaluate
+from clickcast.jobs.score import score
+from clickcast.model.artifact import load_predictor
+from clickcast.store import prediction_log as log
+from tests.spark.conftest import Trained, small_spec
+
+pytestmark = pytest.mark.spark
+
+
+def _last_days(dataset: Path, days: int) -> pd.DataFrame:
+    df = pq.read_table(dataset).to_pandas()
+    dates = pd.to_datetime(df[DATE])
+    return df[dates > dates.max() - pd.Timedelta(days=days)].reset_index(drop=True)
+
+
+def test_score_writes_predictions_of_the_served_model(
+    spark: SparkSession, trained: Trained, dataset: Path, tmp_path: Path
+) -> None:
+    uri = trained.result.status.uri
+    assert uri is not None
+    rows = _last_days(dataset, 3)
+    rows.to_parquet(tmp_path / "input.parquet")
+    result = score(spark, uri, f"file://{tmp_path}/input.parquet", f"file://{tmp_path}/scored")
+    out = pq.read_table(tmp_path / "scored").to_pandas()
+    assert result.rows == len(rows) == len(out)
+    assert list(out.columns) == [*INPUT_COLUMNS, CLICKS, "predicted", "model", "model_version"]
+    assert set(out["model_version"]) == {trained.result.status.version}
+    out = out.sort_values(["date", "categoryId", "merchantId", "device"]).reset_index(drop=True)
+    expected = load_predictor(uri).predict({c: out[c].to_numpy() for c in INPUT_COLUMNS})
+    np.testing.assert_allclose(out["predicted"], expected, rtol=1e-6)
+
+
+def test_evaluate_joins_the_prediction_log_with_real_clicks(
+    spark: SparkSession, trained: Trained, dataset: Path, tmp_path: Path
+) -> None:
+    uri = trained.result.status.uri
+    assert uri is not None
+    predictor = load_predictor(uri)
+    rows = _last_days(dataset, 2)
+    days = sorted(rows[DATE].astype(str).unique())
+    logdir = tmp_path / "log"
+    for role, version, scale in (("stable", "v-stable", 1.0), ("canary", predictor.version_id, 1.0)):
+        part = rows.assign(
+            request_id=[f"{role}-{i}" for i in range(len(rows))],
+            ts=pd.Timestamp("2026-03-01", tz="UTC"),
+            date=rows[DATE].astype(str),
+            model="offers",
+            model_version=version,
+            role=role,
+            predicted=predictor.predict({c: rows[c].to_numpy() for c in INPUT_COLUMNS}) * scale,
+        )
+        for day in days:
+            target = logdir / f"date={day}"
+            target.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pandas(part[part["date"] == day][list(log.COLUMNS)], preserve_index=False)
+            pq.write_table(table, target / f"part-{role}.parquet")
+    # A day whose clicks have not arrived yet.
+    late = rows.head(5).assign(
+        request_id="late", ts=pd.Timestamp("2026-03-02", tz="UTC"), date="2099-01-01", model="offers",
+        model_version="v-stable", role="stable", predicted=1.0,
+    )  # fmt: skip
+    (logdir / "date=2099-01-01").mkdir()
+    pq.write_table(
+        pa.Table.from_pandas(late[list(log.COLUMNS)], preserve_index=False), logdir / "date=2099-01-01/p.parquet"
+    )
+
+    result = evaluate(
+        spark, f"file://{logdir}", f"file://{dataset}", f"file://{tmp_path}/eval", segment_columns=["device"]
+    )
+    assert result.rows == 2 * len(rows) and result.unmatched == 5
+    joined = pq.read_table(tmp_path / "eval" / "joined.parquet").to_pandas()
+    assert list(joined.columns) == list(JOINED_COLUMNS)
+    assert len(joined) == 2 * len(rows)
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    versions = {(v["modelVersion"], v["role"]): v["metrics"] for v in report["versions"]}
+    assert set(versions) == {("v-stable", "stable"), (predictor.version_id, "canary")}
+    # Same predictions for both roles: same metrics, equal to the pure definition on the joined rows.
+    assert versions[("v-stable", "stable")] == pytest.approx(versions[(predictor.version_id, "canary")])
+    stable = joined[joined["role"] == "stable"]
+    expected = compute_metrics(stable["actual"], stable["predicted"], stable["price"]).to_wire()
+    assert versions[("v-stable", "stable")] == pytest.approx(expected)
+    assert {s["value"] for s in report["segments"]} == {"desktop", "mobile", "tablet"}
+    assert {d["date"] for d in report["daily"]} == set(days)
+
+
+def test_glm_algorithm_publishes_a_servable_glm(spark: SparkSession, dataset: Path, tmp_path: Path) -> None:
+    from clickcast.jobs.train import train
+
+    result = train(spark, small_spec(dataset, tmp_path, name="glm"), "offers-glm")
+    assert result.status.uri is not None
+    predictor = load_predictor(result.status.uri)
+    assert "glm.json" in predictor.version.files and "model.json" not in predictor.version.files
+    assert result.status.metrics == result.status.baseline_metrics  # the model is the baseline
+    rows = _last_days(dataset, 1)
+    assert np.all(predictor.predict({c: rows[c].to_numpy() for c in INPUT_COLUMNS}) > 0)
+
+
+def test_cli_reports_user_mistakes_in_one_line(spark: SparkSession, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--data", f"file://{tmp_path}/missing", "--store", f"file://{tmp_path}/s"])
+    assert result.exit_code == 1
+    assert "cannot read parquet data" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2 and "--model-file" in result.output
