@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clickcast.analysis.metrics import (
     calibration,
@@ -45,8 +47,25 @@ def test_metrics_and_margin() -> None:
     assert m.rmse == pytest.approx(rmse(y, mu))
     assert m.poisson_deviance == pytest.approx(mean_poisson_deviance(y, mu))
     assert m.calibration == pytest.approx(calibration(y, mu)) == pytest.approx(1.0)
-    # earned 0.1 * (0 + 20 + 20) = 4; paid 0.5 * 0.1 * (5 + 30 + 15) = 2.5
-    assert m.margin == pytest.approx(1.5)
+    # earned 0.1 * (min(0, .5) * 10 + min(1, 1.5) * 20 + min(4, 3) * 5) = 3.5; paid 0.5 * 0.1 * (5 + 30 + 15) = 2.5
+    assert m.margin == pytest.approx(1.0)
+
+
+@given(
+    st.lists(st.integers(0, 50), min_size=1, max_size=30),
+    st.floats(0.01, 0.5),
+    st.floats(0.0, 0.95),
+    st.floats(0.0, 3.0),
+)
+def test_margin_is_highest_for_the_perfect_prediction(
+    clicks: list[int], commission: float, payout: float, k: float
+) -> None:
+    revenue = RevenueModel(commission_rate=commission, payout_share=payout)
+    price = np.full(len(clicks), 10.0)
+    perfect = compute_metrics(clicks, clicks, price, revenue).margin
+    scaled = compute_metrics(clicks, np.asarray(clicks, dtype=float) * k, price, revenue).margin
+    assert perfect is not None and scaled is not None
+    assert scaled <= perfect + 1e-9
 
 
 def test_sums_are_additive() -> None:

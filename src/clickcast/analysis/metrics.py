@@ -48,7 +48,7 @@ class MetricSums:
     predicted: float = 0.0
     actual: float = 0.0
     earned: float = 0.0
-    """sum(actual * price): real clicks times price."""
+    """sum(min(actual, predicted) * price): the clicks the placement bought, times price."""
     paid: float = 0.0
     """sum(predicted * price): predicted clicks times price."""
 
@@ -69,13 +69,19 @@ def metric_sums(actual: ArrayLike, predicted: ArrayLike, price: ArrayLike | None
         deviance=float(poisson_unit_deviance(y, mu).sum()),
         predicted=float(mu.sum()),
         actual=float(y.sum()),
-        earned=float((y * p).sum()),
+        earned=float((np.minimum(y, mu) * p).sum()),
         paid=float((mu * p).sum()),
     )
 
 
 def margin(earned: float, paid: float, revenue: RevenueModel) -> float:
-    """The business margin: real clicks earn commission, predicted clicks are paid out a share of it."""
+    """The business margin: commission on the clicks bought, minus the payout for every predicted click.
+
+    Placements are bought for the predicted clicks: predicting too few buys too
+    few placements (the clicks beyond the prediction are never earned), predicting
+    too many pays for clicks that never come. Per row the margin peaks when the
+    prediction equals the real clicks, so a better model earns more.
+    """
     return revenue.commission_rate * earned - revenue.payout_share * revenue.commission_rate * paid
 
 

@@ -272,13 +272,15 @@ class SegmentGates(ApiModel):
 
 
 class RevenueModel(ApiModel):
-    """The business margin: each real click earns `commissionRate * price`; the publisher is paid `payoutShare` of the
-    expected earnings for each predicted click. Over-prediction overpays, under-prediction loses placements."""
+    """The business margin. Placements are bought for the predicted clicks: a row earns
+    `commissionRate * price` per click up to the prediction, and pays the publisher
+    `payoutShare` of that for every predicted click. Under-prediction loses clicks,
+    over-prediction pays for clicks that never come; a perfect prediction earns most."""
 
     commission_rate: Fraction = 0.05
     """Share of the offer price the marketplace earns per click."""
-    payout_share: Fraction = 0.7
-    """Share of the expected earnings paid to the publisher, per predicted click."""
+    payout_share: Annotated[float, Field(ge=0, lt=1)] = 0.7
+    """Share of the commission paid to the publisher per predicted click (below 1, or no prediction pays)."""
 
 
 class Validation(ApiModel):

@@ -31,7 +31,7 @@ def _sum_columns(actual: str, predicted: str, price: str | None, deviance: Colum
         F.sum(deviance).alias("deviance"),
         F.sum(mu).alias("predicted"),
         F.sum(y).alias("actual"),
-        F.sum(y * p).alias("earned"),
+        F.sum(F.least(y, mu) * p).alias("earned"),
         F.sum(mu * p).alias("paid"),
     ]
 

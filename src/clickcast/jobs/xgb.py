@@ -51,6 +51,7 @@ def train_xgboost(train: DataFrame, spec: FeatureSpec, algorithm: Algorithm, num
         feature_names=spec.feature_names,
         feature_types=spec.feature_types,
         num_workers=workers,
+        verbose=False,  # no per-round evaluation log: it floods the job's output
         **xgboost_params(algorithm),
     )
     return estimator.fit(train).get_booster()
