@@ -28,3 +28,14 @@ def test_categories_by_code_with_an_unknown_bucket() -> None:
     assert out[:, 0].tolist() == [2, 1, UNKNOWN_CODE, UNKNOWN_CODE]
     assert np.isnan(out[2, 1])
     assert spec.feature_types == ["c", "q"]
+
+
+@given(
+    st.lists(st.text(max_size=3), max_size=20, unique=True),
+    st.lists(st.one_of(st.none(), st.text(max_size=3), st.integers(-5, 50)), min_size=60, max_size=200),
+)
+def test_vectorised_lookup_equals_the_dict_lookup(vocab: list[str], values: list[object]) -> None:
+    v = CategoricalVocabulary(column="c", values=vocab)
+    expected = [UNKNOWN_CODE if x is None else v.code_of.get(str(x), UNKNOWN_CODE) for x in values]
+    assert v.encode(values).tolist() == expected
+    assert v.encode(values[:10]).tolist() == expected[:10]

@@ -11,6 +11,7 @@ the Spark transform must produce the same numbers on the same rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from clickcast.api.spec import DateFeature
 
 UNKNOWN_CODE = 0
+_VECTORISE_FROM = 64  # below this many rows a dict lookup per value is faster than numpy's setup
 
 
 class CategoricalVocabulary(BaseModel):
@@ -28,8 +30,36 @@ class CategoricalVocabulary(BaseModel):
     column: str
     values: list[str] = Field(default_factory=list)
 
-    def codes(self) -> dict[str, int]:
+    @cached_property
+    def code_of(self) -> dict[str, int]:
+        """value -> code, built once per loaded spec (the serving hot path looks values up here)."""
         return {value: i + 1 for i, value in enumerate(self.values)}
+
+    def codes(self) -> dict[str, int]:
+        return dict(self.code_of)
+
+    @cached_property
+    def _sorted(self) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
+        order = np.argsort(np.asarray(self.values, dtype=str), kind="stable")
+        return np.asarray(self.values, dtype=str)[order], order.astype(np.int64) + 1
+
+    def encode(self, values: Sequence[Any] | npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        """Codes of `values` compared as strings; None and unseen values get UNKNOWN_CODE."""
+        if len(values) < _VECTORISE_FROM or not self.values:
+            lookup = self.code_of
+            return np.fromiter(
+                (UNKNOWN_CODE if v is None else lookup.get(str(v), UNKNOWN_CODE) for v in values),
+                dtype=np.float32,
+                count=len(values),
+            )
+        # Large batches: a binary search over the sorted vocabulary, in numpy rather than Python.
+        arr = np.asarray(values)
+        missing = (arr == None) if arr.dtype == object else np.zeros(arr.shape, dtype=bool)  # noqa: E711 - elementwise
+        text = arr.astype(str)
+        keys, codes = self._sorted
+        idx = np.minimum(np.searchsorted(keys, text), len(keys) - 1)
+        hit = (keys[idx] == text) & ~missing
+        return np.where(hit, codes[idx], UNKNOWN_CODE).astype(np.float32)
 
 
 class FeatureSpec(BaseModel):
@@ -86,8 +116,7 @@ def encode_columns(spec: FeatureSpec, columns: Columns) -> npt.NDArray[np.float3
     out = np.empty((n, len(spec.feature_names)), dtype=np.float32)
     j = 0
     for vocab in spec.categorical:
-        codes = vocab.codes()
-        out[:, j] = [UNKNOWN_CODE if v is None else codes.get(str(v), UNKNOWN_CODE) for v in columns[vocab.column]]
+        out[:, j] = vocab.encode(columns[vocab.column])
         j += 1
     for name in spec.numeric:
         out[:, j] = np.asarray(columns[name], dtype=np.float64)

@@ -16,6 +16,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T  # noqa: N812
 
+from clickcast.features.spec import FeatureSpec, encode_columns
 from clickcast.model.artifact import GLM_FILE, MODEL_FILE
 from clickcast.model.glm import GlmModel
 
@@ -54,6 +55,27 @@ def predict(df: DataFrame, blob: ModelBlob, features: list[str], output: str) ->
         model = blob.load()
         for frame in frames:
             matrix = frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
+            frame[output] = np.asarray(model.inplace_predict(matrix, validate_features=False), dtype=np.float64)
+            yield frame
+
+    return df.mapInPandas(batches, schema)
+
+
+def predict_rows(df: DataFrame, blob: ModelBlob, spec: FeatureSpec, output: str) -> DataFrame:
+    """`df` (contract rows) with a double column `output`, encoded by the serving-side reference transform.
+
+    One pass and no joins: each Arrow batch is encoded in numpy and predicted
+    where it is, which is what batch scoring needs to keep up with in-process predict.
+    """
+    schema = T.StructType([*df.schema.fields, T.StructField(output, T.DoubleType())])
+    needed = [v.column for v in spec.categorical] + list(spec.numeric)
+    if spec.date_features:
+        needed.append(spec.date_column)
+
+    def batches(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = blob.load()
+        for frame in frames:
+            matrix = encode_columns(spec, {c: frame[c].to_numpy() for c in needed})
             frame[output] = np.asarray(model.inplace_predict(matrix, validate_features=False), dtype=np.float64)
             yield frame
 

@@ -15,8 +15,7 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast.api.spec import DataFormat
 from clickcast.jobs.data import BadRows, read_dataset, spark_path
-from clickcast.jobs.featurize import apply_feature_spec, feature_columns
-from clickcast.jobs.predict import ModelBlob, predict
+from clickcast.jobs.predict import ModelBlob, predict_rows
 from clickcast.model.artifact import MODEL_FILE, MODEL_FILES, load_predictor
 
 PREDICTED = "predicted"
@@ -38,9 +37,7 @@ def score(
     name = MODEL_FILE if MODEL_FILE in files else next(n for n in MODEL_FILES if n in files)
     data = read_dataset(spark, data_url, fmt, target_column=None)
     source = data.rows.columns
-    encoded = apply_feature_spec(data.rows, predictor.features)
-    cols = feature_columns(predictor.features)
-    scored = predict(encoded, ModelBlob(name, files[name]), cols, PREDICTED).select(
+    scored = predict_rows(data.rows, ModelBlob(name, files[name]), predictor.features, PREDICTED).select(
         *source,
         PREDICTED,
         F.lit(predictor.version.manifest.model).alias("model"),
