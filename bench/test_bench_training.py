@@ -118,4 +118,5 @@ def test_training_spark_vs_plain(spark: SparkSession, data: Path, tmp_path: Path
         shutil.rmtree(tmp_path / "scored")
         print(f"scoring {n} rows ({attempt}): plain read+encode+predict {plain_score:.1f} s "
               f"({n / plain_score:,.0f} rows/s); score.py local[2] read+validate+encode+predict+write "
-              f"{spark_score:.1f} s ({n / spark_score:,.0f} rows/s); spark/plain rows/s {plain_score / spark_score:.2f}")  # fmt: skip
+              f"{spark_score:.1f} s ({n / spark_score:,.0f} rows/s); "
+              f"spark/plain rows/s {plain_score / spark_score:.2f}")  # fmt: skip
