@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import manifests
+from clickcast.cli import dev, manifests
 
 app = typer.Typer(
     name="clickcast",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command()(manifests.validate)
 app.command()(manifests.crd)
+app.add_typer(dev.dev, name="dev")
 
 
 def _version(value: bool) -> None:
