@@ -47,9 +47,11 @@ if [ ! -x "$BIN/kwokctl" ] || [ ! -x "$BIN/kwok" ]; then
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
   # -X silently ignores a variable that does not exist: check both took effect,
   # or kwokctl would default to (and try to download) another Kubernetes version.
-  "$BIN/kwokctl" --version | grep -q " $KWOK_VERSION " || die "kwokctl does not report $KWOK_VERSION (ldflags consts.Version)"
-  "$BIN/kwokctl" create cluster --help | grep -q "release/$K8S_VERSION/" \
-    || die "kwokctl does not default to Kubernetes $K8S_VERSION (ldflags consts.KubeVersion)"
+  # (Captured first: `grep -q` closing the pipe early would fail the pipeline under pipefail.)
+  out="$("$BIN/kwokctl" --version)"
+  grep -q " $KWOK_VERSION " <<<"$out" || die "kwokctl does not report $KWOK_VERSION (ldflags consts.Version)"
+  out="$("$BIN/kwokctl" create cluster --help)"
+  grep -q "release/$K8S_VERSION/" <<<"$out" || die "kwokctl does not default to Kubernetes $K8S_VERSION (ldflags consts.KubeVersion)"
 fi
 
 if [ ! -x "$BIN/etcd" ]; then

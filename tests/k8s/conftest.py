@@ -22,6 +22,7 @@ import pytest
 import yaml
 from kubernetes import client, config, utils
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config
 
 from clickcast.devcluster import binaries, kwok
 from tests.manifests import ROOT
@@ -110,9 +111,11 @@ def kube() -> Iterator[Kube]:
         bin_dir = binaries.locate()
         name = f"cc-test-{os.getpid()}-{secrets.token_hex(3)}"
         kubeconfig = kwok.up(name, bin_dir, nodes=3, say=lambda _: None)
-    saved = os.environ.get("KUBECONFIG")
+    saved = os.environ.get("KUBECONFIG"), kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     try:
-        os.environ["KUBECONFIG"] = str(kubeconfig)
+        # The client library reads $KUBECONFIG once, at import; kopf's login calls load_kube_config()
+        # with that default, so point both at this cluster.
+        os.environ["KUBECONFIG"] = kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(kubeconfig)
         k = Kube(kubeconfig, config.new_client_from_config(str(kubeconfig)))
         installed = install_crds(k)
         yield k
@@ -120,10 +123,11 @@ def kube() -> Iterator[Kube]:
             for crd in installed:
                 client.ApiextensionsV1Api(k.api).delete_custom_resource_definition(crd)
     finally:
-        if saved is None:
+        if saved[0] is None:
             os.environ.pop("KUBECONFIG", None)
         else:
-            os.environ["KUBECONFIG"] = saved
+            os.environ["KUBECONFIG"] = saved[0]
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = saved[1]
         if name is not None:
             kwok.down(name, bin_dir, say=lambda _: None)
 
