@@ -19,7 +19,8 @@ pytestmark = pytest.mark.k8s
 
 def deployment(name: str, replicas: int) -> dict[str, Any]:
     labels = {"app": name}
-    pod = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "example.invalid/web:1"}]}}
+    web = {"name": "web", "image": "registry.k8s.io/pause:3.10"}  # KWOK ignores it; kind can pull it
+    pod = {"metadata": {"labels": labels}, "spec": {"containers": [web]}}
     spec = {"replicas": replicas, "selector": {"matchLabels": labels}, "template": pod}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec}
 
