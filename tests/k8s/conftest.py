@@ -110,7 +110,11 @@ def kube() -> Iterator[Kube]:
     else:
         bin_dir = binaries.locate()
         name = f"cc-test-{os.getpid()}-{secrets.token_hex(3)}"
-        kubeconfig = kwok.up(name, bin_dir, nodes=3, say=lambda _: None)
+        try:
+            kubeconfig = kwok.up(name, bin_dir, nodes=3, say=lambda _: None)
+        except BaseException:
+            kwok.down(name, bin_dir, say=lambda _: None)  # nodes or readiness failed after the create
+            raise
     saved = os.environ.get("KUBECONFIG"), kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     try:
         # The client library reads $KUBECONFIG once, at import; kopf's login calls load_kube_config()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -24,8 +25,8 @@ def test_crd_is_established_with_short_name_and_status(kube: Kube) -> None:
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.stem)
-def test_samples_are_accepted_and_defaulted(kube: Kube, namespace: str, sample: object) -> None:
-    doc = yaml.safe_load(sample.read_text())  # type: ignore[attr-defined]
+def test_samples_are_accepted_and_defaulted(kube: Kube, namespace: str, sample: Path) -> None:
+    doc = yaml.safe_load(sample.read_text())
     created = kube.create_clickmodel(doc, namespace)
     got = kube.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc["metadata"]["name"])
     assert got["metadata"]["uid"] == created["metadata"]["uid"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,12 @@ def test_cli_errors_are_one_line_without_traceback() -> None:
 def test_build_script_says_go_is_missing(tmp_path: Path) -> None:
     script = binaries.build_script()
     assert script == ROOT / "hack" / "build-control-plane.sh"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CLICKCAST_BIN_DIR": str(tmp_path / "bin")}
-    proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=False)
+    # An empty PATH: the script needs nothing but bash builtins before it looks for Go.
+    (tmp_path / "empty").mkdir()
+    env = {"PATH": str(tmp_path / "empty"), "HOME": str(tmp_path), "CLICKCAST_BIN_DIR": str(tmp_path / "bin")}
+    bash = shutil.which("bash")
+    assert bash is not None
+    proc = subprocess.run([bash, str(script)], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert "error: Go is not installed" in proc.stderr
 
@@ -240,9 +245,11 @@ def test_status_patch_reports_exit_codes_like_a_kubelet() -> None:
     assert status["phase"] == "Failed"
     assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
     assert status["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Initialized"] == "False"
 
     ok = PodRun("p-1", init=[ContainerRun("fetch", 0, "")], main=[ContainerRun("main", 0, "done\n")])
     status = pod_status_patch(spec, ok, "2026-01-01T00:00:00Z")["status"]
     assert status["phase"] == "Succeeded"
     assert status["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
-    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Ready": "False", "ContainersReady": "False"}
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "False", "Ready": "False"}

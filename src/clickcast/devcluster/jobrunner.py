@@ -284,9 +284,13 @@ def pod_status_patch(pod: Doc, run: PodRun, now: str) -> Doc:
         return out
 
     spec = pod.get("spec", {})
+    # All four, since a merge patch replaces the list: scheduled and initialized, no longer ready.
+    done = {"status": "False", "reason": "PodCompleted", "lastTransitionTime": now}
     conditions = [
-        {"type": t, "status": "False", "reason": "PodCompleted", "lastTransitionTime": now}
-        for t in ("Ready", "ContainersReady")
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+        {"type": "Initialized", "status": str(all(r.exit_code == 0 for r in run.init)), "lastTransitionTime": now},
+        {"type": "ContainersReady", **done},
+        {"type": "Ready", **done},
     ]
     status: Doc = {
         "phase": "Succeeded" if code == 0 else "Failed",
