@@ -36,6 +36,7 @@ GROUP, VERSION, PLURAL = "clickcast.io", "v1alpha1", "clickmodels"
 class Kube:
     kubeconfig: Path
     api: client.ApiClient
+    name: str | None  # the kwok cluster's name; None for a CLICKCAST_TEST_KUBECONFIG cluster
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -120,7 +121,7 @@ def kube() -> Iterator[Kube]:
         # The client library reads $KUBECONFIG once, at import; kopf's login calls load_kube_config()
         # with that default, so point both at this cluster.
         os.environ["KUBECONFIG"] = kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(kubeconfig)
-        k = Kube(kubeconfig, config.new_client_from_config(str(kubeconfig)))
+        k = Kube(kubeconfig, config.new_client_from_config(str(kubeconfig)), name)
         installed = install_crds(k)
         yield k
         if existing:  # a cluster we do not own: remove only what we added
