@@ -6,10 +6,10 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane cluster-up cluster-down test test-unit lint format crd demo bench clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(UV):
 	python3 -m pip install --user --quiet 'uv>=0.5,<1'
@@ -17,7 +17,16 @@ $(UV):
 setup: $(UV) ## Create .venv with every component and dev tool, exactly as locked in uv.lock
 	$(UV) sync --frozen --all-extras
 
-test: setup lint ## Set up, lint, and run the whole test suite (benchmarks excluded)
+control-plane: ## Build the local Kubernetes binaries from Go modules once (cached; a no-op afterwards)
+	bash hack/build-control-plane.sh >/dev/null
+
+cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
+	$(RUN) clickcast dev cluster up
+
+cluster-down: ## Stop and delete the local dev cluster
+	$(RUN) clickcast dev cluster down
+
+test: setup lint control-plane ## Set up, lint, build the control plane once, and run the whole test suite (benchmarks excluded)
 	$(RUN) pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 test-unit: ## Run only the fast unit tests

@@ -17,11 +17,22 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
 log() { printf '[build-control-plane %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-command -v go >/dev/null || die "Go is not installed (need Go >= 1.24 on PATH)"
+ALL=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl helm)
+cached=1; for c in "${ALL[@]}"; do [ -x "$BIN/$c" ] || cached=0; done
+if [ "$cached" = 1 ]; then
+  # Warm cache: no Go, no network, just the path (callers parse the last line).
+  echo "$BIN"
+  exit 0
+fi
+log "building into $BIN (once per version set; later runs are a no-op)"
+
+command -v go >/dev/null || die "Go is not installed (need Go >= 1.24 on PATH; see https://go.dev/doc/install)"
 go env GOPROXY >/dev/null
 curl -fsS -o /dev/null --max-time 20 "$(go env GOPROXY | cut -d, -f1)/k8s.io/kubernetes/@v/list" 2>/dev/null \
   || [ "$(go env GOPROXY | cut -d, -f1)" = "off" ] \
   || log "warning: the Go module proxy did not answer; the build needs it unless the module cache is warm"
+
+trap 'die "build step failed at line $LINENO; check the output above and that the Go module proxy ($(go env GOPROXY)) is reachable"' ERR
 
 mkdir -p "$BIN" "$WORK"
 
@@ -34,6 +45,13 @@ if [ ! -x "$BIN/kwokctl" ] || [ ! -x "$BIN/kwok" ]; then
   GOBIN="$BIN" go install -trimpath \
     -ldflags "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$K8S_VERSION" \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  # -X silently ignores a variable that does not exist: check both took effect,
+  # or kwokctl would default to (and try to download) another Kubernetes version.
+  # (Captured first: `grep -q` closing the pipe early would fail the pipeline under pipefail.)
+  out="$("$BIN/kwokctl" --version)"
+  grep -q " $KWOK_VERSION " <<<"$out" || die "kwokctl does not report $KWOK_VERSION (ldflags consts.Version)"
+  out="$("$BIN/kwokctl" create cluster --help)"
+  grep -q "release/$K8S_VERSION/" <<<"$out" || die "kwokctl does not default to Kubernetes $K8S_VERSION (ldflags consts.KubeVersion)"
 fi
 
 if [ ! -x "$BIN/etcd" ]; then

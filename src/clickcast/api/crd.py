@@ -4,8 +4,8 @@ The models are the single source of truth: `clickcast crd` prints this, the
 committed `manifests/crds/` copy is checked against it by a test, and the
 Helm chart ships the same file. Pydantic's JSON Schema is turned into a
 Kubernetes *structural* schema: references inlined, `Optional` unwrapped,
-defaults filled in for nested objects (`default: {}` lets the API server
-apply the nested defaults), and JSON Schema 2020 exclusive bounds rewritten
+complete defaults filled in for nested objects (so that the API server
+defaults a missing section and can check its CEL rules), and JSON Schema 2020 exclusive bounds rewritten
 in the OpenAPI v3 form Kubernetes expects.
 """
 
@@ -79,9 +79,10 @@ def _factory_default(model: type[BaseModel], field_name: str) -> Any:
     if field.default_factory is None:
         return None
     value = field.default_factory()  # type: ignore[call-arg]
-    if isinstance(value, BaseModel) and value == type(value)():
-        return {}  # the API server fills in the nested defaults itself
-    return TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True)
+    # The whole default, never `{}`: the API server checks a default against its node's CEL rules
+    # without applying the nested defaults first, so `{}` fails any rule that reads a field
+    # ("no such key: minCalibration") and the CRD itself is rejected.
+    return TypeAdapter(type(value)).dump_python(value, mode="json", by_alias=True, exclude_none=True)
 
 
 class _Converter:

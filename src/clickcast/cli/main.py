@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import jobs, manifests
+from clickcast.cli import dev, jobs, manifests
 
 app = typer.Typer(
     name="clickcast",
@@ -20,6 +20,7 @@ app.add_typer(jobs.data_app, name="data")
 app.command()(jobs.train)
 app.command()(jobs.score)
 app.command()(jobs.evaluate)
+app.add_typer(dev.dev, name="dev")
 
 
 def _version(value: bool) -> None:
