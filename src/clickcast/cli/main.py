@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import manifests
+from clickcast.cli import manifests, serve
 
 app = typer.Typer(
     name="clickcast",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command()(manifests.validate)
 app.command()(manifests.crd)
+app.command()(serve.serve)
 
 
 def _version(value: bool) -> None:

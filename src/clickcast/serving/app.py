@@ -1,0 +1,267 @@
+"""The hot path: a lean Starlette app that BentoML mounts (and that plain uvicorn can serve too).
+
+It owns the whole lifecycle through its lifespan: load and verify the model,
+start the prediction-log writer, the adaptive batcher and the shadow mirror;
+on shutdown stop taking work, then flush the log. Request bodies are parsed
+and validated by pydantic-core straight from bytes; responses are written as
+bytes without a response model round-trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from clickcast.features import contract
+from clickcast.model.artifact import Predictor, load_predictor
+from clickcast.serving import metrics
+from clickcast.serving.batcher import AdaptiveBatcher
+from clickcast.serving.config import Settings
+from clickcast.serving.openapi import openapi_document
+from clickcast.serving.prediction_log import PredictionLogWriter
+from clickcast.serving.schemas import BATCH, OFFER, Offer
+from clickcast.serving.shadow import MIRROR_HEADER, REQUEST_ID_HEADER, ShadowMirror
+from clickcast.store.artifacts import StoreError
+
+log = logging.getLogger("clickcast.serving")
+JSON = "application/json"
+
+
+@dataclass
+class ServingState:
+    """What the process serves; `predictor` is None until the model is verified and loaded."""
+
+    settings: Settings | None = None
+    predictor: Predictor | None = None
+    model: str = ""
+    error: str | None = None
+    log: PredictionLogWriter | None = None
+    shadow: ShadowMirror | None = None
+    batcher: AdaptiveBatcher | None = None
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def version(self) -> str:
+        return self.predictor.version_id if self.predictor is not None else ""
+
+    @property
+    def ready(self) -> bool:
+        return self.predictor is not None and self.batcher is not None
+
+    async def start(self, settings: Settings | None = None) -> None:
+        try:
+            self.settings = settings or Settings.from_env()
+            if not self.settings.model_uri:
+                raise ValueError("MODEL_URI is not set")
+            self.predictor = await asyncio.to_thread(load_predictor, self.settings.model_uri)
+        except (StoreError, ValueError, OSError) as exc:
+            self.error = str(exc)
+            uri = self.settings.model_uri if self.settings else "?"
+            # One line, on stderr whatever the logging setup: the process stays up and unready.
+            print(f"clickcast: NOT READY: cannot serve model {uri}: {exc}", file=sys.stderr, flush=True)
+            log.error("not ready: cannot serve model %s: %s", uri, exc)
+            return
+        s = self.settings
+        self.model = s.model_name or self.predictor.version.manifest.model
+        metrics.MODEL_INFO.labels(self.model, self.predictor.version_id, s.role).set(1)
+        log_url = s.log_url(self.model)
+        if log_url:
+            self.log = PredictionLogWriter(log_url, self.model, flush_interval=s.flush_interval)
+        if s.shadow_url:
+            self.shadow = ShadowMirror(s.shadow_url, queue_size=s.shadow_queue_size)
+            await self.shadow.start()
+        self.batcher = AdaptiveBatcher(self.predictor.predict)
+        self.batcher.start()
+        print(
+            f"clickcast: ready: model {self.model} version {self.predictor.version_id} role {s.role} "
+            f"from {s.model_uri}; prediction log {log_url or 'off'}; shadow {s.shadow_url or 'off'}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def stop(self) -> None:
+        if self.shadow is not None:
+            await self.shadow.stop()
+        if self.batcher is not None:
+            await self.batcher.stop()
+        if self.log is not None:
+            await asyncio.to_thread(self.log.close)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=status, media_type=JSON)
+
+
+def _invalid(exc: ValidationError, endpoint: str) -> Response:
+    metrics.ERRORS.labels(endpoint, "422").inc()
+    detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
+    return _json({"detail": detail}, 422)
+
+
+def _columns(offers: list[Offer]) -> dict[str, list[Any]]:
+    """Contract columns of the offers: strings for the log, the date as YYYY-MM-DD like the training data."""
+    return {
+        contract.DATE: [o.date.isoformat() for o in offers],
+        contract.CATEGORY_ID: [o.category_id for o in offers],
+        contract.MERCHANT_ID: [o.merchant_id for o in offers],
+        contract.CATEGORY: [o.category for o in offers],
+        contract.DEVICE: [o.device for o in offers],
+        contract.PRICE: [o.price for o in offers],
+    }
+
+
+class Endpoints:
+    """Request handlers over one ServingState."""
+
+    def __init__(self, state: ServingState, settings: Settings | None) -> None:
+        self.state = state
+        self.settings = settings
+
+    def _unavailable(self, endpoint: str) -> Response:
+        metrics.ERRORS.labels(endpoint, "503").inc()
+        return _json({"error": f"model not loaded: {self.state.error or 'starting'}"}, 503)
+
+    async def _serve(
+        self, request: Request, offers: list[Offer], request_id: str | None
+    ) -> tuple[str, str, list[float]]:
+        """Predict, log and mirror one request's offers; returns (request id, role, predictions)."""
+        state = self.state
+        assert state.batcher is not None
+        assert state.predictor is not None
+        assert state.settings is not None
+        mirrored = request.headers.get(MIRROR_HEADER) is not None
+        rid = request.headers.get(REQUEST_ID_HEADER) or request_id or uuid.uuid4().hex
+        role = "shadow" if mirrored else state.settings.role
+        columns = _columns(offers)
+        predicted = (await state.batcher.submit(columns)).tolist()
+        if state.log is not None:
+            state.log.append(
+                rid,
+                columns,
+                prices=columns[contract.PRICE],
+                predicted=predicted,
+                version=state.predictor.version_id,
+                role=role,
+            )
+        if state.shadow is not None and not mirrored:
+            state.shadow.submit(request.url.path, rid, await request.body())
+        metrics.PREDICTIONS.labels(role).inc(len(predicted))
+        metrics.PREDICTED_CLICKS.labels(role).inc(sum(predicted))
+        return rid, role, predicted
+
+    async def predict(self, request: Request) -> Response:
+        start = time.perf_counter()
+        if not self.state.ready:
+            return self._unavailable("predict")
+        try:
+            offer = OFFER.validate_json(await request.body())
+        except ValidationError as exc:
+            return _invalid(exc, "predict")
+        rid, role, (value,) = await self._serve(request, [offer], offer.request_id)
+        response = _json(
+            {
+                "requestId": rid,
+                "offerId": offer.offer_id,
+                "predictedClicks": value,
+                "modelVersion": self.state.version,
+                "role": role,
+            }
+        )
+        metrics.REQUEST_LATENCY.labels("predict").observe(time.perf_counter() - start)
+        return response
+
+    async def predict_batch(self, request: Request) -> Response:
+        start = time.perf_counter()
+        if not self.state.ready:
+            return self._unavailable("predict_batch")
+        try:
+            batch = BATCH.validate_json(await request.body())
+        except ValidationError as exc:
+            return _invalid(exc, "predict_batch")
+        rid, role, values = await self._serve(request, batch.offers, batch.request_id)
+        response = _json(
+            {"requestId": rid, "predictedClicks": values, "modelVersion": self.state.version, "role": role}
+        )
+        metrics.REQUEST_LATENCY.labels("predict_batch").observe(time.perf_counter() - start)
+        return response
+
+    async def model_info(self, _: Request) -> Response:
+        state = self.state
+        if state.predictor is None or state.settings is None:
+            return self._unavailable("model")
+        p = state.predictor
+        spec = p.features
+        return _json(
+            {
+                "model": state.model,
+                "version": p.version_id,
+                "role": state.settings.role,
+                "manifestSha256": p.version.manifest_sha256,
+                "createdAt": p.version.manifest.created_at.isoformat(),
+                "metrics": p.metrics,
+                "features": {
+                    "names": spec.feature_names,
+                    "types": spec.feature_types,
+                    "vocabularySizes": {v.column: len(v.values) for v in spec.categorical},
+                    "dateColumn": spec.date_column,
+                },
+            }
+        )
+
+    async def metrics_view(self, _: Request) -> Response:
+        text, content_type = metrics.exposition()
+        return Response(text, media_type=content_type)
+
+    async def openapi(self, _: Request) -> Response:
+        return _json(openapi_document())
+
+    async def livez(self, _: Request) -> Response:
+        return Response(b"ok\n", media_type="text/plain")
+
+    async def readyz(self, _: Request) -> Response:
+        if self.state.ready:
+            return Response(b"ready\n", media_type="text/plain")
+        return Response(f"not ready: {self.state.error or 'starting'}\n".encode(), 503, media_type="text/plain")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        await self.state.start(self.settings)
+        try:
+            yield
+        finally:
+            await self.state.stop()
+
+
+def create_app(state: ServingState | None = None, settings: Settings | None = None) -> Starlette:
+    """The prediction app; `settings` default to the environment, read at startup."""
+    state = state or ServingState()
+    ep = Endpoints(state, settings)
+    app = Starlette(
+        routes=[
+            Route("/predict", ep.predict, methods=["POST"]),
+            Route("/predict/batch", ep.predict_batch, methods=["POST"]),
+            Route("/model", ep.model_info, methods=["GET"]),
+            Route("/metrics", ep.metrics_view, methods=["GET"]),
+            Route("/openapi.json", ep.openapi, methods=["GET"]),
+            # Also answered by BentoML itself when mounted; kept so the app stands alone.
+            Route("/livez", ep.livez, methods=["GET"]),
+            Route("/readyz", ep.readyz, methods=["GET"]),
+        ],
+        lifespan=ep.lifespan,
+    )
+    app.state.serving = state
+    return app

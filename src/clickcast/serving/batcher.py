@@ -1,0 +1,82 @@
+"""Adaptive batching: requests that arrive while a prediction runs are predicted together.
+
+There is no waiting window: an idle service predicts a request at once, and
+under load each model call takes everything queued meanwhile (up to
+`max_rows`), so the batch size adapts to the load and the latency does not
+grow with a timer. Large batches run in a thread so the event loop keeps
+parsing the next requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from clickcast.features.spec import Columns
+
+Predict = Callable[[Columns], npt.NDArray[np.float64]]
+THREAD_ROWS = 2048  # above this many rows a model call leaves the event loop
+
+
+class AdaptiveBatcher:
+    def __init__(self, predict: Predict, max_rows: int = 20_000) -> None:
+        self.predict = predict
+        self.max_rows = max_rows
+        self._queue: asyncio.Queue[tuple[dict[str, list[Any]], asyncio.Future[npt.NDArray[np.float64]]]] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def submit(self, columns: dict[str, list[Any]]) -> npt.NDArray[np.float64]:
+        """Predict rows given column-wise; returns one value per row."""
+        future: asyncio.Future[npt.NDArray[np.float64]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((columns, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            rows = _rows(items[0][0])
+            while rows < self.max_rows and not self._queue.empty():
+                item = self._queue.get_nowait()
+                items.append(item)
+                rows += _rows(item[0])
+            try:
+                merged = items[0][0] if len(items) == 1 else _concat([c for c, _ in items])
+                if rows > THREAD_ROWS:
+                    out = await asyncio.to_thread(self.predict, merged)
+                else:
+                    out = self.predict(merged)
+            except Exception as exc:  # hand the error to every waiting request
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for columns, future in items:
+                n = _rows(columns)
+                if not future.done():
+                    future.set_result(out[start : start + n])
+                start += n
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _rows(columns: dict[str, list[Any]]) -> int:
+    return len(next(iter(columns.values())))
+
+
+def _concat(parts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    return {name: [v for part in parts for v in part[name]] for name in parts[0]}
