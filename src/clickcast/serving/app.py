@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -71,9 +70,8 @@ class ServingState:
         except (StoreError, ValueError, OSError) as exc:
             self.error = str(exc)
             uri = self.settings.model_uri if self.settings else "?"
-            # One line, on stderr whatever the logging setup: the process stays up and unready.
-            print(f"clickcast: NOT READY: cannot serve model {uri}: {exc}", file=sys.stderr, flush=True)
-            log.error("not ready: cannot serve model %s: %s", uri, exc)
+            # One clear line; the process stays up and unready so no traffic is routed to it.
+            log.error("NOT READY: cannot serve model %s: %s", uri, exc)
             return
         s = self.settings
         self.model = s.model_name or self.predictor.version.manifest.model
@@ -86,11 +84,9 @@ class ServingState:
             await self.shadow.start()
         self.batcher = AdaptiveBatcher(self.predictor.predict)
         self.batcher.start()
-        print(
-            f"clickcast: ready: model {self.model} version {self.predictor.version_id} role {s.role} "
-            f"from {s.model_uri}; prediction log {log_url or 'off'}; shadow {s.shadow_url or 'off'}",
-            file=sys.stderr,
-            flush=True,
+        log.info(
+            "ready: model %s version %s role %s from %s; prediction log %s; shadow %s",
+            *(self.model, self.predictor.version_id, s.role, s.model_uri, log_url or "off", s.shadow_url or "off"),
         )
 
     async def stop(self) -> None:

@@ -10,7 +10,9 @@ request costs more than the prediction) and tracing (sampled at 0).
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")  # offline: no usage analytics
 
@@ -18,6 +20,19 @@ import bentoml
 
 from clickcast.serving.app import ServingState, create_app
 
+
+def _log_to_stderr() -> None:
+    """BentoML configures its own loggers only; clickcast's lines (ready, NOT READY, flushes) go to stderr."""
+    logger = logging.getLogger("clickcast")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] [%(name)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+_log_to_stderr()
 STATE = ServingState()
 APP = create_app(STATE)
 
