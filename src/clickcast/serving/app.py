@@ -74,6 +74,8 @@ class ServingState:
             log.error("NOT READY: cannot serve model %s: %s", uri, exc)
             return
         s = self.settings
+        # One OpenMP thread per worker: more threads only add tail latency (tens of ms) on small requests.
+        self.predictor.booster.set_param({"nthread": s.model_threads})
         self.model = s.model_name or self.predictor.version.manifest.model
         metrics.MODEL_INFO.labels(self.model, self.predictor.version_id, s.role).set(1)
         log_url = s.log_url(self.model)
@@ -111,12 +113,12 @@ def _invalid(exc: ValidationError, endpoint: str) -> Response:
 def _columns(offers: list[Offer]) -> dict[str, list[Any]]:
     """Contract columns of the offers: strings for the log, the date as YYYY-MM-DD like the training data."""
     return {
-        contract.DATE: [o.date.isoformat() for o in offers],
-        contract.CATEGORY_ID: [o.category_id for o in offers],
-        contract.MERCHANT_ID: [o.merchant_id for o in offers],
-        contract.CATEGORY: [o.category for o in offers],
-        contract.DEVICE: [o.device for o in offers],
-        contract.PRICE: [o.price for o in offers],
+        contract.DATE: [o["date"].isoformat() for o in offers],
+        contract.CATEGORY_ID: [o["categoryId"] for o in offers],
+        contract.MERCHANT_ID: [o["merchantId"] for o in offers],
+        contract.CATEGORY: [o["category"] for o in offers],
+        contract.DEVICE: [o["device"] for o in offers],
+        contract.PRICE: [o["price"] for o in offers],
     }
 
 
@@ -167,11 +169,11 @@ class Endpoints:
             offer = OFFER.validate_json(await request.body())
         except ValidationError as exc:
             return _invalid(exc, "predict")
-        rid, role, (value,) = await self._serve(request, [offer], offer.request_id)
+        rid, role, (value,) = await self._serve(request, [offer], offer.get("requestId"))
         response = _json(
             {
                 "requestId": rid,
-                "offerId": offer.offer_id,
+                "offerId": offer.get("offerId"),
                 "predictedClicks": value,
                 "modelVersion": self.state.version,
                 "role": role,
@@ -188,7 +190,7 @@ class Endpoints:
             batch = BATCH.validate_json(await request.body())
         except ValidationError as exc:
             return _invalid(exc, "predict_batch")
-        rid, role, values = await self._serve(request, batch.offers, batch.request_id)
+        rid, role, values = await self._serve(request, batch["offers"], batch.get("requestId"))
         response = _json(
             {"requestId": rid, "predictedClicks": values, "modelVersion": self.state.version, "role": role}
         )

@@ -24,11 +24,12 @@ class Settings:
     flush_interval: float = 5.0
     shadow_url: str | None = None
     shadow_queue_size: int = 1000
+    model_threads: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read MODEL_URI, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
-        SHADOW_URL and SHADOW_QUEUE_SIZE; raise ValueError naming the variable if one is invalid."""
+        SHADOW_URL, SHADOW_QUEUE_SIZE and MODEL_THREADS; raise ValueError naming the variable if one is invalid."""
         env = os.environ if env is None else env
         role = env.get("MODEL_ROLE", "stable") or "stable"
         if role not in ROLES:
@@ -38,9 +39,7 @@ class Settings:
             flush = parse_duration(interval).total_seconds() if interval[-1:].isalpha() else float(interval)
         except ValueError as exc:
             raise ValueError(f"PREDICTION_LOG_FLUSH_INTERVAL={interval!r}: {exc}") from exc
-        queue = env.get("SHADOW_QUEUE_SIZE", "1000")
-        if not queue.isdigit() or int(queue) < 1:
-            raise ValueError(f"SHADOW_QUEUE_SIZE={queue!r}: must be a positive integer")
+        queue, threads = _positive(env, "SHADOW_QUEUE_SIZE", "1000"), _positive(env, "MODEL_THREADS", "1")
         return cls(
             model_uri=env.get("MODEL_URI", ""),
             role=role,
@@ -48,7 +47,8 @@ class Settings:
             prediction_log_url=env.get("PREDICTION_LOG_URL") or None,
             flush_interval=flush if flush > 0 else 5.0,
             shadow_url=env.get("SHADOW_URL") or None,
-            shadow_queue_size=int(queue),
+            shadow_queue_size=queue,
+            model_threads=threads,
         )
 
     def log_url(self, model: str) -> str | None:
@@ -57,3 +57,10 @@ class Settings:
             return None if self.prediction_log_url == "off" else self.prediction_log_url
         match = _VERSION_URI.match(self.model_uri)
         return f"{match['store']}/predictions/{model}" if match else None
+
+
+def _positive(env: Mapping[str, str], name: str, default: str) -> int:
+    value = env.get(name, default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}={value!r}: must be a positive integer")
+    return int(value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from clickcast import __version__
 from clickcast.serving.schemas import BatchPrediction, BatchRequest, ModelInfo, Offer, Prediction, ValidationErrorBody
@@ -41,17 +42,13 @@ def _get(summary: str, content: dict[str, Any] | None = None) -> dict[str, Any]:
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    _, schemas = models_json_schema(
-        [
-            (Offer, "validation"),
-            (BatchRequest, "validation"),
-            (Prediction, "serialization"),
-            (BatchPrediction, "serialization"),
-            (ModelInfo, "serialization"),
-            (ValidationErrorBody, "serialization"),
-        ],
-        ref_template=_REF,
-    )
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        ("Offer", "validation", TypeAdapter(Offer)),
+        ("BatchRequest", "validation", TypeAdapter(BatchRequest)),
+        *((t.__name__, "serialization", TypeAdapter(t)) for t in (Prediction, BatchPrediction, ModelInfo)),
+        ("ValidationErrorBody", "serialization", TypeAdapter(ValidationErrorBody)),
+    ]
+    _, schemas = TypeAdapter.json_schemas(inputs, ref_template=_REF)
     return {
         "openapi": "3.1.0",
         "info": {"title": "clickcast prediction service", "version": __version__},

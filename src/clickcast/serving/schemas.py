@@ -1,82 +1,88 @@
 """Request and response schemas of the prediction API, matching the click data contract.
 
-Field names on the wire are the contract's column names (camelCase); ids are
-strings but numbers are accepted and turned into strings, as in training.
+Keys on the wire are the contract's column names (camelCase). Ids are strings,
+but numbers are accepted and turned into strings, as in training. The schemas
+are TypedDicts rather than models: pydantic-core validates a 1,000-offer batch
+straight from JSON bytes about four times faster into dicts than into model
+instances, and the hot path only reads the values once.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal
+from typing import (
+    Annotated,
+    Literal,
+    NotRequired,  # pydantic needs this TypedDict on Python < 3.12
+)
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict
 
 from clickcast.features import contract
 
 Text = Annotated[str, Field(min_length=1, max_length=256)]
+Role = Literal["stable", "canary", "shadow"]
 MAX_BATCH = 10_000
+_CONFIG = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, coerce_numbers_to_str=True, extra="ignore", frozen=True)
+@with_config(_CONFIG)
+class Offer(TypedDict):
+    """One offer on one day: the contract's input columns (extra keys are ignored)."""
 
-
-class Offer(_Wire):
-    """One offer on one day: the contract's input columns."""
-
-    date: datetime.date = Field(description="The offer's day, YYYY-MM-DD.")
-    category_id: Text = Field(alias=contract.CATEGORY_ID)
-    merchant_id: Text = Field(alias=contract.MERCHANT_ID)
+    date: datetime.date
+    categoryId: Text
+    merchantId: Text
     category: Text
     device: Literal["desktop", "mobile", "tablet"]
-    price: float = Field(ge=0, allow_inf_nan=False)
-    offer_id: Text | None = Field(default=None, alias="offerId", description="Echoed back; not used by the model.")
-    request_id: Text | None = Field(
-        default=None, alias="requestId", description="Idempotency/trace id; generated if absent."
-    )
+    price: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    offerId: NotRequired[Text]  # echoed back, not used by the model
+    requestId: NotRequired[Text]  # trace id (also the X-Request-Id header); generated if absent
 
 
-class BatchRequest(_Wire):
-    offers: list[Offer] = Field(min_length=1, max_length=MAX_BATCH)
-    request_id: Text | None = Field(default=None, alias="requestId")
+@with_config(_CONFIG)
+class BatchRequest(TypedDict):
+    offers: Annotated[list[Offer], Field(min_length=1, max_length=MAX_BATCH)]
+    requestId: NotRequired[Text]
 
 
-class Prediction(_Wire):
-    request_id: str = Field(alias="requestId")
-    offer_id: str | None = Field(default=None, alias="offerId")
-    predicted_clicks: float = Field(alias="predictedClicks", description="Expected clicks for the offer on that day.")
-    model_version: str = Field(alias="modelVersion")
-    role: Literal["stable", "canary", "shadow"]
+class Prediction(TypedDict):
+    requestId: str
+    offerId: str | None
+    predictedClicks: float  # expected clicks of the offer on that day
+    modelVersion: str
+    role: Role
 
 
-class BatchPrediction(_Wire):
-    request_id: str = Field(alias="requestId")
-    predicted_clicks: list[float] = Field(alias="predictedClicks", description="One per offer, in request order.")
-    model_version: str = Field(alias="modelVersion")
-    role: Literal["stable", "canary", "shadow"]
+class BatchPrediction(TypedDict):
+    requestId: str
+    predictedClicks: list[float]  # one per offer, in request order
+    modelVersion: str
+    role: Role
 
 
-class ModelInfo(_Wire):
+class ModelInfo(TypedDict):
     model: str
     version: str
     role: str
-    manifest_sha256: str = Field(alias="manifestSha256")
-    created_at: str = Field(alias="createdAt")
-    metrics: dict[str, Any]
-    features: dict[str, Any] = Field(description="Feature spec summary: names, types, vocabulary sizes.")
+    manifestSha256: str
+    createdAt: str
+    metrics: dict[str, object]
+    features: dict[str, object]  # feature names, types, vocabulary sizes, date column
 
 
-class FieldError(BaseModel):
-    loc: list[str | int]
+class FieldError(TypedDict):
+    loc: list[str | int]  # e.g. ["body", "offers", 3, "device"]
     msg: str
     type: str
 
 
-class ValidationErrorBody(BaseModel):
+class ValidationErrorBody(TypedDict):
     detail: list[FieldError]
 
 
 assert contract.DEVICES == ("desktop", "mobile", "tablet"), "keep Offer.device in step with the contract"
 
-OFFER = TypeAdapter(Offer)
-BATCH = TypeAdapter(BatchRequest)
+OFFER: TypeAdapter[Offer] = TypeAdapter(Offer)
+BATCH: TypeAdapter[BatchRequest] = TypeAdapter(BatchRequest)
