@@ -23,7 +23,7 @@ predictor.booster.set_param({"nthread": 1})  # as clickcast: OpenMP threads only
 async def predict(request: Request) -> Response:
     o = OFFER.validate_json(await request.body())
     cols = {
-        "date": [o["date"].isoformat()],
+        "date": [o["date"]],
         "categoryId": [o["categoryId"]],
         "merchantId": [o["merchantId"]],
         "category": [o["category"]],
@@ -37,7 +37,7 @@ async def predict(request: Request) -> Response:
 async def predict_batch(request: Request) -> Response:
     offers = BATCH.validate_json(await request.body())["offers"]
     cols = {
-        "date": [o["date"].isoformat() for o in offers],
+        "date": [o["date"] for o in offers],
         "categoryId": [o["categoryId"] for o in offers],
         "merchantId": [o["merchantId"] for o in offers],
         "category": [o["category"] for o in offers],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.serving.model import publish_model
@@ -27,7 +29,7 @@ def free_port() -> int:
 
 
 class Served:
-    """One `clickcast serve` process (its own process group, so the test can stop all of it)."""
+    """One `clickcast serve` process: BentoML's arbiter, which starts the workers."""
 
     def __init__(self, model_uri: str, workdir: Path, *args: str) -> None:
         self.port = free_port()
@@ -36,7 +38,7 @@ class Served:
         env = {**os.environ, "BENTOML_HOME": str(workdir / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
         cmd = [CLICKCAST, "serve", "--model", model_uri, "--port", str(self.port), *args]
         with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
 
     @property
     def output(self) -> str:
@@ -71,15 +73,25 @@ class Served:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+                self.kill()
                 raise AssertionError(f"serve ignored SIGTERM for {timeout}s:\n{self.output}") from None
         return self.proc.returncode
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        """Stop the arbiter and its workers. BentoML starts each worker in its own session, so a signal
+        to the process group would orphan them: stop gracefully, then kill every descendant by pid."""
+        if self.proc.poll() is not None:
+            return
+        family = psutil.Process(self.proc.pid).children(recursive=True)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
             self.proc.wait(10)
+        for child in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import gc
+import itertools
 import logging
 import time
 import uuid
@@ -19,11 +20,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from clickcast.features import contract
 from clickcast.model.artifact import Predictor, load_predictor
@@ -86,6 +89,10 @@ class ServingState:
             await self.shadow.start()
         self.batcher = AdaptiveBatcher(self.predictor.predict)
         self.batcher.start()
+        # Everything alive now (BentoML, OpenTelemetry, pydantic, the model...) lives for the whole process:
+        # keep it out of the cyclic GC, whose full collections otherwise stall requests for tens of ms.
+        gc.collect()
+        gc.freeze()
         log.info(
             "ready: model %s version %s role %s from %s; prediction log %s; shadow %s",
             *(self.model, self.predictor.version_id, s.role, s.model_uri, log_url or "off", s.shadow_url or "off"),
@@ -101,7 +108,8 @@ class ServingState:
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")).encode(), status_code=status, media_type=JSON)
+    # orjson: a 1,000-prediction response in a tenth of the time of json.dumps.
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
 
 
 def _invalid(exc: ValidationError, endpoint: str) -> Response:
@@ -111,9 +119,11 @@ def _invalid(exc: ValidationError, endpoint: str) -> Response:
 
 
 def _columns(offers: list[Offer]) -> dict[str, list[Any]]:
-    """Contract columns of the offers: strings for the log, the date as YYYY-MM-DD like the training data."""
+    """Contract columns of the offers. Dates stay `datetime.date`: the feature transform reads them as
+    datetime64[D] exactly like the training data's YYYY-MM-DD strings, and the log writer formats them in
+    bulk (a per-offer isoformat cost a tenth of a batch request)."""
     return {
-        contract.DATE: [o["date"].isoformat() for o in offers],
+        contract.DATE: [o["date"] for o in offers],
         contract.CATEGORY_ID: [o["categoryId"] for o in offers],
         contract.MERCHANT_ID: [o["merchantId"] for o in offers],
         contract.CATEGORY: [o["category"] for o in offers],
@@ -122,12 +132,18 @@ def _columns(offers: list[Offer]) -> dict[str, list[Any]]:
     }
 
 
+HOT_PATHS = ("/predict", "/model", "/metrics", "/openapi.json")
+"""URL prefixes this app serves (BentoML's tracing skips them)."""
+
+
 class Endpoints:
     """Request handlers over one ServingState."""
 
     def __init__(self, state: ServingState, settings: Settings | None) -> None:
         self.state = state
         self.settings = settings
+        # Request ids: a random per-process prefix and a counter (a uuid4 per request cost 2% of the hot path).
+        self._ids = (f"{uuid.uuid4().hex[:16]}{i:016x}" for i in itertools.count())
 
     def _unavailable(self, endpoint: str) -> Response:
         metrics.ERRORS.labels(endpoint, "503").inc()
@@ -142,7 +158,7 @@ class Endpoints:
         assert state.predictor is not None
         assert state.settings is not None
         mirrored = request.headers.get(MIRROR_HEADER) is not None
-        rid = request.headers.get(REQUEST_ID_HEADER) or request_id or uuid.uuid4().hex
+        rid = request.headers.get(REQUEST_ID_HEADER) or request_id or next(self._ids)
         role = "shadow" if mirrored else state.settings.role
         columns = _columns(offers)
         predicted = (await state.batcher.submit(columns)).tolist()
@@ -244,11 +260,19 @@ class Endpoints:
             await self.state.stop()
 
 
+class LeanStarlette(Starlette):
+    """Starlette without its own error and exception middleware: BentoML's app, which mounts this one,
+    already wraps every request in them, and a second layer costs a few percent of each request."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self.router
+
+
 def create_app(state: ServingState | None = None, settings: Settings | None = None) -> Starlette:
     """The prediction app; `settings` default to the environment, read at startup."""
     state = state or ServingState()
     ep = Endpoints(state, settings)
-    app = Starlette(
+    app = LeanStarlette(
         routes=[
             Route("/predict", ep.predict, methods=["POST"]),
             Route("/predict/batch", ep.predict_batch, methods=["POST"]),

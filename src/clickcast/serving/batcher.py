@@ -3,8 +3,8 @@
 There is no waiting window: an idle service predicts a request at once, and
 under load each model call takes everything queued meanwhile (up to
 `max_rows`), so the batch size adapts to the load and the latency does not
-grow with a timer. Large batches run in a thread so the event loop keeps
-parsing the next requests.
+grow with a timer. A model call of more than `max_rows` (one large request)
+runs in a thread so the event loop keeps parsing the next requests.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ import numpy.typing as npt
 from clickcast.features.spec import Columns
 
 Predict = Callable[[Columns], npt.NDArray[np.float64]]
-THREAD_ROWS = 2048  # above this many rows a model call leaves the event loop
 
 
 class AdaptiveBatcher:
-    def __init__(self, predict: Predict, max_rows: int = 20_000) -> None:
+    def __init__(self, predict: Predict, max_rows: int = 4096) -> None:
         self.predict = predict
         self.max_rows = max_rows
         self._queue: asyncio.Queue[tuple[dict[str, list[Any]], asyncio.Future[npt.NDArray[np.float64]]]] = (
             asyncio.Queue()
         )
         self._task: asyncio.Task[None] | None = None
+        self._carry: tuple[dict[str, list[Any]], asyncio.Future[npt.NDArray[np.float64]]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -43,15 +43,19 @@ class AdaptiveBatcher:
 
     async def _run(self) -> None:
         while True:
-            items = [await self._queue.get()]
+            items = [self._carry or await self._queue.get()]
+            self._carry = None
             rows = _rows(items[0][0])
-            while rows < self.max_rows and not self._queue.empty():
+            while not self._queue.empty():
                 item = self._queue.get_nowait()
+                if rows + _rows(item[0]) > self.max_rows:
+                    self._carry = item  # first in the next call
+                    break
                 items.append(item)
                 rows += _rows(item[0])
             try:
                 merged = items[0][0] if len(items) == 1 else _concat([c for c, _ in items])
-                if rows > THREAD_ROWS:
+                if rows > self.max_rows:
                     out = await asyncio.to_thread(self.predict, merged)
                 else:
                     out = self.predict(merged)

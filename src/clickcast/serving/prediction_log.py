@@ -11,6 +11,7 @@ that is counted.
 
 from __future__ import annotations
 
+import datetime
 import io
 import logging
 import os
@@ -54,6 +55,17 @@ assert tuple(SCHEMA.names) == layout.COLUMNS
 _ROW_COLUMNS = (contract.DATE, contract.CATEGORY_ID, contract.MERCHANT_ID, contract.CATEGORY, contract.DEVICE)
 
 
+def _array(values: list[Any], field: pa.Field) -> pa.Array:
+    if field.name == contract.DATE and values and not isinstance(values[0], str):
+        return pa.array(values, type=pa.date32()).cast(pa.string())  # datetime.date -> YYYY-MM-DD in bulk
+    return pa.array(values, type=field.type)
+
+
+def _table(rows: dict[str, list[Any]]) -> pa.Table:
+    """Column by column (Table.from_pydict with this schema is far slower); dates may be `datetime.date`."""
+    return pa.Table.from_arrays([_array(rows[f.name], f) for f in SCHEMA], schema=SCHEMA)
+
+
 class PredictionLogWriter:
     """Appends prediction rows and writes them durably to `<url>/date=YYYY-MM-DD/part-....parquet`."""
 
@@ -79,6 +91,12 @@ class PredictionLogWriter:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time (interval thread vs close)
         self._buffer = self._empty()
+        # The first string conversion and parquet write initialise pyarrow's pandas shim: seconds with the
+        # GIL held, so do them now rather than in the first flush while serving.
+        sample: dict[str, list[Any]] = {f.name: ["x"] for f in SCHEMA}
+        sample |= {layout.TIMESTAMP: [0], contract.DATE: [datetime.date(2026, 1, 1)]}
+        sample |= {contract.PRICE: [0.0], layout.PREDICTED: [0.0]}
+        pq.write_table(_table(sample), io.BytesIO())
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
@@ -102,7 +120,7 @@ class PredictionLogWriter:
         version: str,
         role: str,
     ) -> None:
-        """Buffer one request's rows; `columns` holds the contract's string columns (date as YYYY-MM-DD)."""
+        """Buffer one request's rows; `columns` holds the contract's columns (date as YYYY-MM-DD or date)."""
         n = len(predicted)
         ts = int(time.time() * 1000)
         with self._lock:
@@ -143,7 +161,7 @@ class PredictionLogWriter:
             if n == 0:
                 return 0
             try:
-                self._write(pa.Table.from_pydict(rows, schema=SCHEMA))
+                self._write(_table(rows))
             except Exception:
                 metrics.LOG_ERRORS.inc()
                 with self._lock:  # put them back in front, keeping order
@@ -156,9 +174,15 @@ class PredictionLogWriter:
 
     def _write(self, table: pa.Table) -> None:
         stamp = int(time.time() * 1000)
-        dates = table.column(contract.DATE)
-        for day in pc.unique(dates).to_pylist():
-            part = table.filter(pc.equal(dates, day))
+        counts = pc.value_counts(table.column(contract.DATE)).to_pylist()
+        if len(counts) > 1:  # usually one day per flush; else one sort, then a zero-copy slice per day
+            table = table.sort_by(contract.DATE)
+            counts = pc.value_counts(table.column(contract.DATE)).to_pylist()  # first-appearance order = sorted
+        start = 0
+        for entry in counts:
+            day, n = entry["values"], entry["counts"]
+            part = table.slice(start, n)
+            start += n
             self._seq += 1
             directory = f"{self.root}/date={day}"
             name = f"part-{stamp}-{self.writer_id}-{self._seq:06d}.parquet"
