@@ -3,8 +3,9 @@
 There is no waiting window: an idle service predicts a request at once, and
 under load each model call takes everything queued meanwhile (up to
 `max_rows`), so the batch size adapts to the load and the latency does not
-grow with a timer. A model call of more than `max_rows` (one large request)
-runs in a thread so the event loop keeps parsing the next requests.
+grow with a timer. A model call of more than `thread_rows` runs in a thread:
+xgboost releases the GIL while it predicts, so the event loop parses the
+next requests meanwhile on the other core.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ Predict = Callable[[Columns], npt.NDArray[np.float64]]
 
 
 class AdaptiveBatcher:
-    def __init__(self, predict: Predict, max_rows: int = 4096) -> None:
+    def __init__(self, predict: Predict, max_rows: int = 4096, thread_rows: int = 256) -> None:
         self.predict = predict
         self.max_rows = max_rows
+        self.thread_rows = thread_rows
         self._queue: asyncio.Queue[tuple[dict[str, list[Any]], asyncio.Future[npt.NDArray[np.float64]]]] = (
             asyncio.Queue()
         )
@@ -55,7 +57,7 @@ class AdaptiveBatcher:
                 rows += _rows(item[0])
             try:
                 merged = items[0][0] if len(items) == 1 else _concat([c for c, _ in items])
-                if rows > self.max_rows:
+                if rows > self.thread_rows:
                     out = await asyncio.to_thread(self.predict, merged)
                 else:
                     out = self.predict(merged)
