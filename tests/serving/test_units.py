@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from clickcast.serving.app import FastPath
 from clickcast.serving.batcher import AdaptiveBatcher
 from clickcast.serving.config import Settings
 from clickcast.serving.prediction_log import PredictionLogWriter
@@ -106,3 +107,19 @@ def test_offer_schema_coerces_ids_and_rejects_bad_fields() -> None:
     with pytest.raises(ValidationError) as info:
         OFFER.validate_json(b'{"date":"2026-01-05","categoryId":3,"merchantId":"m","category":"c","device":"tv"}')
     assert {e["loc"][0] for e in info.value.errors()} == {"device", "price"}
+
+
+def test_fast_path_routes_prediction_requests_around_the_default_app() -> None:
+    seen: list[str] = []
+
+    def app(name: str) -> Any:
+        async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(f"{name}:{scope['type']}:{scope.get('path', '')}")
+
+        return asgi
+
+    entry = FastPath(app("bentoml"), app("fast"))
+    for scope in ({"type": "http", "path": "/predict"}, {"type": "http", "path": "/predict/batch"},
+                  {"type": "http", "path": "/readyz"}, {"type": "lifespan"}):  # fmt: skip
+        asyncio.run(entry(scope, None, None))
+    assert seen == ["fast:http:/predict", "fast:http:/predict/batch", "bentoml:http:/readyz", "bentoml:lifespan:"]

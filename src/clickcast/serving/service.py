@@ -1,11 +1,14 @@
 """The BentoML service: the container image and `clickcast serve` run exactly this.
 
 BentoML supplies the process model (arbiter, workers, graceful shutdown),
-`/livez` and `/readyz` (ready only once `__is_ready__`), and mounts the lean
-prediction app (app.py) for everything else. Its own per-request machinery
+the lifespan, `/livez` and `/readyz` (ready only once `__is_ready__`), and
+mounts the prediction app (app.py) for its other routes. `POST /predict` and
+`POST /predict/batch` go to the prediction app in front of BentoML's
+per-request middleware (app.FastPath). The rest of its per-request machinery
 is switched off where the prediction app does the job itself: BentoML's
 traffic metrics (the app exports its own), the access log (one log line per
-request costs more than the prediction) and tracing (no exporter; skipped for the prediction paths).
+request costs more than the prediction) and tracing (no exporter; skipped
+for the prediction app's paths).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")  # offline: no usage analytics
 
 import bentoml
+from starlette.types import ASGIApp
 
-from clickcast.serving.app import HOT_PATHS, ServingState, create_app
+from clickcast.serving.app import HOT_PATHS, FastPath, ServingState, create_app
 
 
 def _log_to_stderr() -> None:
@@ -37,7 +42,15 @@ STATE = ServingState()
 APP = create_app(STATE)
 
 
+class FastPathService(bentoml.Service[Any]):  # type: ignore[misc]  # bentoml has no type information
+    """BentoML's service, with the prediction routes in front of its per-request middleware."""
+
+    def to_asgi(self, is_main: bool = True) -> ASGIApp:
+        return FastPath(super().to_asgi(is_main), APP)
+
+
 @bentoml.service(
+    service_class=FastPathService,
     name="clickcast",
     workers=int(os.environ.get("CLICKCAST_WORKERS", "1")),
     traffic={"timeout": 30},
