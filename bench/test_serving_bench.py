@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from tests.serving.conftest import Served, free_port
 from tests.serving.model import publish_model, synthetic_rows
+from tests.serving.test_http import OFFER
 
 from clickcast.model.artifact import load_predictor
 
@@ -36,14 +37,6 @@ DURATION = os.environ.get("BENCH_DURATION", "6s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 BATCH = 1000
-OFFER = {
-    "date": "2026-01-05",
-    "categoryId": "3",
-    "merchantId": "101",
-    "category": "shoes",
-    "device": "mobile",
-    "price": 10.5,
-}
 
 
 def _rows(n: int) -> list[dict[str, object]]:

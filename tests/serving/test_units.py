@@ -11,6 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from clickcast.api.spec import Serving
+from clickcast.serving import manifests
 from clickcast.serving.app import FastPath
 from clickcast.serving.batcher import AdaptiveBatcher
 from clickcast.serving.config import Settings
@@ -123,3 +125,41 @@ def test_fast_path_routes_prediction_requests_around_the_default_app() -> None:
                   {"type": "http", "path": "/readyz"}, {"type": "lifespan"}):  # fmt: skip
         asyncio.run(entry(scope, None, None))
     assert seen == ["fast:http:/predict", "fast:http:/predict/batch", "bentoml:http:/readyz", "bentoml:lifespan:"]
+
+
+def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
+    serving = Serving(replicas=3, port=3100)
+    shadow = manifests.service_url(model="offers", role="canary", serving=serving, namespace="ads")
+    dep = manifests.deployment(
+        model="offers",
+        version="v3",
+        model_uri="s3://store/models/offers/v3",
+        role="stable",
+        serving=serving,
+        namespace="ads",
+        prediction_log_url="s3://store/predictions/offers",
+        shadow_url=shadow,
+    )
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MODEL_URI"] == "s3://store/models/offers/v3"
+    assert env["SHADOW_URL"] == "http://offers-canary.ads.svc:3100"
+    assert env["BENTOML_PORT"] == "3100"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
+    svc = manifests.service(model="offers", role="stable", serving=serving, namespace="ads")
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def test_serve_rejects_bad_options_in_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from clickcast.cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--model", "file:///store/models/m/v1", "--role", "shadow"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == ["error: --role='shadow': must be one of stable, canary"]
+    result = CliRunner().invoke(app, ["serve", "--model", "file:///s/models/m/v1", "--flush-interval", "soon"])
+    assert result.exit_code == 2
+    assert "--flush-interval" in result.stderr
