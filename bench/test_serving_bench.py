@@ -7,7 +7,8 @@ run, one worker each, loaded by wrk (1 thread, 16 connections) for single
 offers and (1 thread, 4 connections) for 1,000-offer batches. The peer and
 clickcast are measured in alternating rounds (BENCH_ROUNDS, default 5) and
 the median of each figure is reported, because the machine is shared.
-clickcast runs as shipped: prediction log on, metrics on, adaptive batching on.
+clickcast runs as shipped: prediction log on, metrics on, adaptive batching on;
+"clickcast app, uvicorn" is the same prediction app without BentoML (the residual cost of BentoML).
 """
 
 from __future__ import annotations
@@ -99,22 +100,11 @@ def floor(model_uri: str) -> dict[str, float]:
     }
 
 
-@pytest.fixture
-def peer(model_uri: str, tmp_path: Path) -> Iterator[str]:
+def uvicorn(app: str, env: dict[str, str], *args: str) -> Iterator[str]:
+    """Serve an ASGI app with plain uvicorn (one worker, uvloop and httptools as BentoML's workers use)."""
     port = free_port()
-    env = {**os.environ, "MODEL_URI": model_uri}
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.peer_app:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).parent.parent, start_new_session=True)
+    cmd = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen([*cmd, *args], env={**os.environ, **env}, cwd=Path(__file__).parent.parent)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -129,12 +119,24 @@ def peer(model_uri: str, tmp_path: Path) -> Iterator[str]:
         proc.wait(20)
 
 
+@pytest.fixture
+def peer(model_uri: str) -> Iterator[str]:
+    yield from uvicorn("bench.peer_app:app", {"MODEL_URI": model_uri})
+
+
+@pytest.fixture
+def bare(model_uri: str, tmp_path: Path) -> Iterator[str]:
+    """The clickcast prediction app without BentoML: what BentoML still costs is the difference."""
+    env = {"MODEL_URI": model_uri, "PREDICTION_LOG_URL": f"file://{tmp_path}/bare-log"}
+    yield from uvicorn("clickcast.serving.app:create_app", env, "--factory")
+
+
 @pytest.fixture(scope="session")
 def model_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     return publish_model(f"file://{tmp_path_factory.mktemp('store')}", version="v1")
 
 
-def test_serving_benchmark(model_uri: str, peer: str, tmp_path: Path) -> None:
+def test_serving_benchmark(model_uri: str, peer: str, bare: str, tmp_path: Path) -> None:
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (apt-get install wrk)")
     served = Served(model_uri, tmp_path, "--prediction-log", f"file://{tmp_path}/log")
@@ -143,9 +145,10 @@ def test_serving_benchmark(model_uri: str, peer: str, tmp_path: Path) -> None:
         single = json.dumps(OFFER).encode()
         batch = json.dumps({"offers": _rows(BATCH)}).encode()
         results = {"floor (in-process)": floor(model_uri)}
-        runs: dict[str, list[dict[str, float]]] = {"peer (Starlette)": [], "clickcast (BentoML)": []}
+        targets = {"peer (Starlette)": peer, "clickcast app, uvicorn": bare, "clickcast (BentoML)": served.url}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(ROUNDS):
-            for name, url in (("peer (Starlette)", peer), ("clickcast (BentoML)", served.url)):
+            for name, url in targets.items():
                 run = wrk(f"{url}/predict", single, CONNECTIONS, tmp_path)
                 run["batch"] = wrk(f"{url}/predict/batch", batch, 4, tmp_path)["rps"] * BATCH
                 runs[name].append(run)
@@ -159,9 +162,9 @@ def test_serving_benchmark(model_uri: str, peer: str, tmp_path: Path) -> None:
         f"\nsingle offer: wrk -t1 -c{CONNECTIONS} -d{DURATION}; batch: {BATCH} offers per request, wrk -t1 -c4; "
         f"median of {ROUNDS} alternating rounds; load average at the end {load} on {os.cpu_count()} cores"
     )
-    print(f"{'':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'batch offers/s':>15}")
+    print(f"{'':24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'batch offers/s':>15}")
     for name, r in results.items():
-        print(f"{name:22} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['batch']:15.0f}")
+        print(f"{name:24} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['batch']:15.0f}")
     ours, theirs = results["clickcast (BentoML)"], results["peer (Starlette)"]
     print(
         f"clickcast/peer: throughput {ours['rps'] / theirs['rps']:.2f}x (target >= 0.8), "
