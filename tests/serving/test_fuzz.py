@@ -32,10 +32,17 @@ fields: dict[str, st.SearchStrategy[Any]] = {
     "requestId": st.text(max_size=300) | anything,
     "offerId": st.text(max_size=300) | anything,
 }
-# Mostly well-formed offers with some fields wrong or missing, so both the model and the validation paths run.
-offer = st.fixed_dictionaries(
-    {k: v for k, v in fields.items() if k not in ("requestId", "offerId")}
-) | st.fixed_dictionaries({}, optional=fields)
+names = st.text(min_size=1, max_size=50)
+valid = {
+    "date": st.dates().map(str),
+    "categoryId": names | st.integers(),
+    "merchantId": names | st.integers(),
+    "category": names,
+    "device": st.sampled_from(DEVICES),
+    "price": st.floats(min_value=0, max_value=1e12),
+}
+# Valid offers (any values the contract allows, unseen ones included), and offers with any field wrong or missing.
+offer = st.fixed_dictionaries(valid) | st.fixed_dictionaries({}, optional=fields)
 bodies = (
     st.tuples(st.just("/predict"), offer.map(lambda o: json.dumps(o).encode()))
     | st.tuples(
