@@ -1,4 +1,5 @@
-"""The hot path: a lean Starlette app that BentoML mounts (and that plain uvicorn can serve too).
+"""The prediction app: BentoML mounts it and routes the prediction requests to it directly (FastPath);
+plain uvicorn can serve it too (`uvicorn --factory clickcast.serving.app:create_app`).
 
 It owns the whole lifecycle through its lifespan: load and verify the model,
 start the prediction-log writer, the adaptive batcher and the shadow mirror;
@@ -16,12 +17,12 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,7 +36,7 @@ from clickcast.serving.batcher import AdaptiveBatcher
 from clickcast.serving.config import Settings
 from clickcast.serving.openapi import openapi_document
 from clickcast.serving.prediction_log import PredictionLogWriter
-from clickcast.serving.schemas import BATCH, OFFER, Offer
+from clickcast.serving.schemas import BATCH, OFFER, BatchRequest, Offer
 from clickcast.serving.shadow import MIRROR_HEADER, REQUEST_ID_HEADER, ShadowMirror
 from clickcast.store.artifacts import StoreError
 
@@ -54,7 +55,6 @@ class ServingState:
     log: PredictionLogWriter | None = None
     shadow: ShadowMirror | None = None
     batcher: AdaptiveBatcher | None = None
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def version(self) -> str:
@@ -70,11 +70,11 @@ class ServingState:
             if not self.settings.model_uri:
                 raise ValueError("MODEL_URI is not set")
             self.predictor = await asyncio.to_thread(load_predictor, self.settings.model_uri)
-        except (StoreError, ValueError, OSError) as exc:
-            self.error = str(exc)
+        except Exception as exc:  # whatever the reason (store, checksum, not a model), stay up and unready
+            self.error = str(exc) if isinstance(exc, StoreError | ValueError | OSError) else repr(exc)
             uri = self.settings.model_uri if self.settings else "?"
             # One clear line; the process stays up and unready so no traffic is routed to it.
-            log.error("NOT READY: cannot serve model %s: %s", uri, exc)
+            log.error("NOT READY: cannot serve model %s: %s", uri, self.error)
             return
         s = self.settings
         # One OpenMP thread per worker: more threads only add tail latency (tens of ms) on small requests.
@@ -160,7 +160,7 @@ class Endpoints:
         assert state.predictor is not None
         assert state.settings is not None
         mirrored = request.headers.get(MIRROR_HEADER) is not None
-        rid = request.headers.get(REQUEST_ID_HEADER) or request_id or next(self._ids)
+        rid = request.headers.get(REQUEST_ID_HEADER, "")[:256] or request_id or next(self._ids)
         role = "shadow" if mirrored else state.settings.role
         columns = _columns(offers)
         predicted = (await state.batcher.submit(columns)).tolist()
@@ -179,41 +179,50 @@ class Endpoints:
         metrics.PREDICTED_CLICKS.labels(role).inc(sum(predicted))
         return rid, role, predicted
 
-    async def predict(self, request: Request) -> Response:
+    async def _handle(
+        self,
+        request: Request,
+        endpoint: str,
+        adapter: TypeAdapter[Any],
+        answer: Callable[[Request, Any], Awaitable[dict[str, Any]]],
+    ) -> Response:
+        """Check readiness, parse (422 naming the fields), answer (500 counted and logged), time it."""
         start = time.perf_counter()
         if not self.state.ready:
-            return self._unavailable("predict")
+            return self._unavailable(endpoint)
         try:
-            offer = OFFER.validate_json(await request.body())
+            parsed = adapter.validate_json(await request.body())
         except ValidationError as exc:
-            return _invalid(exc, "predict")
-        rid, role, (value,) = await self._serve(request, [offer], offer.get("requestId"))
-        response = _json(
-            {
-                "requestId": rid,
-                "offerId": offer.get("offerId"),
-                "predictedClicks": value,
-                "modelVersion": self.state.version,
-                "role": role,
-            }
-        )
-        metrics.REQUEST_LATENCY.labels("predict").observe(time.perf_counter() - start)
+            return _invalid(exc, endpoint)
+        try:
+            response = _json(await answer(request, parsed))
+        except Exception:
+            log.exception("%s failed", endpoint)
+            metrics.ERRORS.labels(endpoint, "500").inc()
+            return _json({"error": "prediction failed"}, 500)
+        metrics.REQUEST_LATENCY.labels(endpoint).observe(time.perf_counter() - start)
         return response
 
-    async def predict_batch(self, request: Request) -> Response:
-        start = time.perf_counter()
-        if not self.state.ready:
-            return self._unavailable("predict_batch")
-        try:
-            batch = BATCH.validate_json(await request.body())
-        except ValidationError as exc:
-            return _invalid(exc, "predict_batch")
+    async def _one(self, request: Request, offer: Offer) -> dict[str, Any]:
+        rid, role, (value,) = await self._serve(request, [offer], offer.get("requestId"))
+        version = self.state.version
+        return {
+            "requestId": rid,
+            "offerId": offer.get("offerId"),
+            "predictedClicks": value,
+            "modelVersion": version,
+            "role": role,
+        }
+
+    async def _many(self, request: Request, batch: BatchRequest) -> dict[str, Any]:
         rid, role, values = await self._serve(request, batch["offers"], batch.get("requestId"))
-        response = _json(
-            {"requestId": rid, "predictedClicks": values, "modelVersion": self.state.version, "role": role}
-        )
-        metrics.REQUEST_LATENCY.labels("predict_batch").observe(time.perf_counter() - start)
-        return response
+        return {"requestId": rid, "predictedClicks": values, "modelVersion": self.state.version, "role": role}
+
+    async def predict(self, request: Request) -> Response:
+        return await self._handle(request, "predict", OFFER, self._one)
+
+    async def predict_batch(self, request: Request) -> Response:
+        return await self._handle(request, "predict_batch", BATCH, self._many)
 
     async def model_info(self, _: Request) -> Response:
         state = self.state
