@@ -40,7 +40,7 @@ demo: setup ## Set up and run the main job on this machine
 	$(RUN) clickcast validate manifests/samples/*.yaml
 
 bench: setup ## Run the benchmarks (they print figures)
-	$(RUN) pytest -m bench -s $(PYTEST_ARGS)
+	$(RUN) pytest -m bench -s bench $(PYTEST_ARGS)
 
 clean: ## Remove the virtualenv and caches (not the control-plane binaries)
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
