@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import dev, jobs, manifests
+from clickcast.cli import dev, jobs, manifests, serve
 
 app = typer.Typer(
     name="clickcast",
@@ -21,6 +21,7 @@ app.command()(jobs.train)
 app.command()(jobs.score)
 app.command()(jobs.evaluate)
 app.add_typer(dev.dev, name="dev")
+app.command()(serve.serve)
 
 
 def _version(value: bool) -> None:

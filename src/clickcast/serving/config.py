@@ -1,0 +1,66 @@
+"""Settings of the prediction service, read from the environment (what the Deployment sets)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from clickcast.api.duration import parse_duration
+
+ROLES = ("stable", "canary")
+"""Roles a served process can have; `shadow` is per request (mirrored copies)."""
+
+_VERSION_URI = re.compile(r"^(?P<store>.+)/models/(?P<model>[^/]+)/(?P<version>[^/]+)/?$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_uri: str
+    role: str = "stable"
+    model_name: str | None = None
+    prediction_log_url: str | None = None
+    flush_interval: float = 5.0
+    shadow_url: str | None = None
+    shadow_queue_size: int = 1000
+    model_threads: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read MODEL_URI, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
+        SHADOW_URL, SHADOW_QUEUE_SIZE and MODEL_THREADS; raise ValueError naming the variable if one is invalid."""
+        env = os.environ if env is None else env
+        role = env.get("MODEL_ROLE", "stable") or "stable"
+        if role not in ROLES:
+            raise ValueError(f"MODEL_ROLE={role!r}: must be one of {', '.join(ROLES)}")
+        interval = env.get("PREDICTION_LOG_FLUSH_INTERVAL", "5s")
+        try:
+            flush = parse_duration(interval).total_seconds() if interval[-1:].isalpha() else float(interval)
+        except ValueError as exc:
+            raise ValueError(f"PREDICTION_LOG_FLUSH_INTERVAL={interval!r}: {exc}") from exc
+        queue, threads = _positive(env, "SHADOW_QUEUE_SIZE", "1000"), _positive(env, "MODEL_THREADS", "1")
+        return cls(
+            model_uri=env.get("MODEL_URI", ""),
+            role=role,
+            model_name=env.get("MODEL_NAME") or None,
+            prediction_log_url=env.get("PREDICTION_LOG_URL") or None,
+            flush_interval=flush if flush > 0 else 5.0,
+            shadow_url=env.get("SHADOW_URL") or None,
+            shadow_queue_size=queue,
+            model_threads=threads,
+        )
+
+    def log_url(self, model: str) -> str | None:
+        """Where predictions go: PREDICTION_LOG_URL ("off" disables), else `<store>/predictions/<model>`."""
+        if self.prediction_log_url is not None:
+            return None if self.prediction_log_url == "off" else self.prediction_log_url
+        match = _VERSION_URI.match(self.model_uri)
+        return f"{match['store']}/predictions/{model}" if match else None
+
+
+def _positive(env: Mapping[str, str], name: str, default: str) -> int:
+    value = env.get(name, default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}={value!r}: must be a positive integer")
+    return int(value)

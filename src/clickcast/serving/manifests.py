@@ -1,0 +1,92 @@
+"""Kubernetes objects of one served model version: pure builders, for the operator.
+
+One Deployment and one Service per (ClickModel, role). The stable Service is
+what the ad platform calls; a canary in split mode gets its own Service the
+router weighs against it; in shadow mode the stable Deployment mirrors to the
+canary Service (SHADOW_URL), which answers nobody else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clickcast.api.spec import Serving
+
+APP = "clickcast-serving"
+
+
+def object_name(model: str, role: str) -> str:
+    return f"{model}-{role}"
+
+
+def selector(model: str, role: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": APP, "clickcast.io/model": model, "clickcast.io/role": role}
+
+
+def deployment(
+    *,
+    model: str,
+    version: str,
+    model_uri: str,
+    role: str,
+    serving: Serving,
+    namespace: str,
+    prediction_log_url: str,
+    shadow_url: str | None = None,
+) -> dict[str, Any]:
+    """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one)."""
+    labels = {**selector(model, role), "clickcast.io/version": version}
+    env = {
+        "MODEL_URI": model_uri,
+        "MODEL_ROLE": role,
+        "MODEL_NAME": model,
+        "PREDICTION_LOG_URL": prediction_log_url,
+        "PREDICTION_LOG_FLUSH_INTERVAL": serving.prediction_log_flush_interval,
+        "BENTOML_PORT": str(serving.port),
+        **({"SHADOW_URL": shadow_url} if shadow_url else {}),
+    }
+    resources = {"cpu": serving.resources.cpu, "memory": serving.resources.memory}
+
+    def probe(path: str, period: int) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "failureThreshold": 3}
+
+    container = {
+        "name": "serving",
+        "image": serving.image,
+        "ports": [{"name": "http", "containerPort": serving.port}],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
+        "resources": {"requests": resources, "limits": resources},
+        "readinessProbe": probe("/readyz", 5),
+        "livenessProbe": probe("/livez", 10),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": object_name(model, role), "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": serving.replicas if role == "stable" else 1,
+            "selector": {"matchLabels": selector(model, role)},
+            "template": {
+                "metadata": {"labels": labels},
+                # Enough for in-flight requests and the final prediction-log flush after SIGTERM.
+                "spec": {"terminationGracePeriodSeconds": 60, "containers": [container]},
+            },
+        },
+    }
+
+
+def service(*, model: str, role: str, serving: Serving, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": object_name(model, role), "namespace": namespace, "labels": selector(model, role)},
+        "spec": {
+            "selector": selector(model, role),
+            "ports": [{"name": "http", "port": serving.port, "targetPort": "http"}],
+        },
+    }
+
+
+def service_url(*, model: str, role: str, serving: Serving, namespace: str) -> str:
+    """In-cluster URL of a role's Service (what SHADOW_URL points at)."""
+    return f"http://{object_name(model, role)}.{namespace}.svc:{serving.port}"

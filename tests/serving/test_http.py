@@ -1,0 +1,99 @@
+"""The served process over real HTTP: predictions, validation, model info, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from clickcast.model.artifact import load_predictor
+from tests.serving.conftest import Served
+from tests.serving.model import synthetic_rows
+
+pytestmark = pytest.mark.e2e
+
+OFFER = {
+    "date": "2026-01-05",
+    "categoryId": "3",
+    "merchantId": "101",
+    "category": "shoes",
+    "device": "mobile",
+    "price": 10.5,
+}
+
+
+def offers(n: int, seed: int) -> list[dict[str, Any]]:
+    cols = synthetic_rows(n, seed)
+    rows = [{k: cols[k][i] for k in cols} for i in range(n)]
+    rows[0] |= {"category": "never-seen", "merchantId": "99999"}  # unseen categories -> unknown code
+    rows[1] |= {"categoryId": 7, "merchantId": 120}  # numeric ids are the same offer as their strings
+    return rows
+
+
+def expected(model_uri: str, rows: list[dict[str, Any]]) -> np.ndarray:
+    cols = {k: [str(r[k]) if k.endswith("Id") else r[k] for r in rows] for k in rows[0]}
+    return load_predictor(model_uri).predict(cols)
+
+
+def test_single_and_batch_predictions_equal_the_in_process_model(stable: Served, model_uri: str) -> None:
+    rows = offers(40, seed=3)
+    want = expected(model_uri, rows)
+    with httpx.Client(base_url=stable.url, timeout=10) as client:
+        got = []
+        for row in rows:
+            r = client.post("/predict", json={**row, "offerId": "o1"})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["modelVersion"] == "v1"
+            assert body["role"] == "stable"
+            assert body["offerId"] == "o1"
+            got.append(body["predictedClicks"])
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        r = client.post("/predict/batch", json={"offers": rows, "requestId": "batch-1"})
+        assert r.status_code == 200, r.text
+        assert r.json()["requestId"] == "batch-1"
+        np.testing.assert_allclose(r.json()["predictedClicks"], want, rtol=1e-6)
+
+
+def test_invalid_requests_get_422_naming_the_field(stable: Served) -> None:
+    cases: list[tuple[str, Any, list[Any]]] = [
+        ("/predict", {**OFFER, "device": "phone"}, ["body", "device"]),
+        ("/predict", {**OFFER, "price": -1}, ["body", "price"]),
+        ("/predict", {k: v for k, v in OFFER.items() if k != "date"}, ["body", "date"]),
+        ("/predict", {**OFFER, "date": "2026-13-40"}, ["body", "date"]),
+        ("/predict", {**OFFER, "categoryId": ""}, ["body", "categoryId"]),
+        ("/predict/batch", {"offers": [OFFER, {**OFFER, "device": None}]}, ["body", "offers", 1, "device"]),
+        ("/predict/batch", {"offers": []}, ["body", "offers"]),
+    ]
+    with httpx.Client(base_url=stable.url, timeout=10) as client:
+        for path, payload, loc in cases:
+            r = client.post(path, json=payload)
+            assert r.status_code == 422, (payload, r.text)
+            assert loc in [e["loc"] for e in r.json()["detail"]], r.text
+        r = client.post("/predict", content=b"{not json")
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_model_info_metrics_openapi_and_probes(stable: Served) -> None:
+    with httpx.Client(base_url=stable.url, timeout=10) as client:
+        assert client.post("/predict", json=OFFER).status_code == 200
+        assert client.post("/predict", json={**OFFER, "price": "free"}).status_code == 422
+        info = client.get("/model").json()
+        assert info["version"] == "v1"
+        assert info["model"] == "offers"
+        assert info["metrics"]["model"]["mae"] == 1.2
+        assert info["features"]["names"][:4] == ["categoryId", "merchantId", "category", "device"]
+        assert client.get("/livez").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        text = client.get("/metrics").text
+        assert 'clickcast_model_info{model="offers",role="stable",version="v1"} 1.0' in text
+        assert 'clickcast_predictions_total{role="stable"}' in text
+        assert 'clickcast_predicted_clicks_total{role="stable"}' in text
+        assert 'clickcast_request_duration_seconds_bucket{endpoint="predict"' in text
+        assert 'clickcast_request_errors_total{endpoint="predict",status="422"}' in text
+        spec = client.get("/openapi.json").json()
+        assert set(spec["paths"]) >= {"/predict", "/predict/batch", "/model"}
+        assert spec["components"]["schemas"]["Offer"]["properties"]["device"]["enum"] == ["desktop", "mobile", "tablet"]
