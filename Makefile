@@ -45,8 +45,8 @@ format: ## Fix what ruff can fix
 crd: ## Regenerate manifests/crds/ from the API models
 	$(RUN) clickcast crd -o manifests/crds/clickcast.io_clickmodels.yaml
 
-demo: setup ## Set up and run the main job on this machine
-	$(RUN) clickcast validate manifests/samples/*.yaml
+demo: setup ## Set up and run the main job: validate, generate data, train, score, serve + predict, evaluate
+	bash hack/demo.sh
 
 bench: setup ## Run the benchmarks (they print figures)
 	$(RUN) pytest -m bench -s bench $(PYTEST_ARGS)

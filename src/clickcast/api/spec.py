@@ -488,7 +488,7 @@ class Store(ApiModel):
     url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)] = "file:///var/lib/clickcast/store"
     """fsspec URL of the model store; versions are immutable and checksummed."""
     prediction_log_url: Annotated[str, Field(pattern=URL_PATTERN)] | None = None
-    """fsspec URL for prediction logs. Unset: `<url>/predictions`."""
+    """fsspec URL for prediction logs. Unset: `<url>/predictions/<ClickModel name>`."""
 
 
 class ClickModelSpec(ApiModel):

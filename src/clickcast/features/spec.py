@@ -22,6 +22,8 @@ from clickcast.api.spec import DateFeature
 
 UNKNOWN_CODE = 0
 _VECTORISE_FROM = 64  # below this many rows a dict lookup per value is faster than numpy's setup
+# Variable-width strings: unlike fixed-width '<U', they keep trailing NULs, so "a\x00" never equals "a".
+_TEXT = np.dtypes.StringDType()
 
 
 class CategoricalVocabulary(BaseModel):
@@ -39,9 +41,10 @@ class CategoricalVocabulary(BaseModel):
         return dict(self.code_of)
 
     @cached_property
-    def _sorted(self) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]:
-        order = np.argsort(np.asarray(self.values, dtype=str), kind="stable")
-        return np.asarray(self.values, dtype=str)[order], order.astype(np.int64) + 1
+    def _sorted(self) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        keys = np.asarray(self.values, dtype=_TEXT)
+        order = np.argsort(keys, kind="stable")
+        return keys[order], order.astype(np.int64) + 1
 
     def encode(self, values: Sequence[Any] | npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         """Codes of `values` compared as strings; None and unseen values get UNKNOWN_CODE."""
@@ -55,7 +58,7 @@ class CategoricalVocabulary(BaseModel):
         # Large batches: a binary search over the sorted vocabulary, in numpy rather than Python.
         arr = np.asarray(values)
         missing = (arr == None) if arr.dtype == object else np.zeros(arr.shape, dtype=bool)  # noqa: E711 - elementwise
-        text = arr.astype(str)
+        text = arr.astype(_TEXT)
         keys, codes = self._sorted
         idx = np.minimum(np.searchsorted(keys, text), len(keys) - 1)
         hit = (keys[idx] == text) & ~missing
