@@ -16,7 +16,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from clickcast import __version__
 from clickcast.api.spec import AlgorithmName, ClickModelSpec
 from clickcast.api.status import DataWindowStatus, Metrics, ModelVersionStatus, SegmentMetrics
-from clickcast.features.contract import CATEGORY, CLICKS, DATE, DEVICE, PRICE
+from clickcast.features.contract import CATEGORY, CLICKS, DATE, DEVICE, INPUT_COLUMNS, PRICE
 from clickcast.jobs.baseline import train_glm
 from clickcast.jobs.data import BadRows, fingerprint, read_dataset
 from clickcast.jobs.featurize import apply_feature_spec, feature_columns, fit_feature_spec
@@ -77,7 +77,7 @@ def train(
     say(f"reading {spec.data.url}")
     data = read_dataset(spark, spec.data.url, spec.data.format, spec.data.date_column, spec.data.target_column)
     rows = data.rows.cache()
-    fp = fingerprint(rows, [DATE, "categoryId", "merchantId", CATEGORY, DEVICE, PRICE, CLICKS])
+    fp = fingerprint(rows, [*INPUT_COLUMNS, CLICKS])
     split = holdout(fp.first_day, fp.last_day, spec.data.window)
     say(f"{fp.rows} valid rows ({data.bad.total} rejected); train {split.train_start}..{split.train_end}, "
         f"test {split.test_start}..{split.test_end}")  # fmt: skip

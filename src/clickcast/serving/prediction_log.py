@@ -184,7 +184,7 @@ class PredictionLogWriter:
             part = table.slice(start, n)
             start += n
             self._seq += 1
-            directory = f"{self.root}/date={day}"
+            directory = layout.partition_dir(self.root, day)
             name = f"part-{stamp}-{self.writer_id}-{self._seq:06d}.parquet"
             sink = io.BytesIO()
             pq.write_table(part, sink)

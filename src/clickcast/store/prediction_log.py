@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from clickcast.features import contract
+
 REQUEST_ID: Final = "request_id"
 TIMESTAMP: Final = "ts"
 MODEL: Final = "model"
@@ -28,12 +30,9 @@ shadow: computed by the candidate on a mirrored request, not returned to the cal
 COLUMNS: Final = (
     REQUEST_ID,  # string, unique per request (a batch request shares one id, rows differ by offer key)
     TIMESTAMP,  # timestamp[ms, UTC] of the prediction
-    "date",  # the offer's day (string YYYY-MM-DD in the file; also the partition key)
-    "categoryId",  # string
-    "merchantId",  # string
-    "category",  # string
-    "device",  # string
-    "price",  # double
+    # The contract's input columns: date (string YYYY-MM-DD in the file; also the partition key),
+    # categoryId, merchantId, category, device (strings), price (double).
+    *contract.INPUT_COLUMNS,
     MODEL,  # string: the ClickModel name
     MODEL_VERSION,  # string
     ROLE,  # string, one of ROLES
