@@ -37,9 +37,6 @@ class CategoricalVocabulary(BaseModel):
         """value -> code, built once per loaded spec (the serving hot path looks values up here)."""
         return {value: i + 1 for i, value in enumerate(self.values)}
 
-    def codes(self) -> dict[str, int]:
-        return dict(self.code_of)
-
     @cached_property
     def _sorted(self) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
         keys = np.asarray(self.values, dtype=_TEXT)

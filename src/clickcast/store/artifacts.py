@@ -165,11 +165,9 @@ class ModelStore:
 
     def load(self, uri: str, expected_manifest_sha256: str | None = None) -> VerifiedVersion:
         """Read a version and verify every file against the manifest (and the manifest itself, if given)."""
-        fs, path = fsspec.core.url_to_fs(uri) if not uri.startswith(self.url) else (self.fs, self._strip(uri))
-        return _load(fs, path.rstrip("/"), uri, expected_manifest_sha256)
-
-    def _strip(self, uri: str) -> str:
-        return f"{self.root}{uri[len(self.url) :]}"
+        if not uri.startswith(self.url):
+            return load_version(uri, expected_manifest_sha256)
+        return _load(self.fs, f"{self.root}{uri[len(self.url) :]}".rstrip("/"), uri, expected_manifest_sha256)
 
 
 def load_version(uri: str, expected_manifest_sha256: str | None = None, **storage_options: Any) -> VerifiedVersion:
