@@ -104,7 +104,7 @@ def test_training_spark_vs_plain(spark: SparkSession, data: Path, tmp_path: Path
         "bench", "v1",
         {MODEL_FILE: bytes(plain_booster.save_raw("json")), FEATURES_FILE: spec.model_dump_json().encode(),
          METRICS_FILE: b"{}"},
-    )  # fmt: skip
+    ).uri  # fmt: skip
     predictor = load_predictor(uri)
     start = time.perf_counter()
     columns = {c: pq.read_table(data, columns=list(INPUT_COLUMNS)).column(c).to_numpy() for c in INPUT_COLUMNS}

@@ -48,14 +48,18 @@ def publish_model(store_url: str, model: str = "offers", version: str = "v1", se
         x, y, feature_names=spec.feature_names, feature_types=spec.feature_types, enable_categorical=True
     )
     booster = xgb.train({"objective": "count:poisson", "max_depth": 4, "seed": seed}, dtrain, num_boost_round=30)
-    return ModelStore(store_url).publish(
-        model,
-        version,
-        {
-            MODEL_FILE: bytes(booster.save_raw("json")),
-            FEATURES_FILE: spec.model_dump_json().encode(),
-            METRICS_FILE: b'{"model": {"mae": 1.2, "rows": 3000}}',
-        },
+    return (
+        ModelStore(store_url)
+        .publish(
+            model,
+            version,
+            {
+                MODEL_FILE: bytes(booster.save_raw("json")),
+                FEATURES_FILE: spec.model_dump_json().encode(),
+                METRICS_FILE: b'{"model": {"mae": 1.2, "rows": 3000}}',
+            },
+        )
+        .uri
     )
 
 

@@ -44,7 +44,7 @@ def test_published_booster_predicts_identically(tmp_path: Path) -> None:
             FEATURES_FILE: spec.model_dump_json().encode(),
             METRICS_FILE: b'{"model": {"rows": 10}}',
         },
-    )
+    ).uri
     predictor = load_predictor(uri)
     expected = booster.predict(dtrain)
     np.testing.assert_allclose(predictor.predict(cols), expected, rtol=1e-6)

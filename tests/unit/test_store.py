@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clickcast.store import ArtifactCorruptError, ModelStore, VersionExistsError, VersionNotFoundError
+from clickcast.store import ArtifactCorruptError, ModelStore, VersionExistsError, VersionNotFoundError, layout
 from clickcast.store.artifacts import load_version
 
 pytestmark = pytest.mark.unit
@@ -20,16 +20,17 @@ def store(tmp_path: Path) -> ModelStore:
 
 
 def test_publish_then_load_verifies_every_file(store: ModelStore) -> None:
-    uri = store.publish("offers", "v1", FILES)
-    loaded = load_version(uri)
+    published = store.publish("offers", "v1", FILES)
+    loaded = load_version(published.uri)
+    assert loaded.manifest_sha256 == published.manifest_sha256
     assert dict(loaded.files) == FILES
     assert loaded.manifest.files["model.json"].size == len(FILES["model.json"])
     assert store.list_versions("offers") == ["v1"]
-    assert store.load(uri, expected_manifest_sha256=loaded.manifest_sha256).files == loaded.files
+    assert store.load(published.uri, expected_manifest_sha256=loaded.manifest_sha256).files == loaded.files
 
 
 def test_a_version_is_never_overwritten(store: ModelStore) -> None:
-    uri = store.publish("offers", "v1", FILES)
+    uri = store.publish("offers", "v1", FILES).uri
     with pytest.raises(VersionExistsError, match="immutable"):
         store.publish("offers", "v1", {"model.json": b"other"})
     assert load_version(uri).files["model.json"] == FILES["model.json"]
@@ -58,7 +59,7 @@ def test_concurrent_publishers_of_one_version_exactly_one_wins(store: ModelStore
 
 @pytest.mark.parametrize("name", ["model.json", "MANIFEST.json"])
 def test_one_corrupt_byte_fails_loading(store: ModelStore, name: str) -> None:
-    uri = store.publish("offers", "v1", FILES)
+    uri = store.publish("offers", "v1", FILES).uri
     path = Path(uri.removeprefix("file://")) / name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -76,7 +77,17 @@ def test_missing_version_and_bad_names(store: ModelStore) -> None:
 
 def test_memory_filesystem_publish(tmp_path: Path) -> None:
     store = ModelStore("memory://clickcast-test-store")
-    uri = store.publish("offers", "v1", FILES)
+    uri = store.publish("offers", "v1", FILES).uri
     assert load_version(uri).files == FILES
     with pytest.raises(VersionExistsError):
         store.publish("offers", "v1", FILES)
+
+
+def test_layout_round_trips_version_uris() -> None:
+    uri = layout.version_uri("s3://bucket/store/", "offers", "v20261127-1")
+    assert uri == "s3://bucket/store/models/offers/v20261127-1"
+    assert layout.parse_version_uri(uri) == layout.VersionRef("s3://bucket/store", "offers", "v20261127-1")
+    assert layout.parse_version_uri(uri).uri == uri  # type: ignore[union-attr]
+    assert layout.parse_version_uri("s3://bucket/store/models/offers/.staging") is None
+    assert layout.parse_version_uri("file:///tmp/elsewhere") is None
+    assert layout.prediction_log_url("file:///s/", "offers") == "file:///s/predictions/offers"

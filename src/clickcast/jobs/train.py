@@ -154,13 +154,11 @@ def train(
         PARAMS_FILE: json.dumps(params, indent=1, default=str).encode(),
         DATA_FILE: json.dumps(data_doc, indent=1, default=str).encode(),
     }
-    store = ModelStore(spec.store.url)
-    uri = store.publish(name, version, files)
-    manifest_sha = store.load(uri).manifest_sha256
+    published = ModelStore(spec.store.url).publish(name, version, files)
     status = ModelVersionStatus(
         version=version,
-        uri=uri,
-        checksum=manifest_sha,
+        uri=published.uri,
+        checksum=published.manifest_sha256,
         trained_at=trained_at,
         data=window,
         metrics=metrics,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickcast.api.duration import parse_duration
+from clickcast.store import layout
 
 ROLES = ("stable", "canary")
 """Roles a served process can have; `shadow` is per request (mirrored copies)."""
-
-_VERSION_URI = re.compile(r"^(?P<store>.+)/models/(?P<model>[^/]+)/(?P<version>[^/]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,8 @@ class Settings:
         """Where predictions go: PREDICTION_LOG_URL ("off" disables), else `<store>/predictions/<model>`."""
         if self.prediction_log_url is not None:
             return None if self.prediction_log_url == "off" else self.prediction_log_url
-        match = _VERSION_URI.match(self.model_uri)
-        return f"{match['store']}/predictions/{model}" if match else None
+        ref = layout.parse_version_uri(self.model_uri)
+        return layout.prediction_log_url(ref.store_url, model) if ref else None
 
 
 def _positive(env: Mapping[str, str], name: str, default: str) -> int:

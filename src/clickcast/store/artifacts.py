@@ -1,10 +1,9 @@
 """Versioned model artifacts: published atomically, never overwritten, verified on load.
 
-Layout of a store at URL `S`:
+A version at `clickcast.store.layout.version_uri(S, model, version)` holds:
 
-    S/models/<model>/<version>/MANIFEST.json   {model, version, created_at, code_version, files: {name: {sha256, size}}}
-    S/models/<model>/<version>/<name>          each file listed in the manifest
-    S/models/<model>/.staging/<version>-<id>/  work in progress, never read
+    MANIFEST.json   {model, version, created_at, code_version, files: {name: {sha256, size}}}
+    <name>          each file listed in the manifest
 
 A version exists if and only if its MANIFEST.json exists. On a local
 filesystem the staged directory is renamed into place in one rename(2), which
@@ -31,6 +30,7 @@ from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, Field, ValidationError
 
 from clickcast import __version__
+from clickcast.store import layout
 
 MANIFEST_NAME = "MANIFEST.json"
 _VERSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -68,6 +68,14 @@ class ArtifactManifest(BaseModel):
 
 
 @dataclass(frozen=True)
+class PublishedVersion:
+    """A committed version: where it is and the sha256 of its manifest (what pins its exact bytes)."""
+
+    uri: str
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
 class VerifiedVersion:
     """A loaded version whose every file matched its checksum."""
 
@@ -98,21 +106,21 @@ class ModelStore:
         self.root = self.root.rstrip("/")
 
     def version_uri(self, model: str, version: str) -> str:
-        return f"{self.url}/models/{model}/{version}"
+        return layout.version_uri(self.url, model, version)
 
     def _path(self, model: str, version: str) -> str:
-        return f"{self.root}/models/{model}/{version}"
+        return layout.version_uri(self.root, model, version)
 
     def list_versions(self, model: str) -> list[str]:
         """Committed versions of a model, oldest name first."""
-        base = f"{self.root}/models/{model}"
+        base = layout.model_dir(self.root, model)
         if not self.fs.exists(base):
             return []
         names = [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False)]
         return sorted(n for n in names if not n.startswith(".") and self.fs.exists(f"{base}/{n}/{MANIFEST_NAME}"))
 
-    def publish(self, model: str, version: str, files: Mapping[str, bytes]) -> str:
-        """Publish `files` as an immutable version and return its URI.
+    def publish(self, model: str, version: str, files: Mapping[str, bytes]) -> PublishedVersion:
+        """Publish `files` as an immutable version; return its URI and manifest checksum.
 
         Raises VersionExistsError if the version was already published (also when
         another publisher commits it first while this one is staging).
@@ -131,18 +139,19 @@ class ModelStore:
             code_version=__version__,
             files={name: FileEntry(sha256=_sha256(data), size=len(data)) for name, data in files.items()},
         )
-        staging = f"{self.root}/models/{model}/.staging/{version}-{uuid.uuid4().hex}"
+        staging = layout.staging_dir(self.root, model, version, uuid.uuid4().hex)
         self.fs.makedirs(staging, exist_ok=True)
         try:
             for name, data in files.items():
                 self.fs.pipe_file(f"{staging}/{name}", data)
             manifest_bytes = manifest.model_dump_json(indent=2).encode()
+            published = PublishedVersion(self.version_uri(model, version), _sha256(manifest_bytes))
             self.fs.pipe_file(f"{staging}/{MANIFEST_NAME}", manifest_bytes)
             self._commit(staging, final, files, manifest_bytes, self.version_uri(model, version))
         finally:
             if self.fs.exists(staging):
                 self.fs.rm(staging, recursive=True)
-        return self.version_uri(model, version)
+        return published
 
     def _commit(self, staging: str, final: str, files: Mapping[str, bytes], manifest: bytes, uri: str) -> None:
         if isinstance(self.fs, LocalFileSystem):

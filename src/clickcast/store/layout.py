@@ -1,0 +1,55 @@
+"""Where things live in a store: the one definition of its paths, for every writer and reader.
+
+    <store>/models/<model>/<version>/            a committed version (see clickcast.store.artifacts)
+    <store>/models/<model>/.staging/<version>-*/ work in progress of a publisher, never read
+    <store>/predictions/<model>/date=YYYY-MM-DD/ the default prediction log (clickcast.store.prediction_log)
+
+Pure string functions: no filesystem access.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MODELS = "models"
+PREDICTIONS = "predictions"
+STAGING = ".staging"
+
+_VERSION_URI = re.compile(rf"^(?P<store>.+)/{MODELS}/(?P<model>[^/]+)/(?P<version>[^/.][^/]*)/?$")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A version's place: the store it lives in, the model and the version id."""
+
+    store_url: str
+    model: str
+    version: str
+
+    @property
+    def uri(self) -> str:
+        return version_uri(self.store_url, self.model, self.version)
+
+
+def model_dir(store_url: str, model: str) -> str:
+    return f"{store_url.rstrip('/')}/{MODELS}/{model}"
+
+
+def version_uri(store_url: str, model: str, version: str) -> str:
+    return f"{model_dir(store_url, model)}/{version}"
+
+
+def staging_dir(store_url: str, model: str, version: str, attempt: str) -> str:
+    return f"{model_dir(store_url, model)}/{STAGING}/{version}-{attempt}"
+
+
+def prediction_log_url(store_url: str, model: str) -> str:
+    """The default prediction log of a model (a ClickModel's `spec.store.predictionLogUrl` overrides it)."""
+    return f"{store_url.rstrip('/')}/{PREDICTIONS}/{model}"
+
+
+def parse_version_uri(uri: str) -> VersionRef | None:
+    """The store, model and version of a version URI; None if `uri` is not laid out as one."""
+    match = _VERSION_URI.match(uri)
+    return VersionRef(match["store"], match["model"], match["version"]) if match else None
