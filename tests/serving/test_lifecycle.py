@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from clickcast.model.artifact import MODEL_FILE
+from clickcast.store.artifacts import load_version
 from tests.serving.conftest import Served, free_port
 from tests.serving.model import publish_model
 from tests.serving.test_http import OFFER, offers
@@ -26,15 +27,20 @@ def read_log(url_path: Path) -> pa.Table:
     return ds.dataset(files, format="parquet").to_table() if files else pa.table({})
 
 
-def test_corrupt_or_missing_artifact_keeps_the_service_unready(
-    serve: type[Served], store: Path, tmp_path: Path
+def test_corrupt_missing_or_unpinned_artifact_keeps_the_service_unready(
+    serve: type[Served], store: Path, tmp_path: Path, model_uri: str, candidate_uri: str
 ) -> None:
     uri = publish_model(f"file://{store}", version="v-corrupt")
     model_file = store / "models" / "offers" / "v-corrupt" / MODEL_FILE
     model_file.write_bytes(model_file.read_bytes().replace(b"count:poisson", b"count:poissoN"))
     corrupt = serve(uri, tmp_path)
     missing = serve(f"file://{store}/models/offers/v-missing", tmp_path)
-    for served, reason in ((corrupt, "checksum mismatch"), (missing, "no model version")):
+    # An intact version, but not the bytes the operator validated: pinned to another version's manifest.
+    other_sha = load_version(candidate_uri).manifest_sha256
+    unpinned = serve(model_uri, tmp_path, "--sha256", other_sha)
+    cases = ((corrupt, "checksum mismatch", "v-corrupt"), (missing, "no model version", "v-missing"),
+             (unpinned, f"does not match the expected {other_sha}", "v1"))  # fmt: skip
+    for served, reason, version in cases:
         served.wait_live()
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:  # stays unready, not just slow to start
@@ -46,7 +52,7 @@ def test_corrupt_or_missing_artifact_keeps_the_service_unready(
         assert len(lines) == 1, served.output
         assert served.proc.poll() is None  # up, so Kubernetes sees it unready rather than crash-looping
         assert reason in lines[0]
-        assert "v-corrupt" in lines[0] or "v-missing" in lines[0]
+        assert f"/{version}" in lines[0]
 
 
 async def _load(url: str, stop_after: float, results: list[str]) -> int:

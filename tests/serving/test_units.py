@@ -32,6 +32,9 @@ def test_settings_from_env_and_default_log_url() -> None:
         Settings.from_env({"MODEL_ROLE": "shadow"})
     with pytest.raises(ValueError, match="PREDICTION_LOG_FLUSH_INTERVAL"):
         Settings.from_env({"PREDICTION_LOG_FLUSH_INTERVAL": "soon"})
+    assert Settings.from_env({"MODEL_SHA256": "0f" * 32}).model_sha256 == "0f" * 32
+    with pytest.raises(ValueError, match="MODEL_SHA256"):
+        Settings.from_env({"MODEL_SHA256": "not-a-checksum"})
 
 
 def _append(writer: PredictionLogWriter, rid: str, days: list[str]) -> None:
@@ -134,6 +137,7 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
         model="offers",
         version="v3",
         model_uri="s3://store/models/offers/v3",
+        manifest_sha256="ab" * 32,
         role="stable",
         serving=serving,
         namespace="ads",
@@ -143,6 +147,7 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     container = dep["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["MODEL_URI"] == "s3://store/models/offers/v3"
+    assert env["MODEL_SHA256"] == "ab" * 32
     assert env["SHADOW_URL"] == "http://offers-canary.ads.svc:3100"
     assert env["BENTOML_PORT"] == "3100"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

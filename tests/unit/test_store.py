@@ -59,13 +59,15 @@ def test_concurrent_publishers_of_one_version_exactly_one_wins(store: ModelStore
 
 @pytest.mark.parametrize("name", ["model.json", "MANIFEST.json"])
 def test_one_corrupt_byte_fails_loading(store: ModelStore, name: str) -> None:
-    uri = store.publish("offers", "v1", FILES).uri
+    published = store.publish("offers", "v1", FILES)
+    uri = published.uri
+    assert load_version(uri, published.manifest_sha256).manifest_sha256 == published.manifest_sha256
     path = Path(uri.removeprefix("file://")) / name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactCorruptError, match=name):
-        load_version(uri, expected_manifest_sha256=None if name != "MANIFEST.json" else "0" * 64)
+        load_version(uri, expected_manifest_sha256=published.manifest_sha256)
 
 
 def test_missing_version_and_bad_names(store: ModelStore) -> None:

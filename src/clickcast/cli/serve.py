@@ -17,6 +17,9 @@ SERVICE = "clickcast.serving.service:ClickcastService"
 def serve(
     *,
     model: Annotated[str, typer.Option("--model", help="Model version URI, e.g. file:///store/models/offers/v3.")],
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="Expected manifest sha256: refuse a version whose manifest differs.")
+    ] = None,
     port: Annotated[int, typer.Option(help="HTTP port.", min=1, max=65535)] = 3000,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     role: Annotated[str, typer.Option(help="stable or canary.")] = "stable",
@@ -36,13 +39,23 @@ def serve(
         "CLICKCAST_WORKERS": str(workers),
         "BENTOML_DO_NOT_TRACK": "True",
     }
-    for key, value in (("MODEL_NAME", name), ("PREDICTION_LOG_URL", prediction_log), ("SHADOW_URL", shadow)):
+    for key, value in (
+        ("MODEL_SHA256", sha256),
+        ("MODEL_NAME", name),
+        ("PREDICTION_LOG_URL", prediction_log),
+        ("SHADOW_URL", shadow),
+    ):
         if value:
             env[key] = value
     try:
         Settings.from_env(env)
     except ValueError as exc:
-        fail(str(exc).replace("MODEL_ROLE", "--role").replace("PREDICTION_LOG_FLUSH_INTERVAL", "--flush-interval"))
+        fail(
+            str(exc)
+            .replace("MODEL_ROLE", "--role")
+            .replace("MODEL_SHA256", "--sha256")
+            .replace("PREDICTION_LOG_FLUSH_INTERVAL", "--flush-interval")
+        )
     os.environ.update(env)
     argv = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     # Replace this process so signals (SIGTERM from Kubernetes or a test) reach BentoML's arbiter directly.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickcast.api.duration import parse_duration
 from clickcast.store import layout
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 ROLES = ("stable", "canary")
 """Roles a served process can have; `shadow` is per request (mirrored copies)."""
 
@@ -16,6 +18,8 @@ ROLES = ("stable", "canary")
 @dataclass(frozen=True)
 class Settings:
     model_uri: str
+    model_sha256: str | None = None
+    """The manifest checksum the operator pinned; a version whose manifest differs is refused."""
     role: str = "stable"
     model_name: str | None = None
     prediction_log_url: str | None = None
@@ -26,7 +30,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read MODEL_URI, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
+        """Read MODEL_URI, MODEL_SHA256, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
         SHADOW_URL, SHADOW_QUEUE_SIZE and MODEL_THREADS; raise ValueError naming the variable if one is invalid."""
         env = os.environ if env is None else env
         role = env.get("MODEL_ROLE", "stable") or "stable"
@@ -37,9 +41,13 @@ class Settings:
             flush = parse_duration(interval).total_seconds() if interval[-1:].isalpha() else float(interval)
         except ValueError as exc:
             raise ValueError(f"PREDICTION_LOG_FLUSH_INTERVAL={interval!r}: {exc}") from exc
+        sha = env.get("MODEL_SHA256") or None
+        if sha is not None and not _SHA256.fullmatch(sha):
+            raise ValueError(f"MODEL_SHA256={sha!r}: must be 64 lower-case hex digits (a sha256)")
         queue, threads = _positive(env, "SHADOW_QUEUE_SIZE", "1000"), _positive(env, "MODEL_THREADS", "1")
         return cls(
             model_uri=env.get("MODEL_URI", ""),
+            model_sha256=sha,
             role=role,
             model_name=env.get("MODEL_NAME") or None,
             prediction_log_url=env.get("PREDICTION_LOG_URL") or None,

@@ -13,6 +13,7 @@ from typing import Any
 from clickcast.api.spec import Serving
 
 APP = "clickcast-serving"
+MANIFEST_ANNOTATION = "clickcast.io/manifest-sha256"
 
 
 def object_name(model: str, role: str) -> str:
@@ -28,16 +29,22 @@ def deployment(
     model: str,
     version: str,
     model_uri: str,
+    manifest_sha256: str,
     role: str,
     serving: Serving,
     namespace: str,
     prediction_log_url: str,
     shadow_url: str | None = None,
 ) -> dict[str, Any]:
-    """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one)."""
+    """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one).
+
+    `manifest_sha256` pins the exact bytes: the service refuses a version whose manifest differs, so a
+    version overwritten or tampered with in the store never serves under the name that was validated.
+    """
     labels = {**selector(model, role), "clickcast.io/version": version}
     env = {
         "MODEL_URI": model_uri,
+        "MODEL_SHA256": manifest_sha256,
         "MODEL_ROLE": role,
         "MODEL_NAME": model,
         "PREDICTION_LOG_URL": prediction_log_url,
@@ -62,7 +69,12 @@ def deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": object_name(model, role), "namespace": namespace, "labels": labels},
+        "metadata": {
+            "name": object_name(model, role),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {MANIFEST_ANNOTATION: manifest_sha256},
+        },
         "spec": {
             "replicas": serving.replicas if role == "stable" else 1,
             "selector": {"matchLabels": selector(model, role)},
