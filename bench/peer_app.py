@@ -17,7 +17,7 @@ from clickcast.model.artifact import load_predictor
 from clickcast.serving.schemas import BATCH, OFFER
 
 predictor = load_predictor(os.environ["MODEL_URI"])
-predictor.booster.set_param({"nthread": 1})  # as clickcast: OpenMP threads only add tail latency here
+predictor.model.set_threads(1)  # as clickcast: OpenMP threads only add tail latency here
 
 
 async def predict(request: Request) -> Response:

@@ -78,7 +78,7 @@ def wrk(url: str, body: bytes, connections: int, workdir: Path) -> dict[str, flo
 def floor(model_uri: str) -> dict[str, float]:
     """The raw model in-process: one offer per call, and 1,000-offer batches."""
     predictor = load_predictor(model_uri)
-    predictor.booster.set_param({"nthread": 1})
+    predictor.model.set_threads(1)
     one = {k: [v] for k, v in OFFER.items()}
     times = []
     for _ in range(3000):

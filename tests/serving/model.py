@@ -10,7 +10,8 @@ import xgboost as xgb
 
 from clickcast.api.spec import DateFeature
 from clickcast.features.spec import CategoricalVocabulary, FeatureSpec, encode_columns
-from clickcast.model.artifact import FEATURES_FILE, METRICS_FILE, MODEL_FILE
+from clickcast.model.artifact import FEATURES_FILE, GLM_FILE, METRICS_FILE, MODEL_FILE
+from clickcast.model.glm import GlmModel, glm_terms
 from clickcast.store import ModelStore
 
 CATEGORIES = ["shoes", "phones", "books", "garden", "toys"]
@@ -65,3 +66,30 @@ def publish_model(store_url: str, model: str = "offers", version: str = "v1", se
 
 def store_url(path: Path) -> str:
     return f"file://{path}"
+
+
+def publish_glm_model(store_url: str, model: str = "offers", version: str = "v-glm", seed: int = 0) -> str:
+    """A GLM version (glm.json instead of model.json), as the training job publishes for `algorithm.name: glm`."""
+    spec = FeatureSpec(
+        categorical=[
+            CategoricalVocabulary(column="category", values=CATEGORIES[:4]),
+            CategoricalVocabulary(column="device", values=["mobile", "desktop", "tablet"]),
+        ],
+        numeric=["price"],
+        date_features=[DateFeature.DAY_OF_WEEK],
+    )
+    rng = np.random.default_rng(seed)
+    terms = glm_terms(spec, {"dayOfWeek": list(range(7))})
+    glm = GlmModel(
+        feature_names=spec.feature_names,
+        intercept=0.3,
+        terms=[
+            t.model_copy(update={"coef": float(c)}) for t, c in zip(terms, rng.normal(0, 0.2, len(terms)), strict=True)
+        ],
+    )
+    files = {
+        GLM_FILE: glm.model_dump_json().encode(),
+        FEATURES_FILE: spec.model_dump_json().encode(),
+        METRICS_FILE: b'{"model": {"rows": 100}}',
+    }
+    return ModelStore(store_url).publish(model, version, files).uri

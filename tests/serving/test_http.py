@@ -10,7 +10,7 @@ import pytest
 
 from clickcast.model.artifact import load_predictor
 from tests.serving.conftest import Served
-from tests.serving.model import synthetic_rows
+from tests.serving.model import publish_glm_model, synthetic_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +97,21 @@ def test_model_info_metrics_openapi_and_probes(stable: Served) -> None:
         spec = client.get("/openapi.json").json()
         assert set(spec["paths"]) >= {"/predict", "/predict/batch", "/model"}
         assert spec["components"]["schemas"]["Offer"]["properties"]["device"]["enum"] == ["desktop", "mobile", "tablet"]
+
+
+def test_a_glm_version_serves_like_the_in_process_model(serve: type[Served], store: Any, tmp_path: Any) -> None:
+    uri = publish_glm_model(f"file://{store}", version="v-glm-http")
+    served = serve(uri, tmp_path, "--prediction-log", "off", "--sha256", load_predictor(uri).version.manifest_sha256)
+    served.wait_ready()
+    rows = offers(25, seed=11)
+    want = expected(uri, rows)
+    assert len(set(np.round(want, 6))) > 5  # the coefficients make the offers differ
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        single = client.post("/predict", json=rows[2])
+        assert single.status_code == 200, single.text
+        assert single.json()["modelVersion"] == "v-glm-http"
+        assert single.json()["predictedClicks"] == pytest.approx(want[2], rel=1e-6)
+        batch = client.post("/predict/batch", json={"offers": rows})
+        assert batch.status_code == 200, batch.text
+        np.testing.assert_allclose(batch.json()["predictedClicks"], want, rtol=1e-6)
+        assert client.get("/model").json()["version"] == "v-glm-http"

@@ -142,4 +142,4 @@ def test_glm_design_and_prediction() -> None:
         terms=[t.model_copy(update={"coef": c}) for t, c in zip(terms, [0.2, -0.1, 0.01, 0.0], strict=True)],
     )
     x = np.asarray([[1, 10.0], [0, 0.0], [2, np.nan]], dtype=np.float32)
-    np.testing.assert_allclose(model.inplace_predict(x), np.exp([0.5 + 0.2 + 0.1, 0.5, 0.5 - 0.1]), rtol=1e-6)
+    np.testing.assert_allclose(model.predict_matrix(x), np.exp([0.5 + 0.2 + 0.1, 0.5, 0.5 - 0.1]), rtol=1e-6)

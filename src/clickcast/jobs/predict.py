@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +16,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T  # noqa: N812
 
 from clickcast.features.spec import FeatureSpec, encode_columns
-from clickcast.model.artifact import GLM_FILE, MODEL_FILE
-from clickcast.model.glm import GlmModel
+from clickcast.model.kinds import ClickModelKind, load_model
 
-_LOADED: dict[str, Any] = {}
+_LOADED: dict[str, ClickModelKind] = {}
 
 
 @dataclass(frozen=True)
@@ -30,20 +28,12 @@ class ModelBlob:
     name: str
     data: bytes
 
-    def load(self) -> Any:
+    def load(self) -> ClickModelKind:
         key = hashlib.sha256(self.data).hexdigest()
         if key not in _LOADED:
-            if self.name == MODEL_FILE:
-                import xgboost as xgb  # noqa: PLC0415 - loaded in the executor's Python worker
-
-                booster = xgb.Booster()
-                booster.load_model(bytearray(self.data))
-                booster.set_param({"nthread": 1})  # one task per core: Spark already parallelises
-                _LOADED[key] = booster
-            elif self.name == GLM_FILE:
-                _LOADED[key] = GlmModel.model_validate_json(self.data)
-            else:
-                raise ValueError(f"unknown model file {self.name}")
+            model = load_model(self.name, self.data)
+            model.set_threads(1)  # one task per core: Spark already parallelises
+            _LOADED[key] = model
         return _LOADED[key]
 
 
@@ -55,7 +45,7 @@ def predict(df: DataFrame, blob: ModelBlob, features: list[str], output: str) ->
         model = blob.load()
         for frame in frames:
             matrix = frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
-            frame[output] = np.asarray(model.inplace_predict(matrix, validate_features=False), dtype=np.float64)
+            frame[output] = model.predict_matrix(matrix)
             yield frame
 
     return df.mapInPandas(batches, schema)
@@ -76,7 +66,7 @@ def predict_rows(df: DataFrame, blob: ModelBlob, spec: FeatureSpec, output: str)
         model = blob.load()
         for frame in frames:
             matrix = encode_columns(spec, {c: frame[c].to_numpy() for c in needed})
-            frame[output] = np.asarray(model.inplace_predict(matrix, validate_features=False), dtype=np.float64)
+            frame[output] = model.predict_matrix(matrix)
             yield frame
 
     return df.mapInPandas(batches, schema)

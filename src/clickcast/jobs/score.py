@@ -16,7 +16,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from clickcast.api.spec import DataFormat
 from clickcast.jobs.data import BadRows, read_dataset, spark_path
 from clickcast.jobs.predict import ModelBlob, predict_rows
-from clickcast.model.artifact import MODEL_FILE, MODEL_FILES, load_predictor
+from clickcast.model.artifact import load_predictor
 
 PREDICTED = "predicted"
 
@@ -33,11 +33,10 @@ def score(
     spark: SparkSession, model_uri: str, data_url: str, out_url: str, fmt: DataFormat | str = DataFormat.PARQUET
 ) -> ScoreResult:
     predictor = load_predictor(model_uri)  # verifies every checksum before anything is scored
-    files = predictor.version.files
-    name = MODEL_FILE if MODEL_FILE in files else next(n for n in MODEL_FILES if n in files)
+    blob = ModelBlob(predictor.model_file, predictor.version.files[predictor.model_file])
     data = read_dataset(spark, data_url, fmt, target_column=None)
     source = data.rows.columns
-    scored = predict_rows(data.rows, ModelBlob(name, files[name]), predictor.features, PREDICTED).select(
+    scored = predict_rows(data.rows, blob, predictor.features, PREDICTED).select(
         *source,
         PREDICTED,
         F.lit(predictor.version.manifest.model).alias("model"),

@@ -3,7 +3,7 @@
 A version published by the training job holds:
 
     model.json     the xgboost Booster in its native JSON format (trained with feature_types from the spec)
-    glm.json       instead of model.json when the algorithm is glm: a GlmModel (clickcast.model.glm)
+    glm.json       instead of model.json when the algorithm is glm: a GlmModel (see clickcast.model.kinds)
     features.json  the fitted FeatureSpec (clickcast.features.spec)
     metrics.json   {"model": Metrics, "baseline": Metrics, "segments": [...], ...} on the test window
     params.json    algorithm, hyper-parameters and the ClickModel spec that trained it
@@ -22,18 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from clickcast.features.spec import Columns, FeatureSpec, encode_columns
-from clickcast.model.glm import GlmModel
+from clickcast.model.kinds import GLM_FILE, MODEL_FILE, MODEL_FILES, ClickModelKind, load_model, model_file
 from clickcast.store.artifacts import VerifiedVersion, load_version
 
-MODEL_FILE = "model.json"
 FEATURES_FILE = "features.json"
 METRICS_FILE = "metrics.json"
 PARAMS_FILE = "params.json"
 DATA_FILE = "data.json"
-GLM_FILE = "glm.json"
 REQUIRED_FILES = (FEATURES_FILE, METRICS_FILE)
-MODEL_FILES = (MODEL_FILE, GLM_FILE)
-"""A version holds exactly one of these."""
+__all__ = ["GLM_FILE", "MODEL_FILE", "MODEL_FILES", "Predictor", "load_predictor"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,9 @@ class Predictor:
 
     version: VerifiedVersion
     features: FeatureSpec
-    booster: Any  # xgboost.Booster, or a GlmModel (imported lazily: the operator image does not ship xgboost)
+    model: ClickModelKind
+    model_file: str
+    """model.json (xgboost) or glm.json (GLM)."""
 
     @property
     def version_id(self) -> str:
@@ -57,8 +56,7 @@ class Predictor:
 
     def predict_matrix(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Expected clicks for already-encoded rows."""
-        out = self.booster.inplace_predict(matrix, validate_features=False)
-        return np.asarray(out, dtype=np.float64)
+        return self.model.predict_matrix(matrix)
 
     def predict(self, columns: Columns) -> npt.NDArray[np.float64]:
         """Expected clicks for contract rows given column-wise."""
@@ -67,19 +65,10 @@ class Predictor:
 
 def load_predictor(uri: str, expected_manifest_sha256: str | None = None, **storage_options: Any) -> Predictor:
     """Load and verify a version; raise a StoreError (or ValueError) with a clear message if it cannot serve."""
-    import xgboost as xgb  # noqa: PLC0415 - heavy, and only the jobs/serving images have it
-
     version = load_version(uri, expected_manifest_sha256, **storage_options)
-    missing = [name for name in REQUIRED_FILES if name not in version.files]
-    if not any(name in version.files for name in MODEL_FILES):
-        missing.append(" or ".join(MODEL_FILES))
-    if missing:
+    name = model_file(version.files)
+    missing = [f for f in REQUIRED_FILES if f not in version.files] + ([" or ".join(MODEL_FILES)] if not name else [])
+    if missing or name is None:
         raise ValueError(f"{uri}: not a model version (missing {', '.join(missing)})")
     features = FeatureSpec.model_validate_json(version.files[FEATURES_FILE])
-    booster: Any
-    if MODEL_FILE in version.files:
-        booster = xgb.Booster()
-        booster.load_model(bytearray(version.files[MODEL_FILE]))
-    else:
-        booster = GlmModel.model_validate_json(version.files[GLM_FILE])
-    return Predictor(version=version, features=features, booster=booster)
+    return Predictor(version=version, features=features, model=load_model(name, version.files[name]), model_file=name)

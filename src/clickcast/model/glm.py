@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +42,7 @@ class GlmTerm(BaseModel):
 
 
 class GlmModel(BaseModel):
-    """A log-link GLM over the encoded features; `inplace_predict` mirrors xgboost.Booster's for the Predictor."""
+    """A log-link GLM over the encoded features."""
 
     feature_names: list[str]
     intercept: float = 0.0
@@ -62,9 +61,10 @@ class GlmModel(BaseModel):
                 out[:, k] = np.log1p(np.maximum(x, 0.0))
         return out
 
-    def inplace_predict(self, matrix: npt.NDArray[np.float32], validate_features: bool = False) -> Any:
+    def predict_matrix(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Expected clicks: exp(intercept + design @ coefficients)."""
         coefs = np.asarray([t.coef for t in self.terms], dtype=np.float64)
-        return np.exp(self.intercept + self.design(matrix) @ coefs)
+        return np.asarray(np.exp(self.intercept + self.design(matrix) @ coefs), dtype=np.float64)
 
 
 def glm_terms(spec: FeatureSpec, date_levels: Mapping[str, Sequence[int]]) -> list[GlmTerm]:

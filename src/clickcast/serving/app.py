@@ -80,7 +80,7 @@ class ServingState:
             return
         s = self.settings
         # One OpenMP thread per worker: more threads only add tail latency (tens of ms) on small requests.
-        self.predictor.booster.set_param({"nthread": s.model_threads})
+        self.predictor.model.set_threads(s.model_threads)
         self.model = s.model_name or self.predictor.version.manifest.model
         metrics.MODEL_INFO.labels(self.model, self.predictor.version_id, s.role).set(1)
         log_url = s.log_url(self.model)
