@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from clickcast.api.roles import Role
 from clickcast.api.spec import Serving
 from clickcast.serving import manifests
 from clickcast.serving.app import FastPath
@@ -46,7 +47,7 @@ def _append(writer: PredictionLogWriter, rid: str, days: list[str]) -> None:
         "category": ["shoes"] * n,
         "device": ["mobile"] * n,
     }
-    writer.append(rid, columns, prices=[1.0] * n, predicted=[0.5] * n, version="v1", role="stable")
+    writer.append(rid, columns, prices=[1.0] * n, predicted=[0.5] * n, version="v1", role=Role.STABLE)
 
 
 def test_log_writer_partitions_by_day_and_flushes_on_size_and_close(tmp_path: Path) -> None:
@@ -132,13 +133,13 @@ def test_fast_path_routes_prediction_requests_around_the_default_app() -> None:
 
 def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     serving = Serving(replicas=3, port=3100)
-    shadow = manifests.service_url(model="offers", role="canary", serving=serving, namespace="ads")
+    shadow = manifests.service_url(model="offers", role=Role.CANARY, serving=serving, namespace="ads")
     dep = manifests.deployment(
         model="offers",
         version="v3",
         model_uri="s3://store/models/offers/v3",
         manifest_sha256="ab" * 32,
-        role="stable",
+        role=Role.STABLE,
         serving=serving,
         namespace="ads",
         prediction_log_url="s3://store/predictions/offers",
@@ -153,7 +154,7 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert dep["spec"]["replicas"] == 3
     assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
-    svc = manifests.service(model="offers", role="stable", serving=serving, namespace="ads")
+    svc = manifests.service(model="offers", role=Role.STABLE, serving=serving, namespace="ads")
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
 
 

@@ -246,7 +246,9 @@ class MonitoringStatus(ApiModel):
     """Current value of the erosion CUSUM statistic."""
 
 
-class Decision(StrEnum):
+class ReleaseOutcome(StrEnum):
+    """What happened to a candidate version."""
+
     PROMOTED = "Promoted"
     ROLLED_BACK = "RolledBack"
     REJECTED = "Rejected"
@@ -258,7 +260,7 @@ class HistoryEntry(ApiModel):
 
     version: str
     """Candidate version."""
-    decision: Decision
+    decision: ReleaseOutcome
     """What happened to it."""
     reason: str
     """Why, in a CamelCase word."""

@@ -118,6 +118,10 @@ def train(
         stdout.print(f"rejected {result.bad_rows.total} of {result.read_rows} rows ({reasons})")
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def _load_spec(model_file: Path | None, data: str | None, store: str | None, name: str | None) -> tuple[Any, str]:
     from clickcast.api.spec import ClickModelSpec  # noqa: PLC0415
     from clickcast.api.validation import load_clickmodel  # noqa: PLC0415
@@ -181,8 +185,7 @@ def evaluate(
             return run_evaluate(spark, predictions, actuals, out, fmt=fmt, segment_columns=segment or ["device"])
 
         result = _staged(work)
-    for v in result.report["versions"]:
-        m = v["metrics"]
-        deviance = m.get("poissonDeviance", float("nan"))
-        stdout.print(f"{v['modelVersion']} ({v['role']}): {m['rows']} rows, deviance {deviance:.4f}")
+    for v in result.report.versions:
+        deviance = v.metrics.poisson_deviance
+        stdout.print(f"{v.model_version} ({v.role}): {v.metrics.rows} rows, deviance {_fmt(deviance)}")
     stdout.print(f"{result.rows} predictions joined, {result.unmatched} without clicks yet; wrote {result.output}")

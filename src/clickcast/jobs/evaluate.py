@@ -5,10 +5,8 @@ Outputs under `<out>`:
     joined.parquet/  one row per logged prediction that has real clicks: request_id, ts, date, categoryId,
                      merchantId, category, device, price, model, model_version, role, predicted,
                      actual (real clicks of that offer-day), deviance (Poisson unit deviance)
-    metrics.json     {"rows", "unmatched" (predictions whose day has no clicks yet), "badRows",
-                      "versions": [{model, modelVersion, role, metrics}],
-                      "segments": [{model, modelVersion, role, column, value, metrics}],
-                      "daily": [{model, modelVersion, role, date, metrics}]}
+    metrics.json     an EvaluationReport (clickcast.analysis.evidence): rows, unmatched (predictions whose
+                     day has no clicks yet), badRows, and metrics per version and role, segment and day
 
 The canary analysis compares stable against candidate from `versions` and `joined.parquet`;
 quality tracking reads `daily`.
@@ -16,7 +14,6 @@ quality tracking reads `daily`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +22,16 @@ import fsspec
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
+from clickcast.analysis.evidence import (
+    BadRowReport,
+    EvaluationReport,
+    VersionDailyMetrics,
+    VersionMetrics,
+    VersionSegmentMetrics,
+)
 from clickcast.analysis.metrics import metrics_from_sums
 from clickcast.api.spec import DataFormat, RevenueModel
+from clickcast.api.status import Metrics
 from clickcast.features.contract import CLICKS, DATE, DEVICE, OFFER_KEY, PRICE
 from clickcast.jobs.data import ContractError, read_dataset, read_raw, spark_path
 from clickcast.jobs.spark_metrics import grouped_sums, unit_deviance
@@ -44,7 +49,7 @@ class EvaluateResult:
     rows: int
     unmatched: int
     output: str
-    report: dict[str, Any]
+    report: EvaluationReport
 
 
 def evaluate(
@@ -81,30 +86,30 @@ def evaluate(
         spark_path(f"{out_url.rstrip('/')}/joined.parquet")
     )
 
-    def measured(group: Sequence[str]) -> dict[tuple[str, ...], Any]:
+    def measured(group: Sequence[str]) -> dict[tuple[str, ...], Metrics]:
         sums = grouped_sums(matched, [*VERSION_KEY, *group], ACTUAL, log.PREDICTED, price=PRICE, deviance=DEVIANCE)
-        return {k: metrics_from_sums(s, revenue).to_wire() for k, s in sorted(sums.items())}
+        return {k: metrics_from_sums(s, revenue) for k, s in sorted(sums.items())}
 
-    def version_fields(key: tuple[str, ...]) -> dict[str, str]:
-        return {"model": key[0], "modelVersion": key[1], "role": key[2]}
+    def key(k: tuple[str, ...]) -> dict[str, Any]:
+        return {"model": k[0], "model_version": k[1], "role": k[2]}
 
-    report: dict[str, Any] = {
-        "rows": matched.count(),
-        "unmatched": unmatched,
-        "badRows": actuals.bad.to_json(),
-        "versions": [{**version_fields(k), "metrics": m} for k, m in measured([]).items()],
-        "segments": [],
-        "daily": [{**version_fields(k), "date": k[3], "metrics": m} for k, m in measured([DATE]).items()],
-    }
+    segments: list[VersionSegmentMetrics] = []
     for column in segment_columns:
-        per_value = measured([column])
-        by_version: dict[tuple[str, ...], list[tuple[tuple[str, ...], Any]]] = {}
-        for k, m in per_value.items():
+        by_version: dict[tuple[str, ...], list[tuple[tuple[str, ...], Metrics]]] = {}
+        for k, m in measured([column]).items():
             by_version.setdefault(k[:3], []).append((k, m))
         for entries in by_version.values():
-            top = sorted(entries, key=lambda e: -int(e[1]["rows"]))[:top_values]
-            report["segments"] += [{**version_fields(k), "column": column, "value": k[3], "metrics": m} for k, m in top]
+            top = sorted(entries, key=lambda e: -e[1].rows)[:top_values]
+            segments += [VersionSegmentMetrics(**key(k), column=column, value=k[3], metrics=m) for k, m in top]
+    report = EvaluationReport(
+        rows=matched.count(),
+        unmatched=unmatched,
+        bad_rows=BadRowReport.model_validate(actuals.bad.to_json()),
+        versions=[VersionMetrics(**key(k), metrics=m) for k, m in measured([]).items()],
+        segments=segments,
+        daily=[VersionDailyMetrics(**key(k), date=k[3], metrics=m) for k, m in measured([DATE]).items()],
+    )
     joined.unpersist()
     with fsspec.open(f"{out_url.rstrip('/')}/metrics.json", "w") as handle:
-        json.dump(report, handle, indent=1)
-    return EvaluateResult(rows=int(report["rows"]), unmatched=unmatched, output=out_url, report=report)
+        handle.write(report.model_dump_json(by_alias=True, exclude_none=True, indent=1))
+    return EvaluateResult(rows=report.rows, unmatched=unmatched, output=out_url, report=report)

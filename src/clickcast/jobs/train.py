@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast import __version__
+from clickcast.analysis.evidence import TrainingEvidence
 from clickcast.api.spec import AlgorithmName, ClickModelSpec
 from clickcast.api.status import DataWindowStatus, Metrics, ModelVersionStatus, SegmentMetrics
 from clickcast.features.contract import CATEGORY, CLICKS, DATE, DEVICE, INPUT_COLUMNS, PRICE
@@ -129,14 +130,14 @@ def train(
     }
     trained_at = now or dt.datetime.now(dt.UTC)
     version = version_id(trained_at, fp.content_hash, params)
-    metrics_doc = {
-        "model": metrics.to_wire(),
-        "baseline": baseline.to_wire(),
-        "segments": [s.to_wire() for s in segments],
-        "baselineSegments": [s.to_wire() for s in baseline_segments],
-        "window": window.to_wire(),
-        "algorithm": str(spec.algorithm.name),
-    }
+    evidence = TrainingEvidence(
+        model=metrics,
+        baseline=baseline,
+        segments=segments,
+        baseline_segments=baseline_segments,
+        window=window,
+        algorithm=str(spec.algorithm.name),
+    )
     data_doc = {
         "rows": fp.rows,
         "readRows": data.read_rows,
@@ -150,7 +151,7 @@ def train(
     files = {
         model_blob.name: model_blob.data,
         FEATURES_FILE: features.model_dump_json(indent=1).encode(),
-        METRICS_FILE: json.dumps(metrics_doc, indent=1).encode(),
+        METRICS_FILE: evidence.model_dump_json(by_alias=True, exclude_none=True, indent=1).encode(),
         PARAMS_FILE: json.dumps(params, indent=1, default=str).encode(),
         DATA_FILE: json.dumps(data_doc, indent=1, default=str).encode(),
     }

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from clickcast.api.roles import Role
 from clickcast.features import contract
 from clickcast.model.artifact import Predictor, load_predictor
 from clickcast.serving import metrics
@@ -163,7 +164,7 @@ class Endpoints:
         assert state.settings is not None
         mirrored = request.headers.get(MIRROR_HEADER) is not None
         rid = request.headers.get(REQUEST_ID_HEADER, "")[:256] or request_id or next(self._ids)
-        role = "shadow" if mirrored else state.settings.role
+        role = Role.SHADOW if mirrored else state.settings.role
         columns = _columns(offers)
         predicted = (await state.batcher.submit(columns)).tolist()
         if state.log is not None:

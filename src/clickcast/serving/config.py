@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickcast.api.duration import parse_duration
+from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.store import layout
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-ROLES = ("stable", "canary")
-"""Roles a served process can have; `shadow` is per request (mirrored copies)."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,7 @@ class Settings:
     model_uri: str
     model_sha256: str | None = None
     """The manifest checksum the operator pinned; a version whose manifest differs is refused."""
-    role: str = "stable"
+    role: Role = Role.STABLE
     model_name: str | None = None
     prediction_log_url: str | None = None
     flush_interval: float = 5.0
@@ -33,9 +32,9 @@ class Settings:
         """Read MODEL_URI, MODEL_SHA256, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
         SHADOW_URL, SHADOW_QUEUE_SIZE and MODEL_THREADS; raise ValueError naming the variable if one is invalid."""
         env = os.environ if env is None else env
-        role = env.get("MODEL_ROLE", "stable") or "stable"
-        if role not in ROLES:
-            raise ValueError(f"MODEL_ROLE={role!r}: must be one of {', '.join(ROLES)}")
+        role = env.get("MODEL_ROLE") or Role.STABLE
+        if role not in SERVED_ROLES:
+            raise ValueError(f"MODEL_ROLE={role!r}: must be one of {', '.join(SERVED_ROLES)}")
         interval = env.get("PREDICTION_LOG_FLUSH_INTERVAL", "5s")
         try:
             flush = parse_duration(interval).total_seconds() if interval[-1:].isalpha() else float(interval)
@@ -48,7 +47,7 @@ class Settings:
         return cls(
             model_uri=env.get("MODEL_URI", ""),
             model_sha256=sha,
-            role=role,
+            role=Role(role),
             model_name=env.get("MODEL_NAME") or None,
             prediction_log_url=env.get("PREDICTION_LOG_URL") or None,
             flush_interval=flush if flush > 0 else 5.0,

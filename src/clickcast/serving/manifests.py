@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from clickcast.api.roles import Role
 from clickcast.api.spec import Serving
 
 APP = "clickcast-serving"
 MANIFEST_ANNOTATION = "clickcast.io/manifest-sha256"
 
 
-def object_name(model: str, role: str) -> str:
+def object_name(model: str, role: Role) -> str:
     return f"{model}-{role}"
 
 
-def selector(model: str, role: str) -> dict[str, str]:
+def selector(model: str, role: Role) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP, "clickcast.io/model": model, "clickcast.io/role": role}
 
 
@@ -30,7 +31,7 @@ def deployment(
     version: str,
     model_uri: str,
     manifest_sha256: str,
-    role: str,
+    role: Role,
     serving: Serving,
     namespace: str,
     prediction_log_url: str,
@@ -76,7 +77,7 @@ def deployment(
             "annotations": {MANIFEST_ANNOTATION: manifest_sha256},
         },
         "spec": {
-            "replicas": serving.replicas if role == "stable" else 1,
+            "replicas": serving.replicas if role == Role.STABLE else 1,
             "selector": {"matchLabels": selector(model, role)},
             "template": {
                 "metadata": {"labels": labels},
@@ -87,7 +88,7 @@ def deployment(
     }
 
 
-def service(*, model: str, role: str, serving: Serving, namespace: str) -> dict[str, Any]:
+def service(*, model: str, role: Role, serving: Serving, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -99,6 +100,6 @@ def service(*, model: str, role: str, serving: Serving, namespace: str) -> dict[
     }
 
 
-def service_url(*, model: str, role: str, serving: Serving, namespace: str) -> str:
+def service_url(*, model: str, role: Role, serving: Serving, namespace: str) -> str:
     """In-cluster URL of a role's Service (what SHADOW_URL points at)."""
     return f"http://{object_name(model, role)}.{namespace}.svc:{serving.port}"

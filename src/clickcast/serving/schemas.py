@@ -19,10 +19,10 @@ from typing import (
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from clickcast.api.roles import Role
 from clickcast.features import contract
 
 Text = Annotated[str, Field(min_length=1, max_length=256)]
-Role = Literal["stable", "canary", "shadow"]
 MAX_BATCH = 10_000
 _CONFIG = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from clickcast.api.roles import Role
 from clickcast.features import contract
 
 REQUEST_ID: Final = "request_id"
@@ -23,7 +24,7 @@ MODEL_VERSION: Final = "model_version"
 ROLE: Final = "role"
 PREDICTED: Final = "predicted"
 
-ROLES: Final = ("stable", "canary", "shadow")
+ROLES: Final = tuple(Role)
 """stable: answered by the stable version; canary: answered by the candidate in split mode;
 shadow: computed by the candidate on a mirrored request, not returned to the caller."""
 
