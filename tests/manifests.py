@@ -71,5 +71,6 @@ INVALID = [
         },
         "spec.monitoring.autoRetrain",
     ),
+    Invalid("batch-without-scoring", {"spec.serving.enabled": False}, "spec.scoring"),
     Invalid("bad-quantity", {"spec.serving.resources.memory": "lots"}, "spec.serving.resources.memory"),
 ]

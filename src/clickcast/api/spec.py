@@ -36,6 +36,12 @@ CRON_PATTERN = (
 )
 
 
+def _check_cron(value: str | None) -> str | None:
+    if value is not None and not croniter.is_valid(value):
+        raise ValueError(f"invalid cron expression {value!r}")
+    return value
+
+
 class DataFormat(StrEnum):
     PARQUET = "parquet"
     CSV = "csv"
@@ -205,9 +211,7 @@ class Training(ApiModel):
     @field_validator("schedule")
     @classmethod
     def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"invalid cron expression {value!r}")
-        return value
+        return _check_cron(value)
 
 
 class AbsoluteGates(ApiModel):
@@ -299,6 +303,8 @@ class Validation(ApiModel):
 class Serving(ApiModel):
     """The BentoML prediction service."""
 
+    enabled: bool = True
+    """false: batch mode, no prediction service; each validated version scores `spec.scoring` instead."""
     image: Annotated[str, Field(min_length=1)] = "ghcr.io/clickcast/serving:0.1.0"
     """Container image of the prediction service."""
     replicas: Annotated[int, Field(ge=1, le=100)] = 2
@@ -309,6 +315,8 @@ class Serving(ApiModel):
     """HTTP port of the service."""
     prediction_log_flush_interval: Duration = "5s"
     """How often buffered prediction logs are written to the store."""
+    ready_timeout: Duration = "10m"
+    """A candidate Deployment not ready by then is rolled back (the stable version keeps serving)."""
 
 
 class CanaryMode(StrEnum):
@@ -482,6 +490,24 @@ class Monitoring(ApiModel):
         return self
 
 
+class Scoring(ApiModel):
+    """Batch mode (`serving.enabled: false`): train, validate, then score a dataset with the validated version."""
+
+    data_url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)]
+    """fsspec URL of the offers to score (the data contract's input columns)."""
+    format: DataFormat = DataFormat.PARQUET
+    """File format of the offers."""
+    output_url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)]
+    """Where predictions go: each run writes parquet to `<outputUrl>/<version>/`."""
+    schedule: Annotated[str, Field(pattern=CRON_PATTERN)] | None = None
+    """Cron schedule (UTC) of train-validate-score runs; unset: `spec.training.schedule`."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        return _check_cron(value)
+
+
 class Store(ApiModel):
     """Where model versions and prediction logs are kept."""
 
@@ -493,6 +519,16 @@ class Store(ApiModel):
 
 class ClickModelSpec(ApiModel):
     """Desired state of a click-prediction model: data, training, gates, rollout and monitoring."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "self.serving.enabled || has(self.scoring)",
+                "scoring is required when serving.enabled is false (batch mode)",
+                ".scoring",
+            ),
+        )
+    )
 
     data: DataSource
     """Training data (required)."""
@@ -508,6 +544,8 @@ class ClickModelSpec(ApiModel):
     """Release gates on statistical and business metrics."""
     serving: Serving = Field(default_factory=Serving)
     """Prediction service."""
+    scoring: Scoring | None = None
+    """Batch scoring with each validated version (required when serving is disabled)."""
     canary: Canary = Field(default_factory=Canary)
     """Canary analysis on real clicks."""
     promotion: Promotion = Field(default_factory=Promotion)
@@ -516,3 +554,9 @@ class ClickModelSpec(ApiModel):
     """Quality tracking over time."""
     suspend: bool = False
     """Stop scheduling new trainings and canary steps; the stable model keeps serving."""
+
+    @model_validator(mode="after")
+    def _batch_needs_scoring(self) -> Self:
+        if not self.serving.enabled and self.scoring is None:
+            raise FieldRuleError("scoring", "scoring is required when serving.enabled is false (batch mode)")
+        return self

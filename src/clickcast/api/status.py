@@ -29,10 +29,12 @@ class Phase(StrEnum):
     """The canary passed; manual promotion waits for `spec.promotion.approvedVersion`."""
     PROMOTING = "Promoting"
     """The candidate becomes stable; the promotion is being recorded."""
+    SCORING = "Scoring"
+    """Batch mode: the validated version scores `spec.scoring.dataUrl` into `spec.scoring.outputUrl`."""
     SERVING = "Serving"
-    """A stable version serves and nothing is in flight."""
+    """A stable version serves (in batch mode: scored its run) and nothing is in flight."""
     FAILED = "Failed"
-    """No version can serve (the first training or validation failed); see conditions."""
+    """No version can serve (the first training failed or was rejected, or the spec cannot run); see conditions."""
     SUSPENDED = "Suspended"
     """`spec.suspend` is set: nothing new starts; the stable version keeps serving."""
 
@@ -159,6 +161,10 @@ class CandidateStatus(ModelVersionStatus):
 
     gates: Annotated[list[GateResult], Field(max_length=200)] = Field(default_factory=list)
     """Results of every validation gate."""
+    reference_version: str | None = None
+    """The stable version the relative gates compared with (measured on this candidate's test window)."""
+    rollout_started_at: datetime | None = None
+    """When its Deployment was first requested (readiness is awaited until `spec.serving.readyTimeout`)."""
 
 
 class Verdict(StrEnum):
@@ -214,12 +220,18 @@ class TrainingStatus(ApiModel):
     """When it started."""
     finished_at: datetime | None = None
     """When it ended."""
-    attempts: Annotated[int, Field(ge=0)] = 0
-    """Runs started for this version."""
+    reason: str | None = None
+    """Why it started: Created, Schedule, Trigger, SpecChanged, Retry."""
+    failures: Annotated[int, Field(ge=0)] = 0
+    """Consecutive failed runs (reset by a success); sets the retry backoff."""
+    retry_at: datetime | None = None
+    """After a failure: when the next attempt starts."""
     last_schedule_time: datetime | None = None
-    """Last time the cron schedule fired."""
+    """The latest cron fire time acted on (missed fires while the operator was down count once)."""
     last_trigger: str | None = None
     """Value of spec.training.trigger that was last acted on."""
+    spec_hash: str | None = None
+    """Hash of the training-relevant spec (data, features, algorithm, training) of the last run."""
     message: str = ""
     """Last outcome."""
 
@@ -244,6 +256,23 @@ class MonitoringStatus(ApiModel):
     """Recent deviance / reference (test-window) deviance."""
     cusum: float | None = None
     """Current value of the erosion CUSUM statistic."""
+
+
+class ScoringStatus(ApiModel):
+    """The latest batch-scoring run (batch mode)."""
+
+    job_name: str
+    """Job running it."""
+    version: str
+    """Version scoring."""
+    output: str
+    """Where the predictions are written."""
+    started_at: datetime | None = None
+    """When it started."""
+    finished_at: datetime | None = None
+    """When it ended."""
+    message: str = ""
+    """Last outcome."""
 
 
 class ReleaseOutcome(StrEnum):
@@ -272,6 +301,8 @@ class HistoryEntry(ApiModel):
     """The candidate's metrics at decision time."""
     git_commit: str | None = None
     """Commit recording the promotion, if GitOps is on."""
+    gates: Annotated[list[GateResult], Field(max_length=50)] = Field(default_factory=list)
+    """The gates it failed (rejections only)."""
 
 
 class ClickModelStatus(ApiModel):
@@ -289,6 +320,8 @@ class ClickModelStatus(ApiModel):
     """The running canary."""
     training: TrainingStatus | None = None
     """The latest training run."""
+    scoring: ScoringStatus | None = None
+    """The latest batch-scoring run (batch mode)."""
     monitoring: MonitoringStatus | None = None
     """Quality tracking."""
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(default_factory=list)
