@@ -1,0 +1,31 @@
+"""Deterministic names: a version id from the time a training is decided, child object names from it."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+MAX_NAME = 63
+"""Job names become label values, Deployment names Service names: both at most 63 characters."""
+
+
+def version_id(now: datetime) -> str:
+    """Sortable by time: v20261127-031500."""
+    return f"v{now:%Y%m%d-%H%M%S}"
+
+
+def child_name(model: str, *parts: str) -> str:
+    """`<model>-<parts...>`, shortened with a hash of the whole when longer than 63 characters."""
+    name = "-".join([model, *parts])
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_NAME - 9].rstrip('-.')}-{digest}"
+
+
+def training_run_name(model: str, version: str) -> str:
+    return child_name(model, "train", version)
+
+
+def scoring_run_name(model: str, version: str) -> str:
+    return child_name(model, "score", version)

@@ -1,0 +1,75 @@
+"""What the shell saw, frozen: the only input of `decide` besides the spec, the last status and the time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from clickcast.analysis.evidence import TrainingEvidence
+from clickcast.api.roles import Role
+from clickcast.core.plan import VersionPin
+
+
+class RunState(StrEnum):
+    """A training or scoring run (a Job, a SparkApplication or a local process)."""
+
+    MISSING = "Missing"
+    """No such run exists (not created yet, or deleted)."""
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class RunObservation:
+    state: RunState
+    message: str = ""
+    """Why it failed (the Job's reason and the container's last words), or its progress."""
+
+
+@dataclass(frozen=True)
+class TrainedVersion:
+    """A version the training run published: where it is, its manifest checksum, and its evidence."""
+
+    pin: VersionPin
+    evidence: TrainingEvidence
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A role's serving workload (a Deployment, or a local process) as observed."""
+
+    version: str | None
+    checksum: str | None
+    desired: int = 1
+    ready: int = 0
+    updated: int = 0
+    current: bool = True
+    """The workload controller has seen the latest spec (Deployment status.observedGeneration)."""
+
+    def serves(self, pin: VersionPin) -> bool:
+        """Is this workload asked to serve exactly `pin` (whatever its progress)?"""
+        return self.version == pin.version and self.checksum == pin.checksum
+
+    def complete(self, pin: VersionPin) -> bool:
+        """Every replica runs `pin` and is ready."""
+        return self.serves(pin) and self.current and self.updated >= self.desired and self.ready >= self.desired
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A snapshot of the world around one ClickModel."""
+
+    generation: int = 0
+    """metadata.generation of the ClickModel."""
+    training: RunObservation | None = None
+    """The run named in status.training.jobName (None when status names none)."""
+    trained: TrainedVersion | None = None
+    """The version status.training.version names, once it is published (read from the store)."""
+    scoring: RunObservation | None = None
+    """The run named in status.scoring.jobName."""
+    rollouts: Mapping[Role, Rollout] = field(default_factory=dict)
+    """Serving workloads by role; a role without one is absent."""
+    blocker: str | None = None
+    """Why the spec cannot run here although the API server accepted it (e.g. no filesystem for a URL scheme)."""

@@ -1,0 +1,81 @@
+"""What `decide` returns: the new status, the actions to carry out, the Events to emit, when to look again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from clickcast.api.roles import Role
+from clickcast.api.status import ClickModelStatus
+
+
+@dataclass(frozen=True)
+class VersionPin:
+    """A version and the sha256 of its manifest: exactly the bytes that were validated."""
+
+    version: str
+    uri: str
+    checksum: str
+
+
+@dataclass(frozen=True)
+class StartTraining:
+    """Ensure the training run `name` exists (creating an existing one is a no-op): it publishes `version`."""
+
+    name: str
+    version: str
+    reference: VersionPin | None
+    """The stable version, measured by the run on the candidate's test window for the relative gates."""
+
+
+@dataclass(frozen=True)
+class StartScoring:
+    """Ensure the batch-scoring run `name` exists: `pin` scores `spec.scoring.dataUrl` into `output`."""
+
+    name: str
+    pin: VersionPin
+    output: str
+
+
+@dataclass(frozen=True)
+class Deploy:
+    """Ensure `role` serves `pin` (create, or roll the workload to it without dropping ready replicas)."""
+
+    role: Role
+    pin: VersionPin
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Ensure `role` has no serving workload."""
+
+    role: Role
+
+
+Action = StartTraining | StartScoring | Deploy | Retire
+
+
+class EventType(StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event on the ClickModel: one per transition."""
+
+    type: EventType
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    status: ClickModelStatus
+    """The whole new status; the shell writes it before carrying out the actions."""
+    actions: tuple[Action, ...] = ()
+    """Idempotent 'ensure' steps with deterministic names: carrying one out twice changes nothing."""
+    events: tuple[Event, ...] = ()
+    requeue_after: timedelta | None = None
+    """Look again after this long even if nothing changes (schedules, deadlines, polling)."""

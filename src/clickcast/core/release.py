@@ -1,0 +1,263 @@
+"""From a trained candidate to a release: gates, canary, promotion, rollback, batch scoring. Purely computational."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from clickcast.analysis.gates import check_gates, failed
+from clickcast.api.duration import parse_duration
+from clickcast.api.roles import Role
+from clickcast.api.spec import AlgorithmName, PromotionMode
+from clickcast.api.status import (
+    CanaryStatus,
+    CandidateStatus,
+    ConditionType,
+    HistoryEntry,
+    ModelVersionStatus,
+    Phase,
+    ReleaseOutcome,
+    ScoringStatus,
+    Verdict,
+)
+from clickcast.core.draft import Context, Draft
+from clickcast.core.naming import scoring_run_name
+from clickcast.core.observed import RunObservation, RunState
+from clickcast.core.plan import Deploy, Retire, StartScoring, VersionPin
+from clickcast.core.training import POLL, stable_pin
+
+
+def _pin(c: CandidateStatus) -> VersionPin:
+    assert c.uri is not None
+    assert c.checksum is not None
+    return VersionPin(c.version, c.uri, c.checksum)
+
+
+def _as_version(c: CandidateStatus) -> ModelVersionStatus:
+    return ModelVersionStatus.model_validate(c.model_dump(include=set(ModelVersionStatus.model_fields)))
+
+
+def _idle_phase(d: Draft) -> Phase:
+    return Phase.SERVING if d.status.stable is not None else Phase.FAILED
+
+
+def validating(ctx: Context, d: Draft) -> None:
+    """Phase Validating: check every gate; pass → canary (or straight to stable / scoring), fail → rejected."""
+    c, trained = d.status.candidate, ctx.observed.trained
+    if c is None:
+        d.to(_idle_phase(d))
+        return
+    if trained is None or trained.pin.version != c.version:
+        d.wake(POLL)  # its evidence is read from the store; wait until the shell can read it again
+        return
+    stable = d.status.stable
+    results = check_gates(
+        ctx.spec.validation,
+        trained.evidence,
+        stable_version=stable.version if stable is not None else None,
+        model_is_baseline=ctx.spec.algorithm.name is AlgorithmName.GLM,
+    )
+    c.gates = results[:200]
+    bad = failed(results)
+    if bad:
+        message = "; ".join(f"{g.name}: {g.message}" for g in bad)
+        d.condition(ConditionType.VALIDATED, False, "GatesFailed", message)
+        d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.REJECTED, reason="GatesFailed",
+                              message=message, time=ctx.now, metrics=c.metrics, gates=bad[:50]))  # fmt: skip
+        keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
+        d.event("CandidateRejected", f"{c.version} failed {len(bad)} of {len(results)} gates: {message}{keeps}",
+                warning=True)  # fmt: skip
+        d.status.candidate = None
+        d.to(_idle_phase(d))
+        return
+    if d.condition(ConditionType.VALIDATED, True, "GatesPassed", f"{c.version} passed {len(results)} gates"):
+        d.event("Validated", f"{c.version} passed all {len(results)} gates")
+    if ctx.spec.suspend:
+        return  # validated, but nothing new starts until spec.suspend is cleared
+    c.rollout_started_at = ctx.now
+    if not ctx.spec.serving.enabled:
+        _start_scoring(ctx, d, c)
+    elif stable is None:
+        d.to(Phase.PROMOTING)  # the first version has nothing to canary against
+        d.act(Deploy(Role.STABLE, _pin(c)))
+        d.event("PromotionStarted", f"{c.version} is the first version: deploying it as stable")
+        d.wake(POLL)
+    else:
+        d.to(Phase.CANARY)
+        d.act(Deploy(Role.CANARY, _pin(c)))
+        d.event("CanaryStarted", f"deploying {c.version} as the canary beside stable {stable.version}")
+        d.wake(POLL)
+
+
+def _ready_deadline(ctx: Context, c: CandidateStatus) -> timedelta:
+    """Time left for the candidate's workload to become ready."""
+    started = c.rollout_started_at or ctx.now
+    return started + parse_duration(ctx.spec.serving.ready_timeout) - ctx.now
+
+
+def canary(ctx: Context, d: Draft) -> None:
+    """Phases Canary and AwaitingApproval: the candidate serves beside stable until promoted or rolled back."""
+    c, stable, promotion = d.status.candidate, d.status.stable, ctx.spec.promotion
+    if c is None or stable is None:
+        d.to(_idle_phase(d))
+        return
+    manual = promotion.mode is PromotionMode.MANUAL
+    if manual and promotion.approved_version == stable.version:
+        rollback(ctx, d, "RolledBackByUser", f"approvedVersion names the stable version {stable.version}")
+        return
+    pin = _pin(c)
+    rollout = ctx.observed.rollouts.get(Role.CANARY)
+    if rollout is None or not rollout.complete(pin):
+        left = _ready_deadline(ctx, c)
+        if left <= timedelta(0):
+            rollback(ctx, d, "CandidateNotReady", f"not ready within {ctx.spec.serving.ready_timeout}")
+            return
+        if (rollout is None or not rollout.serves(pin)) and not ctx.spec.suspend:
+            d.act(Deploy(Role.CANARY, pin))
+        d.wake(min(POLL, left))
+        return
+    if d.status.canary is None or d.status.canary.version != c.version:
+        d.status.canary = CanaryStatus(version=c.version, started_at=ctx.now)
+        d.event("CanaryReady", f"{c.version} is ready beside stable {stable.version}")
+    state = d.status.canary
+    if manual and promotion.approved_version == c.version:
+        if not ctx.spec.suspend:
+            start_promotion(ctx, d, f"{c.version} approved (spec.promotion.approvedVersion)")
+        return
+    if state.verdict is Verdict.PASS:
+        if manual:
+            if d.status.phase is not Phase.AWAITING_APPROVAL:
+                d.to(Phase.AWAITING_APPROVAL)
+                d.event("AwaitingApproval", f"{c.version} passed its canary: set approvedVersion to promote it")
+        elif not ctx.spec.suspend:
+            start_promotion(ctx, d, f"{c.version} passed its canary")
+        return
+    if state.verdict is Verdict.FAIL:
+        rollback(ctx, d, "CanaryFailed", f"{c.version} is worse than stable {stable.version} on real clicks")
+        return
+    started = state.started_at or ctx.now
+    left = started + parse_duration(ctx.spec.canary.max_duration) - ctx.now
+    if left <= timedelta(0) and d.status.phase is Phase.CANARY:
+        state.verdict = Verdict.INCONCLUSIVE
+        rollback(ctx, d, "CanaryInconclusive", f"no verdict within maxDuration {ctx.spec.canary.max_duration}")
+        return
+    d.wake(min(left, parse_duration(ctx.spec.canary.interval)) if left > timedelta(0) else POLL)
+
+
+def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
+    """Remove the candidate; the stable version was never touched."""
+    c, stable = d.status.candidate, d.status.stable
+    assert c is not None
+    d.act(Retire(Role.CANARY))
+    d.condition(ConditionType.PROMOTED, False, reason, f"{c.version}: {message}")
+    d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.ROLLED_BACK, reason=reason,
+                          message=message, time=ctx.now, metrics=c.metrics))  # fmt: skip
+    keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
+    d.event("RolledBack", f"{c.version} rolled back: {message}{keeps}", warning=True)
+    d.status.candidate = None
+    d.status.canary = None
+    d.to(_idle_phase(d))
+
+
+def start_promotion(ctx: Context, d: Draft, why: str) -> None:
+    c = d.status.candidate
+    assert c is not None
+    c.rollout_started_at = ctx.now
+    d.to(Phase.PROMOTING)
+    d.act(Deploy(Role.STABLE, _pin(c)))
+    d.event("PromotionStarted", f"{why}: rolling the stable Deployment to {c.version}")
+    d.wake(POLL)
+
+
+def promoting(ctx: Context, d: Draft) -> None:
+    """Phase Promoting: roll stable to the candidate (never below its ready replicas), then retire the canary."""
+    c, old = d.status.candidate, d.status.stable
+    if c is None:
+        d.to(_idle_phase(d))
+        return
+    pin = _pin(c)
+    rollout = ctx.observed.rollouts.get(Role.STABLE)
+    if rollout is not None and rollout.complete(pin):
+        reason = "FirstVersion" if old is None else (
+            "Approved" if ctx.spec.promotion.mode is PromotionMode.MANUAL else "CanaryPassed")  # fmt: skip
+        d.status.stable = _as_version(c)
+        d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason=reason,
+                              message=f"replaced {old.version}" if old else "first version", time=ctx.now,
+                              metrics=c.metrics))  # fmt: skip
+        d.condition(ConditionType.PROMOTED, True, reason, f"{c.version} serves as stable")
+        d.event("Promoted", f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
+        d.status.candidate = None
+        d.status.canary = None
+        d.to(Phase.SERVING)
+        if Role.CANARY in ctx.observed.rollouts:
+            d.act(Retire(Role.CANARY))
+        return
+    if _ready_deadline(ctx, c) <= timedelta(0):
+        _promotion_not_ready(ctx, d, c)
+        return
+    if rollout is None or not rollout.serves(pin):
+        d.act(Deploy(Role.STABLE, pin))
+    d.wake(POLL)
+
+
+def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
+    """The new stable pods never became ready: go back to the old version (the rollout kept it serving)."""
+    message = f"{c.version} not ready within {ctx.spec.serving.ready_timeout} as stable"
+    previous = stable_pin(d.status)
+    if previous is not None:
+        d.act(Deploy(Role.STABLE, previous))
+    else:
+        d.act(Retire(Role.STABLE))
+    outcome = ReleaseOutcome.ROLLED_BACK if previous is not None else ReleaseOutcome.FAILED
+    d.record(HistoryEntry(version=c.version, decision=outcome, reason="PromotionNotReady", message=message,
+                          time=ctx.now, metrics=c.metrics))  # fmt: skip
+    d.condition(ConditionType.PROMOTED, False, "PromotionNotReady", message)
+    d.event("RolledBack", message, warning=True)
+    d.act(Retire(Role.CANARY))
+    d.status.candidate = None
+    d.status.canary = None
+    d.to(_idle_phase(d))
+
+
+def _start_scoring(ctx: Context, d: Draft, c: CandidateStatus) -> None:
+    assert ctx.spec.scoring is not None  # batch mode requires it (API rule)
+    output = f"{ctx.spec.scoring.output_url.rstrip('/')}/{c.version}"
+    d.status.scoring = ScoringStatus(
+        job_name=scoring_run_name(ctx.name, c.version), version=c.version, output=output, started_at=ctx.now
+    )
+    d.to(Phase.SCORING)
+    d.act(StartScoring(d.status.scoring.job_name, _pin(c), output))
+    d.event("ScoringStarted", f"{c.version} scores {ctx.spec.scoring.data_url} into {output}")
+    d.wake(POLL)
+
+
+def scoring(ctx: Context, d: Draft) -> None:
+    """Phase Scoring (batch mode): the validated version scores; success makes it the stable version."""
+    c, s = d.status.candidate, d.status.scoring
+    if c is None or s is None:
+        d.to(_idle_phase(d))
+        return
+    run = ctx.observed.scoring or RunObservation(RunState.MISSING)
+    if run.state is RunState.SUCCEEDED:
+        old = d.status.stable
+        s.finished_at, s.message = ctx.now, f"scored into {s.output}"
+        d.status.stable = _as_version(c)
+        d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason="Scored",
+                              message=f"predictions in {s.output}", time=ctx.now, metrics=c.metrics))  # fmt: skip
+        d.condition(ConditionType.PROMOTED, True, "Scored", f"{c.version} scored into {s.output}")
+        d.event("Scored", f"{c.version} scored into {s.output}" + (f" (previous {old.version})" if old else ""))
+        d.status.candidate = None
+        d.to(Phase.SERVING)
+    elif run.state is RunState.FAILED:
+        message = run.message or f"run {s.job_name} failed"
+        s.finished_at, s.message = ctx.now, message
+        d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.FAILED, reason="ScoringFailed",
+                              message=message, time=ctx.now, metrics=c.metrics))  # fmt: skip
+        d.condition(ConditionType.PROMOTED, False, "ScoringFailed", message)
+        d.event("ScoringFailed", f"{c.version}: {message}", warning=True)
+        d.status.candidate = None
+        d.to(_idle_phase(d))
+    elif run.state is RunState.MISSING and not ctx.spec.suspend:
+        d.act(StartScoring(s.job_name, _pin(c), s.output))
+        d.wake(POLL)
+    else:
+        d.wake(POLL)

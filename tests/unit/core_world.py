@@ -1,0 +1,145 @@
+"""Building blocks for lifecycle-core tests: specs, evidence, observations, and a simulated world.
+
+The simulated world is a test double of the cluster: it carries out a plan's actions the way the
+operator's executor does (a started run runs, a deployed role rolls out, a retired role disappears) and
+reports them as an Observed snapshot, so tests can drive `decide` through whole lifecycles.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clickcast.analysis.evidence import ReferenceEvidence, TrainingEvidence
+from clickcast.api.roles import Role
+from clickcast.api.spec import ClickModelSpec
+from clickcast.api.status import ClickModelStatus, Metrics
+from clickcast.core import (
+    Deploy,
+    Observed,
+    Plan,
+    Retire,
+    Rollout,
+    RunObservation,
+    RunState,
+    StartScoring,
+    StartTraining,
+    TrainedVersion,
+    VersionPin,
+    decide,
+)
+
+NAME = "offers"
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def spec(**overrides: Any) -> ClickModelSpec:
+    """The minimal spec (file store) with dotted-path overrides, e.g. spec(**{"promotion.mode": "manual"})."""
+    doc: dict[str, Any] = {"data": {"url": "file:///data/clicks"}, "store": {"url": "file:///store"}}
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return ClickModelSpec.model_validate(doc)
+
+
+def metrics(deviance: float, calibration: float = 1.0, margin: float = 10.0) -> Metrics:
+    return Metrics(rows=5000, mae=deviance / 2, rmse=deviance, poisson_deviance=deviance,
+                   calibration=calibration, margin=margin)  # fmt: skip
+
+
+def evidence(deviance: float = 1.0, *, baseline: float = 1.2, reference: tuple[str, float] | None = None,
+             calibration: float = 1.0) -> TrainingEvidence:  # fmt: skip
+    ref = None
+    if reference is not None:
+        ref = ReferenceEvidence(version=reference[0], metrics=metrics(reference[1]))
+    return TrainingEvidence(model=metrics(deviance, calibration), baseline=metrics(baseline), reference=ref)
+
+
+def pin(version: str) -> VersionPin:
+    return VersionPin(version, f"file:///store/models/{NAME}/{version}", f"{abs(hash(version)):064d}"[:64])
+
+
+def trained(version: str, ev: TrainingEvidence | None = None) -> TrainedVersion:
+    return TrainedVersion(pin(version), ev or evidence())
+
+
+def complete(p: VersionPin, replicas: int = 2) -> Rollout:
+    return Rollout(p.version, p.checksum, desired=replicas, ready=replicas, updated=replicas)
+
+
+def run(state: RunState, message: str = "") -> RunObservation:
+    return RunObservation(state, message)
+
+
+@dataclass
+class World:
+    """A cooperative cluster: runs finish as configured, Deployments roll out, evidence is published."""
+
+    deviance: float = 1.0
+    """The candidate's test deviance; the baseline's is 1.2, the stable version's `reference_deviance`."""
+    reference_deviance: float = 1.0
+    training_outcome: RunState = RunState.SUCCEEDED
+    scoring_outcome: RunState = RunState.SUCCEEDED
+    rollout_ready: bool = True
+    runs: dict[str, RunState] = field(default_factory=dict)
+    published: dict[str, VersionPin] = field(default_factory=dict)
+    rollouts: dict[Role, Rollout] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+
+    def apply(self, plan: Plan, stable_version: str | None) -> None:
+        for action in plan.actions:
+            if isinstance(action, StartTraining):
+                if action.name not in self.runs:
+                    self.started.append(action.name)
+                    self.runs[action.name] = self.training_outcome
+                    if self.training_outcome is RunState.SUCCEEDED:
+                        self.published[action.version] = pin(action.version)
+            elif isinstance(action, StartScoring):
+                self.runs.setdefault(action.name, self.scoring_outcome)
+            elif isinstance(action, Deploy):
+                ready = action.pin.checksum and self.rollout_ready
+                n = 2 if action.role is Role.STABLE else 1
+                self.rollouts[action.role] = Rollout(action.pin.version, action.pin.checksum, desired=n,
+                                                     ready=n if ready else 0, updated=n)  # fmt: skip
+            elif isinstance(action, Retire):
+                self.rollouts.pop(action.role, None)
+
+    def observe(self, status: ClickModelStatus, generation: int = 1) -> Observed:
+        t, s = status.training, status.scoring
+        training = RunObservation(self.runs.get(t.job_name, RunState.MISSING)) if t and t.job_name else None
+        published = self.published.get(t.version) if t and t.version else None
+        reference = (status.stable.version, self.reference_deviance) if status.stable is not None else None
+        ev = evidence(self.deviance, reference=reference)
+        return Observed(
+            generation=generation,
+            training=training,
+            trained=TrainedVersion(published, ev) if published is not None else None,
+            scoring=RunObservation(self.runs.get(s.job_name, RunState.MISSING)) if s else None,
+            rollouts=dict(self.rollouts),
+        )
+
+
+def drive(world: World, spec_: ClickModelSpec, status: ClickModelStatus, *, now: datetime = NOW,
+          steps: int = 20, tick: timedelta = timedelta(seconds=30)) -> tuple[ClickModelStatus, list[Plan]]:  # fmt: skip
+    """Run decide against the world until nothing changes; returns the final status and every plan."""
+    plans = []
+    for _ in range(steps):
+        plan = decide(NAME, spec_, status, world.observe(status), now)
+        plans.append(plan)
+        world.apply(plan, status.stable.version if status.stable else None)
+        if plan.status == status and not plan.actions:
+            break
+        status, now = plan.status, now + tick
+    return status, plans
+
+
+def with_(status: ClickModelStatus, **updates: Any) -> ClickModelStatus:
+    return status.model_copy(update=copy.deepcopy(updates), deep=True)
+
+
+__all__ = ["NOW", "World", "complete", "drive", "evidence", "pin", "replace", "run", "spec", "trained", "with_"]
