@@ -12,12 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clickcast.analysis.metrics import (
+    FloatArray,
     calibration,
     compute_metrics,
     mae,
+    margin_floor,
     mean_poisson_deviance,
     metric_sums,
     metrics_from_sums,
+    placement_margin,
     poisson_unit_deviance,
     rmse,
 )
@@ -41,26 +44,65 @@ def test_poisson_deviance_handles_zero_clicks_and_zero_predictions() -> None:
 
 def test_metrics_and_margin() -> None:
     y, mu, price = [0, 1, 4], [0.5, 1.5, 3.0], [10.0, 20.0, 5.0]
-    m = compute_metrics(y, mu, price, RevenueModel(commission_rate=0.1, payout_share=0.5))
+    m = compute_metrics(y, mu, price, RevenueModel(commission_rate=0.1, placement_cost=1.2))
     assert m.rows == 3
     assert m.mae == pytest.approx(mae(y, mu)) == pytest.approx(2.0 / 3)
     assert m.rmse == pytest.approx(rmse(y, mu))
     assert m.poisson_deviance == pytest.approx(mean_poisson_deviance(y, mu))
     assert m.calibration == pytest.approx(calibration(y, mu)) == pytest.approx(1.0)
-    # earned 0.1 * (min(0, .5) * 10 + min(1, 1.5) * 20 + min(4, 3) * 5) = 3.5; paid 0.5 * 0.1 * (5 + 30 + 15) = 2.5
-    assert m.margin == pytest.approx(1.0)
+    # Revenue per click 1, 2, 0.5; predicted revenue 0.5 (not bought), 3.0 and 1.5 (bought at 1.2).
+    # Margin 0 + (1 * 2 - 1.2) + (4 * 0.5 - 1.2) = 1.6 over 3 offer-days, reported per 1,000.
+    assert m.margin == pytest.approx(1.6 / 3 * 1000)
+
+
+def test_placement_margin_buys_only_above_the_cost() -> None:
+    revenue = RevenueModel(commission_rate=0.1, placement_cost=2.0)
+    # Revenue per click 1: predicted 2 equals the cost (not bought), 3 buys; a missing price earns nothing.
+    got = placement_margin([5, 5, 0, 5], [2.0, 3.0, 3.0, 9.0], [10.0, 10.0, 10.0, np.nan], revenue)
+    assert got.tolist() == pytest.approx([0.0, 3.0, -2.0, 0.0])
+    assert compute_metrics([1, 2], [1.0, 2.0]).margin == 0.0  # no price: nothing bought
+
+
+def test_calibrated_prediction_earns_the_most_margin() -> None:
+    """The true mean beats biased copies of it on Poisson clicks; the old definition preferred 0.7x."""
+    rng = np.random.default_rng(2026)
+    n = 200_000
+    mu = rng.lognormal(np.log(0.8), 1.0, n)
+    price = rng.lognormal(np.log(27.0), 0.8, n)
+    clicks = rng.poisson(mu)
+    revenue = RevenueModel()
+    bought = mu * revenue.commission_rate * price > revenue.placement_cost
+    assert 0.2 < bought.mean() < 0.8  # both sides of the threshold are populated, so the test has power
+
+    def margin_of(k: float) -> float:
+        value = compute_metrics(clicks, k * mu, price, revenue).margin
+        assert value is not None
+        return value
+
+    calibrated = margin_of(1.0)
+    # Paired differences are ~20x (0.7x) and ~14x (1.3x) their standard error at this seed and size.
+    assert calibrated > margin_of(0.7)
+    assert calibrated > margin_of(1.3)
+
+    def old_margin(predicted: FloatArray, payout_share: float = 0.7) -> float:
+        # The replaced row-level definition: commission on min(clicks, predicted), payout on every predicted click.
+        c = revenue.commission_rate
+        return float(c * (np.minimum(clicks, predicted) * price).sum() - payout_share * c * (predicted * price).sum())
+
+    assert old_margin(0.7 * mu) > old_margin(mu)  # it paid off under-prediction: a gate on it favoured bias
 
 
 @given(
     st.lists(st.integers(0, 50), min_size=1, max_size=30),
     st.floats(0.01, 0.5),
-    st.floats(0.0, 0.95),
+    st.floats(0.01, 20.0),
     st.floats(0.0, 3.0),
 )
 def test_margin_is_highest_for_the_perfect_prediction(
-    clicks: list[int], commission: float, payout: float, k: float
+    clicks: list[int], commission: float, cost: float, k: float
 ) -> None:
-    revenue = RevenueModel(commission_rate=commission, payout_share=payout)
+    # Knowing each row's real clicks, the decision is right on every row; no scaled copy can do better.
+    revenue = RevenueModel(commission_rate=commission, placement_cost=cost)
     price = np.full(len(clicks), 10.0)
     perfect = compute_metrics(clicks, clicks, price, revenue).margin
     scaled = compute_metrics(clicks, np.asarray(clicks, dtype=float) * k, price, revenue).margin
@@ -68,12 +110,32 @@ def test_margin_is_highest_for_the_perfect_prediction(
     assert scaled <= perfect + 1e-9
 
 
+@pytest.mark.parametrize(
+    ("stable", "max_decrease", "floor"),
+    [(100.0, 0.02, 98.0), (-100.0, 0.02, -102.0), (0.0, 0.5, 0.0), (40.0, 0.0, 40.0), (-10.0, 1.5, -25.0)],
+)
+def test_margin_floor_lies_below_any_stable_margin(stable: float, max_decrease: float, floor: float) -> None:
+    assert margin_floor(stable, max_decrease) == pytest.approx(floor)
+
+
+@given(st.floats(-1e6, 1e6), st.floats(0.0, 2.0))
+def test_margin_floor_never_demands_more_than_stable(stable: float, max_decrease: float) -> None:
+    assert margin_floor(stable, max_decrease) <= stable
+
+
+def test_margin_floor_rejects_a_negative_decrease() -> None:
+    with pytest.raises(ValueError, match="max_decrease"):
+        margin_floor(10.0, -0.1)
+
+
 def test_sums_are_additive() -> None:
     rng = np.random.default_rng(1)
-    y, mu = rng.poisson(2, 100), rng.uniform(0.5, 3, 100)
-    whole = metrics_from_sums(metric_sums(y, mu))
-    parts = metrics_from_sums(metric_sums(y[:40], mu[:40]) + metric_sums(y[40:], mu[40:]))
+    y, mu, price = rng.poisson(2, 100), rng.uniform(0.5, 3, 100), rng.uniform(5, 40, 100)
+    whole = metrics_from_sums(metric_sums(y, mu, price))
+    parts = metrics_from_sums(metric_sums(y[:40], mu[:40], price[:40]) + metric_sums(y[40:], mu[40:], price[40:]))
     assert whole.poisson_deviance == pytest.approx(parts.poisson_deviance)
+    assert whole.margin is not None and whole.margin != 0.0
+    assert whole.margin == pytest.approx(parts.margin)
     assert metrics_from_sums(metric_sums([], [])).rows == 0
 
 

@@ -2,8 +2,9 @@
 
 Every metric is derived from a handful of additive sums (`MetricSums`), so the
 same formulas serve numpy arrays in memory and Spark aggregates over billions
-of rows: Spark computes the sums (with `poisson_unit_deviance` applied per row),
-`metrics_from_sums` turns them into a `Metrics`.
+of rows: Spark computes the sums (with `poisson_unit_deviance` applied per row,
+and the Column twin of `placement_margin` beside its sums), `metrics_from_sums`
+turns them into a `Metrics`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ ArrayLike = npt.ArrayLike
 # under Poisson deviance, which would make one row dominate every comparison.
 MIN_PREDICTION = 1e-9
 
+# Margin is reported per this many offer-days, so windows and segments of different sizes compare.
+MARGIN_PER_ROWS = 1000
+
 
 def _f64(values: ArrayLike) -> FloatArray:
     return np.asarray(values, dtype=np.float64)
@@ -37,6 +41,35 @@ def poisson_unit_deviance(actual: ArrayLike, predicted: ArrayLike) -> FloatArray
     return 2.0 * (y_log - (y - mu))
 
 
+def placement_margin(actual: ArrayLike, predicted: ArrayLike, price: ArrayLike, revenue: RevenueModel) -> FloatArray:
+    """Per-row margin of the placement decision taken from the prediction (currency units).
+
+    A placement is bought when predicted clicks x revenue per click (commission x price)
+    exceed its cost; a bought placement earns the real clicks x revenue per click and
+    pays the cost, an unbought one earns and pays nothing. For Poisson clicks with mean
+    mu the expected value of buying is mu x revenue per click - cost, so the best
+    decision, and the highest expected margin, comes from predicting mu itself: both
+    under- and over-prediction move offer-days to the wrong side of the threshold.
+    `spark_metrics.placement_margin_column` is the same definition as a Spark Column.
+    """
+    y, mu = _f64(actual), _f64(predicted)
+    per_click = revenue.commission_rate * np.nan_to_num(_f64(price))
+    bought = mu * per_click > revenue.placement_cost
+    out: FloatArray = np.where(bought, y * per_click - revenue.placement_cost, 0.0)
+    return out
+
+
+def margin_floor(stable_margin: float, max_decrease: float) -> float:
+    """The lowest candidate margin a relative gate accepts: stable - max_decrease x |stable|.
+
+    Scaling by |stable| keeps the limit below the stable margin when that margin is zero
+    or negative (stable x (1 - max_decrease) would demand a better margin than stable's).
+    """
+    if max_decrease < 0:
+        raise ValueError(f"max_decrease must not be negative, got {max_decrease}")
+    return stable_margin - max_decrease * abs(stable_margin)
+
+
 @dataclass(frozen=True)
 class MetricSums:
     """Additive statistics of a set of rows; metrics of a union are the metrics of the summed sums."""
@@ -47,20 +80,20 @@ class MetricSums:
     deviance: float = 0.0
     predicted: float = 0.0
     actual: float = 0.0
-    earned: float = 0.0
-    """sum(min(actual, predicted) * price): the clicks the placement bought, times price."""
-    paid: float = 0.0
-    """sum(predicted * price): predicted clicks times price."""
+    margin: float = 0.0
+    """sum(placement_margin) under the revenue model the sums were computed with (currency units)."""
 
     def __add__(self, other: MetricSums) -> MetricSums:
         return MetricSums(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
-def metric_sums(actual: ArrayLike, predicted: ArrayLike, price: ArrayLike | None = None) -> MetricSums:
-    """The sums of rows given as arrays (price None: margin terms are zero)."""
+def metric_sums(
+    actual: ArrayLike, predicted: ArrayLike, price: ArrayLike | None = None, revenue: RevenueModel | None = None
+) -> MetricSums:
+    """The sums of rows given as arrays (price None: no revenue per click, so nothing is bought)."""
     y = _f64(actual)
     mu = _f64(predicted)
-    p = np.zeros_like(y) if price is None else np.nan_to_num(_f64(price))
+    p = np.zeros_like(y) if price is None else _f64(price)
     err = mu - y
     return MetricSums(
         rows=int(y.size),
@@ -69,23 +102,11 @@ def metric_sums(actual: ArrayLike, predicted: ArrayLike, price: ArrayLike | None
         deviance=float(poisson_unit_deviance(y, mu).sum()),
         predicted=float(mu.sum()),
         actual=float(y.sum()),
-        earned=float((np.minimum(y, mu) * p).sum()),
-        paid=float((mu * p).sum()),
+        margin=float(placement_margin(y, mu, p, revenue or RevenueModel()).sum()),
     )
 
 
-def margin(earned: float, paid: float, revenue: RevenueModel) -> float:
-    """The business margin: commission on the clicks bought, minus the payout for every predicted click.
-
-    Placements are bought for the predicted clicks: predicting too few buys too
-    few placements (the clicks beyond the prediction are never earned), predicting
-    too many pays for clicks that never come. Per row the margin peaks when the
-    prediction equals the real clicks, so a better model earns more.
-    """
-    return revenue.commission_rate * earned - revenue.payout_share * revenue.commission_rate * paid
-
-
-def metrics_from_sums(sums: MetricSums, revenue: RevenueModel | None = None) -> Metrics:
+def metrics_from_sums(sums: MetricSums) -> Metrics:
     """Metrics of the rows behind `sums`; empty sets give rows=0 and no values."""
     if sums.rows == 0:
         return Metrics(rows=0)
@@ -96,7 +117,7 @@ def metrics_from_sums(sums: MetricSums, revenue: RevenueModel | None = None) -> 
         rmse=float(np.sqrt(sums.squared_error / n)),
         poisson_deviance=sums.deviance / n,
         calibration=sums.predicted / sums.actual if sums.actual > 0 else None,
-        margin=margin(sums.earned, sums.paid, revenue or RevenueModel()),
+        margin=sums.margin * MARGIN_PER_ROWS / n,
     )
 
 
@@ -104,7 +125,7 @@ def compute_metrics(
     actual: ArrayLike, predicted: ArrayLike, price: ArrayLike | None = None, revenue: RevenueModel | None = None
 ) -> Metrics:
     """MAE, RMSE, mean Poisson deviance, calibration and margin of predictions against real clicks."""
-    return metrics_from_sums(metric_sums(actual, predicted, price), revenue)
+    return metrics_from_sums(metric_sums(actual, predicted, price, revenue))
 
 
 def mae(actual: ArrayLike, predicted: ArrayLike) -> float:

@@ -238,7 +238,7 @@ class AbsoluteGates(ApiModel):
     max_calibration: NonNegative = 1.1
     """Largest acceptable sum(predicted) / sum(actual)."""
     min_margin: float | None = None
-    """Smallest business margin over the test window (currency units)."""
+    """Smallest business margin over the test window (currency units per 1,000 offer-days; may be negative)."""
 
     @model_validator(mode="after")
     def _calibration_range(self) -> Self:
@@ -257,7 +257,7 @@ class RelativeGates(ApiModel):
     max_poisson_deviance_increase: NonNegative = 0.01
     """Largest relative Poisson deviance increase."""
     max_margin_decrease: NonNegative = 0.02
-    """Largest relative margin decrease."""
+    """Largest margin decrease relative to |stable margin|: the candidate needs stable - this * |stable|."""
     must_beat_baseline: bool = True
     """The candidate's Poisson deviance must be below the GLM baseline's."""
 
@@ -276,15 +276,18 @@ class SegmentGates(ApiModel):
 
 
 class RevenueModel(ApiModel):
-    """The business margin. Placements are bought for the predicted clicks: a row earns
-    `commissionRate * price` per click up to the prediction, and pays the publisher
-    `payoutShare` of that for every predicted click. Under-prediction loses clicks,
-    over-prediction pays for clicks that never come; a perfect prediction earns most."""
+    """The business margin: the value of the placement decisions the predictions drive. For each
+    offer-day a placement is bought when predicted clicks times the revenue per click
+    (`commissionRate * price`) exceed `placementCost`; a bought placement earns the revenue of
+    its real clicks and pays the cost, an unbought one earns nothing. The expected margin is
+    highest when predictions are the true expected clicks, so biased predictions earn less."""
 
     commission_rate: Fraction = 0.05
     """Share of the offer price the marketplace earns per click."""
-    payout_share: Annotated[float, Field(ge=0, lt=1)] = 0.7
-    """Share of the commission paid to the publisher per predicted click (below 1, or no prediction pays)."""
+    # Near the median expected revenue of an offer-day in `clickcast data generate` output (about 0.9 clicks
+    # at a typical price near 27), so roughly half the offer-days are bought and the threshold matters.
+    placement_cost: Annotated[float, Field(gt=0)] = 1.0
+    """Cost of placing one offer for one day (currency units); bought when predicted revenue exceeds it."""
 
 
 class Validation(ApiModel):

@@ -89,7 +89,7 @@ class Metrics(ApiModel):
     calibration: float | None = None
     """sum(predicted) / sum(actual); 1 is perfect."""
     margin: float | None = None
-    """Business margin under the spec's revenue model."""
+    """Business margin under the spec's revenue model, in currency units per 1,000 offer-days."""
 
 
 class SegmentMetrics(ApiModel):

@@ -87,8 +87,10 @@ def evaluate(
     )
 
     def measured(group: Sequence[str]) -> dict[tuple[str, ...], Metrics]:
-        sums = grouped_sums(matched, [*VERSION_KEY, *group], ACTUAL, log.PREDICTED, price=PRICE, deviance=DEVIANCE)
-        return {k: metrics_from_sums(s, revenue) for k, s in sorted(sums.items())}
+        sums = grouped_sums(
+            matched, [*VERSION_KEY, *group], ACTUAL, log.PREDICTED, price=PRICE, deviance=DEVIANCE, revenue=revenue
+        )
+        return {k: metrics_from_sums(s) for k, s in sorted(sums.items())}
 
     def key(k: tuple[str, ...]) -> dict[str, Any]:
         return {"model": k[0], "model_version": k[1], "role": k[2]}
