@@ -143,12 +143,3 @@ def mean_poisson_deviance(actual: ArrayLike, predicted: ArrayLike) -> float:
 def calibration(actual: ArrayLike, predicted: ArrayLike) -> float | None:
     total = float(_f64(actual).sum())
     return float(_f64(predicted).sum()) / total if total > 0 else None
-
-
-def margin_floor(stable_margin: float, max_decrease: float) -> float:
-    """The smallest acceptable candidate margin: at most `max_decrease` of the stable margin's size below it.
-
-    Scaled by |stable| rather than dividing by it, so a zero or negative stable margin still gives a limit
-    (zero: the candidate must not lose money; negative: it may lose at most a little more).
-    """
-    return stable_margin - max_decrease * abs(stable_margin)

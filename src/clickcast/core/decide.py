@@ -3,8 +3,9 @@
 Dispatches on `status.phase` to one function per phase (as the Spark Operator does per state). A phase
 function edits a private copy of the status, asks for actions and Events, and may move to another phase;
 the next phase's function then runs in the same call, until a phase stays put or asks the world for
-something the next phase would need to observe (idle phases read only the workloads, so they follow at once). The shell writes the new status first, then carries out the actions, so a
-restarted operator finds its intent in status and the same deterministic names in the cluster.
+something the next phase would need to observe (idle phases read only the workloads, so they follow at
+once). The shell writes the new status first, then carries out the actions, so a restarted operator
+finds its intent in status and the same deterministic names in the cluster.
 """
 
 from __future__ import annotations
