@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import SparkSession
 
+from clickcast.analysis.evidence import TrainingEvidence
 from clickcast.analysis.metrics import mean_poisson_deviance
 from clickcast.api.status import Metrics, SegmentMetrics
 from clickcast.features.contract import CLICKS, DATE, INPUT_COLUMNS, OFFER_KEY
+from clickcast.jobs.train import Reference, train
 from clickcast.model.artifact import DATA_FILE, FEATURES_FILE, METRICS_FILE, MODEL_FILE, PARAMS_FILE, load_predictor
 from clickcast.store import ArtifactCorruptError, ModelStore, VersionExistsError
 from tests.spark.conftest import Trained
@@ -101,3 +104,23 @@ def test_a_concurrent_second_publish_of_a_version_fails(trained: Trained) -> Non
         t.join()
     assert sorted(outcomes) == ["published", "refused"]
     load_predictor(store.version_uri("offers", "v-race"))
+
+
+def test_a_retrain_measures_the_stable_version_on_its_own_test_window(
+    spark: SparkSession, trained: Trained, dataset: Path
+) -> None:
+    first = trained.result.status
+    assert first.uri is not None and first.checksum is not None
+    spec = trained.spec.model_copy(update={"algorithm": trained.spec.algorithm.model_copy(update={"seed": 7})})
+    result = train(spark, spec, "offers", version="v-with-reference", reference=Reference(first.uri, first.checksum))
+    assert result.status.version == "v-with-reference"
+    assert result.status.uri is not None
+    evidence = TrainingEvidence.model_validate(load_predictor(result.status.uri).metrics)
+    assert evidence.reference is not None
+    assert (evidence.reference.version, evidence.reference.checksum) == (first.version, first.checksum)
+    # Same data, same window: the stable version measured again gives exactly what it measured when trained.
+    assert first.metrics is not None and evidence.reference.metrics.rows == first.metrics.rows
+    assert evidence.reference.metrics.poisson_deviance == pytest.approx(first.metrics.poisson_deviance, rel=1e-9)
+    assert {s.value for s in evidence.reference.segments if s.column == "device"} == {"desktop", "mobile", "tablet"}
+    with pytest.raises(ArtifactCorruptError, match="does not match"):
+        train(spark, spec, "offers", version="v-bad-reference", reference=Reference(first.uri, "0" * 64))

@@ -90,18 +90,29 @@ def train(
     master: MasterOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="xgboost workers (default: slots).")] = None,
     output: Annotated[Path | None, typer.Option("--output", help="Write the result JSON here.")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version id to publish (default: from the time and data).")
+    ] = None,
+    reference_model: Annotated[
+        str | None,
+        typer.Option("--reference-model", help="URI of the serving version to measure on the same test window."),
+    ] = None,
+    reference_sha256: Annotated[
+        str | None, typer.Option("--reference-sha256", help="Its manifest sha256 (refused if it differs).")
+    ] = None,
 ) -> None:
     """Train a model version on Spark, publish it to the store and print its metrics beside the baseline's."""
     with _user_errors():
         spec, model_name = _load_spec(model_file, data, store, name)
         from clickcast.jobs.session import spark_session, under_spark_submit  # noqa: PLC0415
-        from clickcast.jobs.train import metrics_table  # noqa: PLC0415
+        from clickcast.jobs.train import Reference, metrics_table  # noqa: PLC0415
         from clickcast.jobs.train import train as run_train  # noqa: PLC0415
 
         def work(say: Callable[[str], None]) -> Any:
             spec_master = spec.training.master if model_file and not under_spark_submit() else None
             spark = spark_session(master or spec_master, "clickcast-train")
-            return run_train(spark, spec, model_name, num_workers=workers, progress=say)
+            ref = Reference(reference_model, reference_sha256) if reference_model else None
+            return run_train(spark, spec, model_name, num_workers=workers, progress=say, version=version, reference=ref)
 
         result = _staged(work)
         if output is not None:

@@ -14,22 +14,30 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast import __version__
-from clickcast.analysis.evidence import TrainingEvidence
+from clickcast.analysis.evidence import ReferenceEvidence, TrainingEvidence
 from clickcast.api.spec import AlgorithmName, ClickModelSpec
 from clickcast.api.status import DataWindowStatus, Metrics, ModelVersionStatus, SegmentMetrics
 from clickcast.features.contract import CATEGORY, CLICKS, DATE, DEVICE, INPUT_COLUMNS, PRICE
 from clickcast.jobs.baseline import train_glm
 from clickcast.jobs.data import BadRows, fingerprint, read_dataset
 from clickcast.jobs.featurize import apply_feature_spec, feature_columns, fit_feature_spec
-from clickcast.jobs.predict import ModelBlob, predict
+from clickcast.jobs.predict import ModelBlob, predict, predict_rows
 from clickcast.jobs.spark_metrics import dataframe_metrics, segment_metrics
 from clickcast.jobs.window import holdout
 from clickcast.jobs.xgb import train_xgboost, xgboost_params
-from clickcast.model.artifact import DATA_FILE, FEATURES_FILE, GLM_FILE, METRICS_FILE, MODEL_FILE, PARAMS_FILE
+from clickcast.model.artifact import (
+    DATA_FILE,
+    FEATURES_FILE,
+    GLM_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PARAMS_FILE,
+    load_predictor,
+)
 from clickcast.store.artifacts import ModelStore
 
 Progress = Callable[[str], None]
-PREDICTED, BASELINE = "predicted", "baseline_predicted"
+PREDICTED, BASELINE, REFERENCE = "predicted", "baseline_predicted", "reference_predicted"
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,31 @@ def _between(df: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
     return df.where((F.col(DATE) >= F.lit(start)) & (F.col(DATE) <= F.lit(end)))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The version serving now: re-measured on the new test window so relative gates compare like with like."""
+
+    uri: str
+    manifest_sha256: str | None = None
+
+
+def _measure_reference(
+    test_rows: DataFrame, reference: Reference, spec: ClickModelSpec, segment_columns: list[str]
+) -> ReferenceEvidence:
+    predictor = load_predictor(reference.uri, reference.manifest_sha256)  # verified, or the training fails
+    blob = ModelBlob(predictor.model_file, predictor.version.files[predictor.model_file])
+    scored = predict_rows(test_rows, blob, predictor.features, REFERENCE).cache()
+    revenue, top = spec.validation.revenue, spec.validation.segments.top_values
+    evidence = ReferenceEvidence(
+        version=predictor.version_id,
+        checksum=predictor.version.manifest_sha256,
+        metrics=dataframe_metrics(scored, CLICKS, REFERENCE, PRICE, revenue),
+        segments=segment_metrics(scored, segment_columns, top, CLICKS, REFERENCE, price=PRICE, revenue=revenue),
+    )
+    scored.unpersist()
+    return evidence
+
+
 def train(
     spark: SparkSession,
     spec: ClickModelSpec,
@@ -73,7 +106,13 @@ def train(
     num_workers: int | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    version: str | None = None,
+    reference: Reference | None = None,
 ) -> TrainResult:
+    """Train, measure and publish `name`'s next version (`version`, or one derived from the time and data).
+
+    With a `reference`, the stable version is measured on the same test window (TrainingEvidence.reference).
+    """
     say = progress or (lambda _msg: None)
     say(f"reading {spec.data.url}")
     data = read_dataset(spark, spec.data.url, spec.data.format, spec.data.date_column, spec.data.target_column)
@@ -110,6 +149,10 @@ def train(
     segments = segment_metrics(scored, seg_cols, top, CLICKS, PREDICTED, price=PRICE, revenue=revenue)
     baseline_segments = segment_metrics(scored, seg_cols, top, CLICKS, BASELINE, price=PRICE, revenue=revenue)
     scored.unpersist()
+    ref_evidence = None
+    if reference is not None:
+        say(f"measuring the stable version {reference.uri} on the same test window")
+        ref_evidence = _measure_reference(_between(rows, split.test_start, split.test_end), reference, spec, seg_cols)
     rows.unpersist()
 
     window = DataWindowStatus(
@@ -129,7 +172,7 @@ def train(
         "spec": spec.to_wire(),
     }
     trained_at = now or dt.datetime.now(dt.UTC)
-    version = version_id(trained_at, fp.content_hash, params)
+    version = version or version_id(trained_at, fp.content_hash, params)
     evidence = TrainingEvidence(
         model=metrics,
         baseline=baseline,
@@ -137,6 +180,7 @@ def train(
         baseline_segments=baseline_segments,
         window=window,
         algorithm=str(spec.algorithm.name),
+        reference=ref_evidence,
     )
     data_doc = {
         "rows": fp.rows,
