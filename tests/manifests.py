@@ -71,6 +71,11 @@ INVALID = [
         },
         "spec.monitoring.autoRetrain",
     ),
+    Invalid(
+        "spark-conf-mounts-a-secret",
+        {"spec.training.sparkConf": {"spark.kubernetes.executor.secrets.db-password": "/secrets"}},
+        "spec.training.sparkConf",
+    ),
     Invalid("batch-without-scoring", {"spec.serving.enabled": False}, "spec.scoring"),
     Invalid("bad-quantity", {"spec.serving.resources.memory": "lots"}, "spec.serving.resources.memory"),
 ]

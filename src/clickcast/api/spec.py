@@ -9,6 +9,7 @@ feed both the same invalid manifests.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated, Self
@@ -28,6 +29,12 @@ ColumnName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_lengt
 NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Weight = Annotated[int, Field(ge=1, le=100)]
+
+# Spark settings with which a ClickModel could make Spark's pods mount what it does not name, or run elsewhere.
+UNSAFE_SPARK_CONF = (
+    r"^spark\.kubernetes\.((driver|executor)\.(secrets|secretKeyRef|volumes|podTemplateFile|podTemplateContainerName)"
+    r"|authenticate\.|namespace$)"
+)
 
 # A five-field cron expression or a @macro; croniter checks it exactly offline.
 CRON_PATTERN = (
@@ -195,8 +202,20 @@ class Training(ApiModel):
     """Driver resources."""
     executors: Executors = Field(default_factory=Executors)
     """Executor resources."""
-    spark_conf: dict[str, str] = Field(default_factory=dict)
-    """Extra Spark configuration (spark.* keys)."""
+    spark_conf: Annotated[
+        dict[str, str],
+        Field(
+            json_schema_extra=cel(
+                (
+                    f"self.all(k, !k.matches('{UNSAFE_SPARK_CONF.replace(chr(92), chr(92) * 2)}'))",
+                    "sparkConf may not mount Secrets or volumes, or change the namespace or credentials of Spark's "
+                    "pods: name Secrets in spec.data.storageOptionsSecret and the account in serviceAccountName",
+                ),
+            )
+        ),
+    ] = Field(default_factory=dict)
+    """Extra Spark configuration (spark.* keys). Keys that would mount Secrets or volumes into Spark's pods, or
+    change their namespace or credentials, are refused: the pods may use only what the ClickModel names."""
     service_account_name: Annotated[str, Field(max_length=253)] | None = None
     """ServiceAccount of the training pod (needs read access to the data, write access to the store)."""
     schedule: Annotated[str, Field(pattern=CRON_PATTERN)] | None = None
@@ -212,6 +231,18 @@ class Training(ApiModel):
     @classmethod
     def _valid_cron(cls, value: str | None) -> str | None:
         return _check_cron(value)
+
+    @field_validator("spark_conf")
+    @classmethod
+    def _safe_conf(cls, conf: dict[str, str]) -> dict[str, str]:
+        unsafe = sorted(k for k in conf if re.match(UNSAFE_SPARK_CONF, k))
+        if unsafe:
+            raise ValueError(
+                f"sparkConf may not mount Secrets or volumes, or change the namespace or credentials of Spark's pods "
+                f"({', '.join(unsafe)}): name Secrets in spec.data.storageOptionsSecret and the account in "
+                "serviceAccountName"
+            )
+        return conf
 
 
 class AbsoluteGates(ApiModel):

@@ -159,6 +159,9 @@ def score(
     out: Annotated[str, typer.Option("--out", help="Output parquet directory (must not exist).")],
     fmt: FormatOpt = "parquet",
     master: MasterOpt = None,
+    sha256: Annotated[
+        str | None, typer.Option("--sha256", help="Expected manifest sha256 of the version (refused if it differs).")
+    ] = None,
 ) -> None:
     """Batch predictions for a dataset, written to parquet with the model version."""
     with _user_errors():
@@ -168,7 +171,7 @@ def score(
         def work(say: Callable[[str], None]) -> Any:
             spark = spark_session(master, "clickcast-score")
             say(f"scoring {data} with {model}")
-            return run_score(spark, model, data, out, fmt)
+            return run_score(spark, model, data, out, fmt, manifest_sha256=sha256)
 
         result = _staged(work)
     stdout.print(f"scored {result.rows} rows with {result.version} into {result.output}")

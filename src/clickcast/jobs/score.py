@@ -30,9 +30,15 @@ class ScoreResult:
 
 
 def score(
-    spark: SparkSession, model_uri: str, data_url: str, out_url: str, fmt: DataFormat | str = DataFormat.PARQUET
+    spark: SparkSession,
+    model_uri: str,
+    data_url: str,
+    out_url: str,
+    fmt: DataFormat | str = DataFormat.PARQUET,
+    *,
+    manifest_sha256: str | None = None,
 ) -> ScoreResult:
-    predictor = load_predictor(model_uri)  # verifies every checksum before anything is scored
+    predictor = load_predictor(model_uri, manifest_sha256)  # verifies every checksum before anything is scored
     blob = ModelBlob(predictor.model_file, predictor.version.files[predictor.model_file])
     data = read_dataset(spark, data_url, fmt, target_column=None)
     source = data.rows.columns

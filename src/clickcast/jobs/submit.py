@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 
 from clickcast.api.spec import ClickModelSpec
 
@@ -30,18 +31,26 @@ def spark_cores(quantity: str) -> int:
     return max(1, math.ceil(value))
 
 
-def build_spark_submit_argv(
-    spec: ClickModelSpec, name: str, model_file: str, output: str, spark_submit: str = "spark-submit"
+def spark_submit_argv(
+    spec: ClickModelSpec,
+    app_name: str,
+    entry: str,
+    job_args: Sequence[str],
+    *,
+    spark_submit: str = "spark-submit",
+    jobs_dir: str = JOBS_DIR,
+    extra_conf: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """argv of `spark-submit jobs/train.py` for a ClickModel: master, resources, image, then the job's flags."""
+    """argv of `spark-submit <jobs_dir>/<entry> <job_args>` for a ClickModel: master, resources, image."""
     t = spec.training
     conf = {
-        "spark.app.name": f"clickcast-train-{name}",
+        "spark.app.name": app_name,
         "spark.driver.memory": spark_memory(t.driver.memory),
         "spark.driver.cores": str(spark_cores(t.driver.cpu)),
         "spark.executor.instances": str(t.executors.instances),
         "spark.executor.cores": str(spark_cores(t.executors.cpu)),
         "spark.executor.memory": spark_memory(t.executors.memory),
+        **(extra_conf or {}),
     }
     if t.master.startswith("k8s://"):
         conf |= {
@@ -55,4 +64,12 @@ def build_spark_submit_argv(
     argv = [spark_submit, "--master", t.master, "--deploy-mode", "client"]
     for key in sorted(conf):
         argv += ["--conf", f"{key}={conf[key]}"]
-    return [*argv, f"{JOBS_DIR}/train.py", "--model-file", model_file, "--name", name, "--output", output]
+    return [*argv, f"{jobs_dir.rstrip('/')}/{entry}", *job_args]
+
+
+def build_spark_submit_argv(
+    spec: ClickModelSpec, name: str, model_file: str, output: str, spark_submit: str = "spark-submit"
+) -> list[str]:
+    """argv of `spark-submit jobs/train.py` for a ClickModel: master, resources, image, then the job's flags."""
+    args = ["--model-file", model_file, "--name", name, "--output", output]
+    return spark_submit_argv(spec, f"clickcast-train-{name}", "train.py", args, spark_submit=spark_submit)

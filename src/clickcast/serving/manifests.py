@@ -8,12 +8,17 @@ canary Service (SHADOW_URL), which answers nobody else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import Serving
 
 APP = "clickcast-serving"
+SCRATCH = "/scratch"
+"""BentoML's home and temp files (the root filesystem is read-only)."""
+SERVING_UID = 10001
+"""The user of serving/Dockerfile."""
 MANIFEST_ANNOTATION = "clickcast.io/manifest-sha256"
 
 
@@ -36,6 +41,7 @@ def deployment(
     namespace: str,
     prediction_log_url: str,
     shadow_url: str | None = None,
+    owner: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one).
 
@@ -51,6 +57,9 @@ def deployment(
         "PREDICTION_LOG_URL": prediction_log_url,
         "PREDICTION_LOG_FLUSH_INTERVAL": serving.prediction_log_flush_interval,
         "BENTOML_PORT": str(serving.port),
+        "BENTOML_HOME": f"{SCRATCH}/bentoml",
+        "HOME": SCRATCH,
+        "TMPDIR": SCRATCH,
         **({"SHADOW_URL": shadow_url} if shadow_url else {}),
     }
     resources = {"cpu": serving.resources.cpu, "memory": serving.resources.memory}
@@ -66,6 +75,15 @@ def deployment(
         "resources": {"requests": resources, "limits": resources},
         "readinessProbe": probe("/readyz", 5),
         "livenessProbe": probe("/livez", 10),
+        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": SERVING_UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     return {
         "apiVersion": "apps/v1",
@@ -75,24 +93,40 @@ def deployment(
             "namespace": namespace,
             "labels": labels,
             "annotations": {MANIFEST_ANNOTATION: manifest_sha256},
+            "ownerReferences": list(owner),
         },
         "spec": {
             "replicas": serving.replicas if role == Role.STABLE else 1,
+            # A new version replaces the old pod by pod, never below the ready replicas (zero dropped requests).
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "selector": {"matchLabels": selector(model, role)},
             "template": {
                 "metadata": {"labels": labels},
                 # Enough for in-flight requests and the final prediction-log flush after SIGTERM.
-                "spec": {"terminationGracePeriodSeconds": 60, "containers": [container]},
+                "spec": {
+                    "terminationGracePeriodSeconds": 60,
+                    "automountServiceAccountToken": False,  # the service never talks to the API server
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": SERVING_UID, "fsGroup": SERVING_UID},
+                    "containers": [container],
+                    "volumes": [{"name": "scratch", "emptyDir": {}}],
+                },
             },
         },
     }
 
 
-def service(*, model: str, role: Role, serving: Serving, namespace: str) -> dict[str, Any]:
+def service(
+    *, model: str, role: Role, serving: Serving, namespace: str, owner: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": object_name(model, role), "namespace": namespace, "labels": selector(model, role)},
+        "metadata": {
+            "name": object_name(model, role),
+            "namespace": namespace,
+            "labels": selector(model, role),
+            "ownerReferences": list(owner),
+        },
         "spec": {
             "selector": selector(model, role),
             "ports": [{"name": "http", "port": serving.port, "targetPort": "http"}],

@@ -1,0 +1,226 @@
+"""Kubernetes objects of a training or scoring run: pure builders, for the operator.
+
+A run is a `batch/v1` Job (spark-submit in client mode in the jobs image) or, with
+`spec.training.backend: sparkApplication`, a Spark Operator `SparkApplication`; its ClickModel manifest
+travels in a ConfigMap of the same name. The pods use exactly what the ClickModel names and nothing else:
+its ServiceAccount (`spec.training.serviceAccountName`, else the namespace's default with no token unless
+Spark must talk to the API server) and its storage Secret (`spec.data.storageOptionsSecret`). They run
+non-root, with a read-only root filesystem, no privilege escalation and no capabilities; Spark's scratch
+space is an emptyDir.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from clickcast.api.duration import parse_duration
+from clickcast.api.resource import API_VERSION, KIND
+from clickcast.api.spec import ClickModelSpec
+from clickcast.jobs.submit import JOBS_DIR, spark_submit_argv
+
+CONFIG_DIR = "/etc/clickcast"
+MODEL_FILE = "clickmodel.yaml"
+SCRATCH = "/scratch"
+"""Spark's local dirs and temp files (the root filesystem is read-only)."""
+SPARK_UID = 185
+MANAGED_BY = {"app.kubernetes.io/managed-by": "clickcast"}
+SPARK_APP_API = "sparkoperator.k8s.io/v1beta2"
+SPARK_VERSION = "4.3.0"
+"""The Spark of the jobs image (pyspark in uv.lock); the Spark Operator picks its submission client by it."""
+
+Doc = dict[str, Any]
+
+
+def labels(model: str, version: str, run: str) -> dict[str, str]:
+    """Labels of every object of a run (the operator watches children by `clickcast.io/model`)."""
+    return {**MANAGED_BY, "app.kubernetes.io/name": "clickcast-jobs", "clickcast.io/model": model,
+            "clickcast.io/version": version, "clickcast.io/run": run}  # fmt: skip
+
+
+def _meta(name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[Doc]) -> Doc:
+    return {"name": name, "namespace": namespace, "labels": dict(lbls), "ownerReferences": list(owner)}
+
+
+def model_config_map(
+    *, name: str, namespace: str, model: str, version: str, run: str, spec: ClickModelSpec, owner: Sequence[Doc]
+) -> Doc:
+    """The ClickModel manifest the run reads (`--model-file`), frozen at the time the run was decided."""
+    doc = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": model}, "spec": spec.to_wire()}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(name, namespace, labels(model, version, run), owner),
+        "data": {MODEL_FILE: yaml.safe_dump(doc, sort_keys=False)},
+    }
+
+
+def _security_context() -> Doc:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": SPARK_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _local_spark_conf() -> dict[str, str]:
+    """Keep every file Spark and the JVM write on the scratch volume."""
+    tmp = f"-Djava.io.tmpdir={SCRATCH}"
+    return {"spark.local.dir": SCRATCH, "spark.driver.extraJavaOptions": tmp, "spark.executor.extraJavaOptions": tmp}
+
+
+def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
+    t = spec.training
+    resources = {"cpu": t.driver.cpu, "memory": t.driver.memory}
+    container: Doc = {
+        "name": "spark",
+        "image": t.image,
+        "command": argv[:1],
+        "args": argv[1:],
+        "env": [
+            {"name": "HOME", "value": SCRATCH},
+            {"name": "TMPDIR", "value": SCRATCH},
+            {"name": "SPARK_LOCAL_DIRS", "value": SCRATCH},
+        ],
+        "resources": {"requests": resources, "limits": resources},
+        "volumeMounts": [
+            {"name": "clickmodel", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "scratch", "mountPath": SCRATCH},
+        ],
+        "securityContext": _security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if spec.data.storage_options_secret:
+        container["envFrom"] = [{"secretRef": {"name": spec.data.storage_options_secret}}]
+    pod: Doc = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": t.master.startswith("k8s://"),
+        "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
+        "containers": [container],
+        "volumes": [
+            {"name": "clickmodel", "configMap": {"name": name}},
+            {"name": "scratch", "emptyDir": {}},
+        ],
+    }
+    if t.service_account_name:
+        pod["serviceAccountName"] = t.service_account_name
+    return pod
+
+
+def _job(*, name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[Doc], pod: Doc,
+         spec: ClickModelSpec) -> Doc:  # fmt: skip
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _meta(name, namespace, lbls, owner),
+        "spec": {
+            "backoffLimit": spec.training.backoff_limit,
+            "activeDeadlineSeconds": math.ceil(parse_duration(spec.training.timeout).total_seconds()),
+            "template": {"metadata": {"labels": dict(lbls)}, "spec": pod},
+        },
+    }
+
+
+def training_job(
+    *,
+    name: str,
+    namespace: str,
+    model: str,
+    version: str,
+    spec: ClickModelSpec,
+    owner: Sequence[Doc],
+    reference: tuple[str, str] | None = None,
+    jobs_dir: str = JOBS_DIR,
+) -> Doc:
+    """The Job training `version` of ClickModel `model` (`reference`: the stable version's URI and sha256)."""
+    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
+    if reference is not None:
+        args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
+    argv = spark_submit_argv(spec, f"clickcast-train-{model}", "train.py", args, jobs_dir=jobs_dir,
+                             extra_conf=_local_spark_conf())  # fmt: skip
+    lbls = labels(model, version, "training")
+    return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
+
+
+def scoring_job(
+    *,
+    name: str,
+    namespace: str,
+    model: str,
+    version: str,
+    model_uri: str,
+    manifest_sha256: str,
+    output: str,
+    spec: ClickModelSpec,
+    owner: Sequence[Doc],
+    jobs_dir: str = JOBS_DIR,
+) -> Doc:
+    """The Job scoring `spec.scoring.dataUrl` with the pinned version into `output` (batch mode)."""
+    assert spec.scoring is not None  # batch mode requires it (API rule)
+    args = ["--model", model_uri, "--sha256", manifest_sha256, "--data", spec.scoring.data_url, "--out", output,
+            "--format", str(spec.scoring.format)]  # fmt: skip
+    argv = spark_submit_argv(spec, f"clickcast-score-{model}", "score.py", args, jobs_dir=jobs_dir,
+                             extra_conf=_local_spark_conf())  # fmt: skip
+    lbls = labels(model, version, "scoring")
+    return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
+
+
+def spark_application(
+    *,
+    name: str,
+    namespace: str,
+    model: str,
+    version: str,
+    spec: ClickModelSpec,
+    owner: Sequence[Doc],
+    reference: tuple[str, str] | None = None,
+    jobs_dir: str = JOBS_DIR,
+) -> Doc:
+    """The Spark Operator's SparkApplication equivalent of `training_job` (`backend: sparkApplication`)."""
+    t = spec.training
+    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
+    if reference is not None:
+        args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
+    lbls = labels(model, version, "training")
+    mounts = [{"name": "clickmodel", "mountPath": CONFIG_DIR}, {"name": "scratch", "mountPath": SCRATCH}]
+    env_from = [{"secretRef": {"name": spec.data.storage_options_secret}}] if spec.data.storage_options_secret else []
+
+    def role(cpu: str, memory: str) -> Doc:
+        out: Doc = {"cores": max(1, math.ceil(float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu))),
+                    "memory": memory.replace("Gi", "g").replace("Mi", "m"), "labels": dict(lbls),
+                    "volumeMounts": mounts, "securityContext": _security_context()}  # fmt: skip
+        if env_from:
+            out["envFrom"] = env_from
+        return out
+
+    driver = role(t.driver.cpu, t.driver.memory)
+    if t.service_account_name:
+        driver["serviceAccount"] = t.service_account_name
+    return {
+        "apiVersion": SPARK_APP_API,
+        "kind": "SparkApplication",
+        "metadata": _meta(name, namespace, lbls, owner),
+        "spec": {
+            "type": "Python",
+            "pythonVersion": "3",
+            "mode": "cluster",
+            "image": t.image,
+            "mainApplicationFile": f"local://{jobs_dir.rstrip('/')}/train.py",
+            "arguments": args,
+            "sparkVersion": SPARK_VERSION,
+            "sparkConf": {**_local_spark_conf(), **t.spark_conf},
+            "restartPolicy": {
+                "type": "OnFailure" if t.backoff_limit else "Never",
+                "onFailureRetries": t.backoff_limit,
+            },
+            "driver": driver,
+            "executor": {**role(t.executors.cpu, t.executors.memory), "instances": t.executors.instances},
+            "volumes": [{"name": "clickmodel", "configMap": {"name": name}}, {"name": "scratch", "emptyDir": {}}],
+        },
+    }
