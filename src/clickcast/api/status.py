@@ -310,6 +310,8 @@ class ClickModelStatus(ApiModel):
 
     phase: Phase = Phase.PENDING
     """Summary of where the lifecycle is."""
+    phase_since: datetime | None = None
+    """When the phase last changed."""
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """metadata.generation last acted on."""
     stable: ModelVersionStatus | None = None

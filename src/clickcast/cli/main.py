@@ -6,6 +6,7 @@ import typer
 
 from clickcast import __version__
 from clickcast.cli import dev, jobs, manifests, serve
+from clickcast.cli.operator import operator
 
 app = typer.Typer(
     name="clickcast",
@@ -22,6 +23,7 @@ app.command()(jobs.score)
 app.command()(jobs.evaluate)
 app.add_typer(dev.dev, name="dev")
 app.command()(serve.serve)
+app.command()(operator)
 
 
 def _version(value: bool) -> None:

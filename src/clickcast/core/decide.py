@@ -44,6 +44,23 @@ def decide(name: str, spec: ClickModelSpec, status: ClickModelStatus, observed: 
         raise AssertionError(f"phase functions did not settle: {d.status.phase}")  # a bug, not a state
     _ready(ctx, d)
     d.status.observed_generation = observed.generation
+    if d.status.phase is not status.phase or d.status.phase_since is None:
+        d.status.phase_since = now
+    return d.plan()
+
+
+def invalid_spec(status: ClickModelStatus, message: str, *, generation: int, now: datetime) -> Plan:
+    """A spec the API server accepted but clickcast cannot read (e.g. a cron only croniter refuses).
+
+    Nothing starts or stops; Ready says why, once, until the spec is fixed.
+    """
+    d = Draft(status.model_copy(deep=True), generation, now)
+    if d.condition(ConditionType.READY, False, "InvalidSpec", message):
+        d.event("InvalidSpec", message, warning=True)
+    if d.status.stable is None and d.status.phase is Phase.PENDING:
+        d.to(Phase.FAILED)
+        d.status.phase_since = now
+    d.status.observed_generation = generation
     return d.plan()
 
 

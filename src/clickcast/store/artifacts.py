@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -179,13 +179,24 @@ class ModelStore:
         return _load(self.fs, f"{self.root}{uri[len(self.url) :]}".rstrip("/"), uri, expected_manifest_sha256)
 
 
-def load_version(uri: str, expected_manifest_sha256: str | None = None, **storage_options: Any) -> VerifiedVersion:
-    """Load and verify a version from its URI alone (what the serving image does with MODEL_URI)."""
+def load_version(
+    uri: str,
+    expected_manifest_sha256: str | None = None,
+    *,
+    only: Collection[str] | None = None,
+    **storage_options: Any,
+) -> VerifiedVersion:
+    """Load and verify a version from its URI alone (what the serving image does with MODEL_URI).
+
+    `only`: read and verify just these files of the manifest (e.g. the operator reading metrics.json).
+    """
     fs, path = fsspec.core.url_to_fs(uri.rstrip("/"), **storage_options)
-    return _load(fs, path.rstrip("/"), uri, expected_manifest_sha256)
+    return _load(fs, path.rstrip("/"), uri, expected_manifest_sha256, only)
 
 
-def _load(fs: Any, path: str, uri: str, expected_manifest_sha256: str | None) -> VerifiedVersion:
+def _load(
+    fs: Any, path: str, uri: str, expected_manifest_sha256: str | None, only: Collection[str] | None = None
+) -> VerifiedVersion:
     try:
         manifest_bytes = fs.cat_file(f"{path}/{MANIFEST_NAME}")
     except FileNotFoundError as exc:
@@ -201,6 +212,8 @@ def _load(fs: Any, path: str, uri: str, expected_manifest_sha256: str | None) ->
         raise ArtifactCorruptError(f"{uri}/{MANIFEST_NAME}: unreadable manifest ({exc.error_count()} errors)") from exc
     files: dict[str, bytes] = {}
     for name, entry in manifest.files.items():
+        if only is not None and name not in only:
+            continue
         try:
             data = fs.cat_file(f"{path}/{name}")
         except FileNotFoundError as exc:

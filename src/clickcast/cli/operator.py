@@ -1,0 +1,58 @@
+"""`clickcast operator`: run the kopf operator against the current kubeconfig or in-cluster."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from clickcast.cli.errors import fail
+
+
+def operator(
+    *,
+    namespace: Annotated[
+        list[str] | None, typer.Option("--namespace", "-n", help="Namespace to watch (repeatable; glob patterns).")
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace (the default without -n).")
+    ] = False,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="ClickModels reconciled concurrently.")] = 8,
+    jobs_dir: Annotated[str | None, typer.Option(help="Where the jobs image keeps train.py and score.py.")] = None,
+    liveness_port: Annotated[int, typer.Option(help="Port of GET /healthz (0: off).")] = 8080,
+    metrics_port: Annotated[int, typer.Option(help="Port of the Prometheus /metrics (0: off).")] = 8000,
+    peering: Annotated[
+        str | None,
+        typer.Option(help="kopf peering object shared by the replicas (HA: one active at a time). Default: none."),
+    ] = None,
+    log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
+) -> None:
+    """Run the operator: reconcile ClickModels into trainings, validations, rollouts and promotions."""
+    if namespace and all_namespaces:
+        fail("give --namespace or --all-namespaces, not both")
+    if log_format not in ("json", "plain"):
+        fail(f"--log-format {log_format!r}: use json or plain")
+    import kopf  # noqa: PLC0415 - only this command needs the operator's dependencies
+
+    from clickcast.operator.config import OperatorConfig  # noqa: PLC0415
+
+    config = OperatorConfig(
+        namespaces=tuple(namespace or ()),
+        workers=workers,
+        metrics_port=metrics_port or None,
+        **({"jobs_dir": jobs_dir} if jobs_dir else {}),
+    )
+    os.environ.update(config.to_env())
+    import clickcast.operator.handlers  # noqa: F401, PLC0415 - registers the handlers
+
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL)
+    kopf.run(
+        clusterwide=not namespace,
+        namespaces=config.namespaces,
+        standalone=peering is None,
+        peering_name=peering,
+        liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+        memo=kopf.Memo(config=config),
+    )

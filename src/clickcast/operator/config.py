@@ -1,0 +1,47 @@
+"""The operator's own settings (not a ClickModel's): from `clickcast operator` options or the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from clickcast.jobs.submit import JOBS_DIR
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    """Namespaces to watch; empty: every namespace (cluster-wide)."""
+    jobs_dir: str = JOBS_DIR
+    """Where the jobs image keeps train.py and score.py (the spark-submit entry files)."""
+    workers: int = 8
+    """ClickModels reconciled concurrently (one at a time each)."""
+    metrics_port: int | None = 8000
+    """Prometheus /metrics port; None: off."""
+    identity: str = field(default_factory=socket.gethostname)
+    """This replica's name in Events (the pod name in a cluster)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
+        """CLICKCAST_NAMESPACES (comma-separated), CLICKCAST_JOBS_DIR, CLICKCAST_WORKERS, CLICKCAST_METRICS_PORT
+        ("off" disables), POD_NAME."""
+        env = os.environ if env is None else env
+        port = env.get("CLICKCAST_METRICS_PORT", "8000")
+        return cls(
+            namespaces=tuple(n for n in env.get("CLICKCAST_NAMESPACES", "").split(",") if n),
+            jobs_dir=env.get("CLICKCAST_JOBS_DIR", JOBS_DIR),
+            workers=int(env.get("CLICKCAST_WORKERS", "8")),
+            metrics_port=None if port == "off" else int(port),
+            identity=env.get("POD_NAME") or socket.gethostname(),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment from_env reads back (how `clickcast operator` hands its options to kopf's process)."""
+        return {
+            "CLICKCAST_NAMESPACES": ",".join(self.namespaces),
+            "CLICKCAST_JOBS_DIR": self.jobs_dir,
+            "CLICKCAST_WORKERS": str(self.workers),
+            "CLICKCAST_METRICS_PORT": "off" if self.metrics_port is None else str(self.metrics_port),
+        }

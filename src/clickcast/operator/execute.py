@@ -1,0 +1,105 @@
+"""Carrying out the core's actions with Kubernetes objects: deterministic names, owned by the ClickModel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from clickcast.api.roles import Role
+from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.core.plan import Action, Deploy, Retire, StartScoring, StartTraining
+from clickcast.jobs import manifests as jobs
+from clickcast.operator.config import OperatorConfig
+from clickcast.operator.kube import Doc, KubeApi
+from clickcast.serving import manifests as serving
+from clickcast.store import layout
+
+log = logging.getLogger("clickcast.operator")
+
+
+def owner_reference(obj: Doc) -> Doc:
+    """Children are garbage-collected with their ClickModel: no finalizer needed."""
+    meta = obj["metadata"]
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"], "uid": meta["uid"],
+            "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+
+
+class AdoptionError(Exception):
+    """An object with the name clickcast would use exists but belongs to something else."""
+
+
+class KubeExecutor:
+    """Executor (clickcast.core.ports): every action is idempotent (create-or-adopt, server-side apply)."""
+
+    def __init__(self, kube: KubeApi, obj: Doc, config: OperatorConfig) -> None:
+        self.kube = kube
+        self.obj = obj
+        self.config = config
+        self.namespace: str = obj["metadata"]["namespace"]
+        self.owner = [owner_reference(obj)]
+
+    async def apply(self, name: str, spec: ClickModelSpec, action: Action) -> None:
+        match action:
+            case StartTraining():
+                await self._start_training(name, spec, action)
+            case StartScoring():
+                await self._start_scoring(name, spec, action)
+            case Deploy():
+                await self._deploy(name, spec, action)
+            case Retire():
+                await self._retire(name, action.role)
+
+    async def _create_or_adopt(self, doc: Doc) -> None:
+        if await asyncio.to_thread(self.kube.create, doc):
+            log.info("created %s %s", doc["kind"], doc["metadata"]["name"], extra=self._extra(doc))
+            return
+        found = await asyncio.to_thread(
+            self.kube.get, doc["apiVersion"], doc["kind"], self.namespace, doc["metadata"]["name"]
+        )
+        owners = [o.get("uid") for o in (found or {}).get("metadata", {}).get("ownerReferences") or []]
+        if found is not None and self.owner[0]["uid"] not in owners:
+            raise AdoptionError(
+                f"{doc['kind']} {self.namespace}/{doc['metadata']['name']} exists and is not owned by this ClickModel"
+            )
+
+    def _extra(self, doc: Doc) -> dict[str, Any]:
+        version = doc["metadata"].get("labels", {}).get("clickcast.io/version")
+        return {"clickmodel": f"{self.namespace}/{self.obj['metadata']['name']}", "version": version}
+
+    async def _start_training(self, name: str, spec: ClickModelSpec, action: StartTraining) -> None:
+        reference = (action.reference.uri, action.reference.checksum) if action.reference else None
+        common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
+                                  "version": action.version, "spec": spec, "owner": self.owner}  # fmt: skip
+        await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
+        if spec.training.backend is TrainingBackend.SPARK_APPLICATION:
+            doc = jobs.spark_application(**common, reference=reference, jobs_dir=self.config.jobs_dir)
+        else:
+            doc = jobs.training_job(**common, reference=reference, jobs_dir=self.config.jobs_dir)
+        await self._create_or_adopt(doc)
+
+    async def _start_scoring(self, name: str, spec: ClickModelSpec, action: StartScoring) -> None:
+        common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
+                                  "version": action.pin.version, "spec": spec, "owner": self.owner}  # fmt: skip
+        await self._create_or_adopt(jobs.model_config_map(**common, run="scoring"))
+        await self._create_or_adopt(jobs.scoring_job(**common, model_uri=action.pin.uri,
+                                                     manifest_sha256=action.pin.checksum, output=action.output,
+                                                     jobs_dir=self.config.jobs_dir))  # fmt: skip
+
+    async def _deploy(self, name: str, spec: ClickModelSpec, action: Deploy) -> None:
+        log_url = spec.store.prediction_log_url or layout.prediction_log_url(spec.store.url, name)
+        deployment = serving.deployment(
+            model=name, version=action.pin.version, model_uri=action.pin.uri, manifest_sha256=action.pin.checksum,
+            role=action.role, serving=spec.serving, namespace=self.namespace, prediction_log_url=log_url,
+            owner=self.owner,
+        )  # fmt: skip
+        svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
+                              owner=self.owner)  # fmt: skip
+        await asyncio.to_thread(self.kube.apply, svc)
+        await asyncio.to_thread(self.kube.apply, deployment)
+        log.info("%s serves %s", deployment["metadata"]["name"], action.pin.version, extra=self._extra(deployment))
+
+    async def _retire(self, name: str, role: Role) -> None:
+        object_name = serving.object_name(name, role)
+        await asyncio.to_thread(self.kube.delete, "apps/v1", "Deployment", self.namespace, object_name)
+        await asyncio.to_thread(self.kube.delete, "v1", "Service", self.namespace, object_name)

@@ -1,0 +1,157 @@
+"""What the operator sees of one ClickModel: its runs, its published version and its Deployments."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import fsspec
+
+from clickcast.api.roles import SERVED_ROLES, Role
+from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.api.status import ClickModelStatus, Phase
+from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, TrainedVersion
+from clickcast.core.plan import VersionPin
+from clickcast.model.evidence import read_evidence
+from clickcast.operator.kube import Doc, KubeApi, MissingResource
+from clickcast.serving.manifests import MANIFEST_ANNOTATION, object_name
+
+SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
+MESSAGE_TAIL = 600
+
+
+def _urls(spec: ClickModelSpec) -> Iterator[tuple[str, str]]:
+    yield "spec.data.url", spec.data.url
+    yield "spec.store.url", spec.store.url
+    if spec.store.prediction_log_url:
+        yield "spec.store.predictionLogUrl", spec.store.prediction_log_url
+    if spec.scoring is not None:
+        yield "spec.scoring.dataUrl", spec.scoring.data_url
+        yield "spec.scoring.outputUrl", spec.scoring.output_url
+
+
+def spec_blocker(spec: ClickModelSpec) -> str | None:
+    """Why a valid spec cannot run with this installation: a URL scheme without an fsspec filesystem."""
+    for path, url in _urls(spec):
+        protocol = url.split("://", 1)[0] if "://" in url else "file"
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ImportError as exc:
+            return f"{path}: the {protocol}:// filesystem is not installed ({exc})"
+        except ValueError:
+            return f"{path}: no filesystem is known for {protocol}://"
+    return None
+
+
+def job_state(job: Doc | None, pods: list[Doc]) -> RunObservation:
+    """A Job's outcome, with the reason and the failing container's last words (its termination message)."""
+    if job is None:
+        return RunObservation(RunState.MISSING)
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        if cond["type"] == "Complete":
+            return RunObservation(RunState.SUCCEEDED)
+        if cond["type"] == "Failed":
+            detail = next((m for m in map(_termination_message, pods) if m), "")
+            message = f"Job {job['metadata']['name']} failed: {cond.get('reason', '')} {cond.get('message', '')}"
+            return RunObservation(RunState.FAILED, f"{message.strip()}{': ' + detail if detail else ''}")
+    return RunObservation(RunState.RUNNING)
+
+
+def _termination_message(pod: Doc) -> str:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        terminated = (status.get("state") or {}).get("terminated") or {}
+        if terminated.get("exitCode") and terminated.get("message"):
+            lines = [line for line in terminated["message"].strip().splitlines() if line.strip()]
+            return f"exit code {terminated['exitCode']}: {' | '.join(lines[-3:])}"[-MESSAGE_TAIL:]
+    return ""
+
+
+def spark_app_state(app: Doc | None) -> RunObservation:
+    if app is None:
+        return RunObservation(RunState.MISSING)
+    state = (app.get("status") or {}).get("applicationState") or {}
+    name = state.get("state", "")
+    if name == "COMPLETED":
+        return RunObservation(RunState.SUCCEEDED)
+    if name in ("FAILED", "SUBMISSION_FAILED", "FAILING"):
+        return RunObservation(RunState.FAILED, f"SparkApplication {name}: {state.get('errorMessage', '')}".strip())
+    return RunObservation(RunState.RUNNING, name)
+
+
+def rollout(deployment: Doc | None) -> Rollout | None:
+    if deployment is None or deployment["metadata"].get("deletionTimestamp"):
+        return None
+    meta, status = deployment["metadata"], deployment.get("status") or {}
+    desired = int((deployment.get("spec") or {}).get("replicas", 1))
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    return Rollout(
+        version=(meta.get("labels") or {}).get("clickcast.io/version"),
+        checksum=(meta.get("annotations") or {}).get(MANIFEST_ANNOTATION),
+        desired=desired,
+        ready=int(status.get("readyReplicas") or 0),
+        # Old pods still around (a rollout in progress) mean not every replica serves the new version yet.
+        updated=updated if total <= updated else min(updated, desired - 1),
+        current=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
+    )
+
+
+class KubeObserver:
+    """Observer (clickcast.core.ports) over the Kubernetes API and the model store."""
+
+    def __init__(self, kube: KubeApi, obj: Doc) -> None:
+        self.kube = kube
+        self.obj = obj
+        self.namespace: str = obj["metadata"]["namespace"]
+
+    async def _get(self, api_version: str, kind: str, name: str) -> Doc | None:
+        return await asyncio.to_thread(self.kube.get, api_version, kind, self.namespace, name)
+
+    async def _run(self, name: str, spark_app: bool) -> RunObservation:
+        if spark_app:
+            return spark_app_state(await self._get(*SPARK_APP, name))
+        job = await self._get("batch/v1", "Job", name)
+        pods: list[Doc] = []
+        if job is not None and job.get("status", {}).get("failed"):
+            selector = f"batch.kubernetes.io/controller-uid={job['metadata']['uid']}"
+            pods = await asyncio.to_thread(self.kube.list, "v1", "Pod", self.namespace, selector)
+        return job_state(job, pods)
+
+    async def observe(self, name: str, spec: ClickModelSpec, status: ClickModelStatus) -> Observed:
+        blocker = spec_blocker(spec)
+        spark_app = spec.training.backend is TrainingBackend.SPARK_APPLICATION
+        training = scoring = None
+        trained: TrainedVersion | None = None
+        t = status.training
+        try:
+            if t is not None and t.job_name is not None:
+                training = await self._run(t.job_name, spark_app)
+            if status.scoring is not None:
+                scoring = await self._run(status.scoring.job_name, False)
+        except MissingResource as exc:
+            blocker = blocker or f"spec.training.backend: {exc} (install the Spark Operator, or use backend: job)"
+        looking = status.phase in (Phase.TRAINING, Phase.VALIDATING)
+        if (
+            looking
+            and t is not None
+            and t.version
+            and blocker is None
+            and (status.phase is Phase.VALIDATING or training is None or training.state is not RunState.RUNNING)
+        ):
+            trained = await self._trained(spec, name, t.version)  # fmt: skip
+        rollouts: dict[Role, Rollout] = {}
+        for role in SERVED_ROLES:
+            found = rollout(await self._get("apps/v1", "Deployment", object_name(name, role)))
+            if found is not None:
+                rollouts[role] = found
+        generation = int(self.obj["metadata"].get("generation") or 0)
+        return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
+                        rollouts=rollouts, blocker=blocker)  # fmt: skip
+
+    async def _trained(self, spec: ClickModelSpec, name: str, version: str) -> TrainedVersion | None:
+        found = await asyncio.to_thread(read_evidence, spec.store.url, name, version)
+        if found is None:
+            return None
+        return TrainedVersion(VersionPin(version, found.uri, found.manifest_sha256), found.evidence)
