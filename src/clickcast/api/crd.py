@@ -37,6 +37,7 @@ _KEEP = {
     "pattern",
     "minItems",
     "maxItems",
+    "maxProperties",
     "format",
     "additionalProperties",
     "nullable",

@@ -203,8 +203,9 @@ class Training(ApiModel):
     executors: Executors = Field(default_factory=Executors)
     """Executor resources."""
     spark_conf: Annotated[
-        dict[str, str],
+        dict[str, Annotated[str, Field(max_length=4096)]],
         Field(
+            max_length=64,
             json_schema_extra=cel(
                 (
                     f"self.all(k, !k.matches('{UNSAFE_SPARK_CONF.replace(chr(92), chr(92) * 2)}'))",

@@ -53,7 +53,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def clickmodel_event(*, type: str, namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+async def clickmodel_event(*, type: str, namespace: str | None, name: str, memo: Any, **_: Any) -> None:
     reconciler: Reconciler = memo["reconciler"]
     key = (namespace or "", name)
     if type == "DELETED":
@@ -65,7 +65,7 @@ def clickmodel_event(*, type: str, namespace: str | None, name: str, memo: Any, 
 @kopf.on.event("batch", "v1", "jobs", labels=OWNED)
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 @kopf.on.event("sparkoperator.k8s.io", "v1beta2", "sparkapplications", labels=OWNED)
-def child_event(*, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any) -> None:
+async def child_event(*, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any) -> None:
     memo["reconciler"].enqueue((namespace or "", labels["clickcast.io/model"]))
 
 

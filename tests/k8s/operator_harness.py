@@ -1,0 +1,125 @@
+"""Running the operator in-process (kopf.testing.KopfRunner) and its Jobs for real (the local job runner)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kopf.testing import KopfRunner
+from kubernetes.client.exceptions import ApiException
+
+from clickcast.devcluster.jobrunner import JobRun, run_job
+from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
+from tests.manifests import ROOT
+
+
+def operator_env(jobs_dir: Path = ROOT / "jobs") -> dict[str, str]:
+    """What the in-process operator and the Job pods run locally need: this interpreter's Spark and entry files."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        "CLICKCAST_JOBS_DIR": str(jobs_dir),
+        "CLICKCAST_METRICS_PORT": "off",
+        "CLICKCAST_WORKERS": "4",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
+@contextmanager
+def running_operator(namespace: str) -> Iterator[KopfRunner]:
+    """The operator watching `namespace`, stopped (cleanly) on exit; fails the test if it crashed."""
+    args = [
+        "run",
+        "--standalone",
+        "--namespace",
+        namespace,
+        "--log-format",
+        "json",
+        "-m",
+        "clickcast.operator.handlers",
+    ]
+    with KopfRunner(args, timeout=120) as runner:
+        yield runner
+    assert runner.exception is None, runner.output[-4000:]
+
+
+class JobRunner:
+    """Runs every Job of a namespace as it appears (the kubelet's part, done with local processes)."""
+
+    def __init__(self, kube: Kube, namespace: str) -> None:
+        self.kube, self.namespace = kube, namespace
+        self.runs: dict[str, JobRun | BaseException] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> JobRunner:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                jobs = self.kube.batch.list_namespaced_job(self.namespace).items
+            except ApiException:
+                jobs = []
+            for job in jobs:
+                name = job.metadata.name
+                if name not in self.runs:
+                    self.runs[name] = RuntimeError("running")
+                    threading.Thread(target=self._run, args=(name,), daemon=True).start()
+            self._stop.wait(0.3)
+
+    def _run(self, name: str) -> None:
+        try:
+            self.runs[name] = run_job(self.kube.api, self.namespace, name, timeout=600)
+        except BaseException as exc:  # reported by the test that waits for it
+            self.runs[name] = exc
+
+
+def clickmodel(kube: Kube, namespace: str, name: str) -> dict[str, Any]:
+    got: dict[str, Any] = kube.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return got
+
+
+def wait_for_phase(kube: Kube, namespace: str, name: str, *phases: str, timeout: float = 300) -> dict[str, Any]:
+    """Wait until the ClickModel reaches one of `phases`; the failure message shows where it is instead."""
+    last: dict[str, Any] = {}
+
+    def reached() -> bool:
+        nonlocal last
+        last = clickmodel(kube, namespace, name)
+        return (last.get("status") or {}).get("phase") in phases
+
+    deadline = time.monotonic() + timeout
+    while not reached():
+        if time.monotonic() > deadline:
+            status = last.get("status") or {}
+            raise AssertionError(f"{name} not in {phases} after {timeout:.0f}s: phase {status.get('phase')}, "
+                                 f"conditions {status.get('conditions')}, history {status.get('history')}")  # fmt: skip
+        time.sleep(0.3)
+    return last
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(c for c in obj["status"]["conditions"] if c["type"] == type_)
+    return found
+
+
+def events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
+    items = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+    return [(e.type, e.reason, e.message) for e in sorted(items, key=lambda e: e.metadata.creation_timestamp)]
+
+
+__all__ = ["JobRunner", "clickmodel", "condition", "events", "operator_env", "running_operator", "wait_for",
+           "wait_for_phase"]  # fmt: skip
