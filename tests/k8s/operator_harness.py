@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -121,5 +123,30 @@ def events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
     return [(e.type, e.reason, e.message) for e in sorted(items, key=lambda e: e.metadata.creation_timestamp)]
 
 
-__all__ = ["JobRunner", "clickmodel", "condition", "events", "operator_env", "running_operator", "wait_for",
+__all__ = ["JobRunner", "OperatorProcess", "clickmodel", "condition", "events", "operator_env", "running_operator", "wait_for",
            "wait_for_phase"]  # fmt: skip
+
+
+class OperatorProcess:
+    """`clickcast operator` as a separate process, so a test can SIGKILL it at any point and start another."""
+
+    def __init__(self, namespace: str, log_dir: Path) -> None:
+        self.namespace, self.log_dir = namespace, log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
+        cmd = [str(Path(sys.executable).parent / "clickcast"), "operator", "--namespace", self.namespace,
+               "--metrics-port", "0", "--liveness-port", "0", "--workers", "2"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no final status write, exactly like a node failure."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("operator-*.log")))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import copy
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from clickcast.jobs.generate import GeneratorConfig, generate
-from tests.k8s.conftest import Kube
+from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube
 from tests.k8s.operator_harness import (
     JobRunner,
+    OperatorProcess,
     clickmodel,
     condition,
     events,
@@ -99,3 +103,91 @@ def test_apply_trains_validates_and_serves_the_first_version(
     assert len(kube.batch.list_namespaced_job(namespace).items) == 1
     assert isinstance(jobs.runs[job_name], object)
     assert clickmodel(kube, namespace, "offers")["status"]["observedGeneration"] == 1
+
+
+def test_a_release_survives_the_operator_being_killed_in_every_phase(
+    *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None, jobs: JobRunner
+) -> None:
+    """First version, then a manual canary release and a rejected retrain, with a SIGKILL at each new phase."""
+    op = OperatorProcess(namespace, tmp_path)
+    seen: list[str] = []
+
+    def phase_kill_restart(*phases: str, timeout: float = 420) -> dict[str, Any]:
+        """Wait for one of `phases`; on every phase seen for the first time on the way, kill and restart."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            obj = clickmodel(kube, namespace, "offers")
+            phase = (obj.get("status") or {}).get("phase")
+            if phase in phases:
+                return obj
+            if phase is not None and phase not in seen:
+                seen.append(phase)
+                op.kill()
+                op.start()
+            time.sleep(0.2)
+        raise AssertionError(f"not in {phases} after {timeout:.0f}s: {obj.get('status')}\n{op.logs()[-3000:]}")
+
+    manual = {"promotion.mode": "manual"}
+    doc = manifest("offers", clicks, tmp_path / "store", **manual)
+    op.start()
+    try:
+        kube.create_clickmodel(doc, namespace)
+        first = phase_kill_restart("Serving")["status"]["stable"]
+        assert "Training" in seen
+
+        # A retrain (trigger) canaries beside stable and waits for approval.
+        patch = {"spec": {"training": {"trigger": "retrain-1"}}}
+        kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", patch)
+        canary = phase_kill_restart("Canary")
+        candidate = canary["status"]["candidate"]["version"]
+        assert candidate != first["version"]
+        canary_dep = wait_for("the canary Deployment", lambda: _deployment(kube, namespace, "offers-canary"))
+        assert canary_dep.metadata.labels["clickcast.io/version"] == candidate
+        assert _deployment(kube, namespace, "offers-stable").metadata.labels["clickcast.io/version"] == first["version"]
+        wait_for("the canary to be ready", lambda: (clickmodel(kube, namespace, "offers")["status"].get("canary")),
+                 timeout=60)  # fmt: skip
+        op.kill()  # in Canary, waiting for approval
+        op.start()
+        patch = {"spec": {"promotion": {"approvedVersion": candidate}}}
+        kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", patch)
+        promoted = phase_kill_restart("Serving")["status"]
+        assert promoted["stable"]["version"] == candidate
+        assert [h["decision"] for h in promoted["history"][:2]] == ["Promoted", "Promoted"]
+        wait_for("the canary to be retired", lambda: _deployment(kube, namespace, "offers-canary") is None)
+        stable_dep = _deployment(kube, namespace, "offers-stable")
+        assert stable_dep.metadata.labels["clickcast.io/version"] == candidate
+
+        # A retrain that fails a gate is rejected and never touches stable.
+        patch = {"spec": {"training": {"trigger": "retrain-2"}, "validation": {"absolute": {"maxMae": 0.001}},
+                          "promotion": {"approvedVersion": None}}}  # fmt: skip
+        kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", patch)
+        wait_for("the rejection", lambda: clickmodel(kube, namespace, "offers")["status"]["history"][0]["decision"]
+                 == "Rejected", timeout=420)  # fmt: skip
+        rejected = clickmodel(kube, namespace, "offers")["status"]
+        assert rejected["phase"] == "Serving"
+        assert rejected["stable"]["version"] == candidate
+        assert "absolute.maxMae" in {g["name"] for g in rejected["history"][0]["gates"]}
+        assert _deployment(kube, namespace, "offers-stable").metadata.labels["clickcast.io/version"] == candidate
+        assert _deployment(kube, namespace, "offers-canary") is None
+    finally:
+        op.kill()
+    # Never a second Job for one training, whatever the kills interrupted.
+    job_versions = [j.metadata.labels["clickcast.io/version"] for j in kube.batch.list_namespaced_job(namespace).items]
+    assert len(job_versions) == len(set(job_versions)) == 3, job_versions
+    assert op.starts >= 4
+    # Structured JSON logs name the ClickModel, the version and the phase.
+    lines = [json.loads(line) for line in op.logs().splitlines() if line.startswith("{")]
+    transitions = [line for line in lines if line.get("message", "").startswith("phase ")]
+    assert transitions
+    assert all(
+        line["clickmodel"] == f"{namespace}/offers" and line["phase"] and line["version"] for line in transitions
+    )
+
+
+def _deployment(kube: Kube, namespace: str, name: str) -> Any:
+    try:
+        return kube.apps.read_namespaced_deployment(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

@@ -253,3 +253,14 @@ def test_status_patch_reports_exit_codes_like_a_kubelet() -> None:
     assert status["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions == {"PodScheduled": "True", "Initialized": "True", "ContainersReady": "False", "Ready": "False"}
+
+
+def test_a_failed_container_reports_its_log_tail_when_asked_to() -> None:
+    spec = pod({"terminationMessagePolicy": "FallbackToLogsOnError"})
+    output = "".join(f"line {i}\n" for i in range(200)) + "ContractError: no rows\n"
+    failed = pod_status_patch(spec, PodRun("p-1", main=[ContainerRun("main", 1, output)]), "2026-01-01T00:00:00Z")
+    message = failed["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
+    assert message.endswith("ContractError: no rows")
+    assert len(message.splitlines()) == 80
+    silent = pod_status_patch(pod({}), PodRun("p-1", main=[ContainerRun("main", 1, output)]), "2026-01-01T00:00:00Z")
+    assert "message" not in silent["status"]["containerStatuses"][0]["state"]["terminated"]

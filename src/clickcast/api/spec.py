@@ -212,7 +212,7 @@ class Training(ApiModel):
                     "sparkConf may not mount Secrets or volumes, or change the namespace or credentials of Spark's "
                     "pods: name Secrets in spec.data.storageOptionsSecret and the account in serviceAccountName",
                 ),
-            )
+            ),
         ),
     ] = Field(default_factory=dict)
     """Extra Spark configuration (spark.* keys). Keys that would mount Secrets or volumes into Spark's pods, or

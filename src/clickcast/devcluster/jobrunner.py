@@ -265,12 +265,20 @@ def workload(pod: Doc, scratch: Path, lookup: Lookup, base_env: Mapping[str, str
     )
 
 
+def log_tail(output: str, lines: int = 80, limit: int = 2048) -> str:
+    """The kubelet's FallbackToLogsOnError message: the last 80 lines, at most 2048 bytes."""
+    tail = "\n".join(output.rstrip().splitlines()[-lines:])
+    return tail.encode()[-limit:].decode(errors="ignore")
+
+
 def pod_status_patch(pod: Doc, run: PodRun, now: str) -> Doc:
     """The status a kubelet would report once the pod's containers have exited."""
     code = run.exit_code
 
-    def terminated(c: ContainerRun) -> Doc:
-        state = {"exitCode": c.exit_code, "reason": "Completed" if c.exit_code == 0 else "Error"}
+    def terminated(c: ContainerRun, container: Doc) -> Doc:
+        state: Doc = {"exitCode": c.exit_code, "reason": "Completed" if c.exit_code == 0 else "Error"}
+        if c.exit_code and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
+            state["message"] = log_tail(c.output)  # as the kubelet does when the container wrote no message file
         return {"terminated": {**state, "startedAt": now, "finishedAt": now}}
 
     def statuses(containers: list[Doc], runs: list[ContainerRun]) -> list[Doc]:
@@ -278,7 +286,7 @@ def pod_status_patch(pod: Doc, run: PodRun, now: str) -> Doc:
         out = []
         for c in containers:
             r = by_name.get(c["name"])
-            state = terminated(r) if r else {"waiting": {"reason": "PodInitializing"}}
+            state = terminated(r, c) if r else {"waiting": {"reason": "PodInitializing"}}
             out.append({"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False})
             out[-1].update({"restartCount": 0, "started": False, "state": state})
         return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ OWNED = {"clickcast.io/model": kopf.PRESENT}
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     config: OperatorConfig = memo.get("config") or OperatorConfig.from_env()
     settings.posting.enabled = False  # clickcast posts one Event per lifecycle transition itself
+    # Every watch event runs a handler that only wakes the queue: its "succeeded" line is noise.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     # The Kubernetes client is synchronous: give its calls enough threads for every worker.
