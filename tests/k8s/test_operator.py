@@ -120,6 +120,8 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
             phase = (obj.get("status") or {}).get("phase")
             if phase in phases:
                 return obj
+            if phase == "Failed":
+                raise AssertionError(f"Failed: {obj['status']}")
             if phase is not None and phase not in seen:
                 seen.append(phase)
                 op.kill()

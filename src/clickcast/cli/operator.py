@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from clickcast.cli.errors import fail
+from clickcast.jobs.submit import JOBS_DIR
 
 
 def operator(
@@ -18,8 +19,12 @@ def operator(
     all_namespaces: Annotated[
         bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace (the default without -n).")
     ] = False,
-    workers: Annotated[int, typer.Option(min=1, max=256, help="ClickModels reconciled concurrently.")] = 8,
-    jobs_dir: Annotated[str | None, typer.Option(help="Where the jobs image keeps train.py and score.py.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, envvar="CLICKCAST_WORKERS", help="ClickModels reconciled concurrently.")
+    ] = 8,
+    jobs_dir: Annotated[
+        str, typer.Option(envvar="CLICKCAST_JOBS_DIR", help="Where the jobs image keeps train.py and score.py.")
+    ] = JOBS_DIR,
     liveness_port: Annotated[int, typer.Option(help="Port of GET /healthz (0: off).")] = 8080,
     metrics_port: Annotated[int, typer.Option(help="Port of the Prometheus /metrics (0: off).")] = 8000,
     peering: Annotated[
@@ -42,7 +47,7 @@ def operator(
         namespaces=tuple(namespace or ()),
         workers=workers,
         metrics_port=metrics_port or None,
-        **({"jobs_dir": jobs_dir} if jobs_dir else {}),
+        jobs_dir=jobs_dir,
     )
     os.environ.update(config.to_env())
     import clickcast.operator.handlers  # noqa: F401, PLC0415 - registers the handlers
