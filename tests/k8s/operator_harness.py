@@ -17,7 +17,7 @@ from kopf.testing import KopfRunner
 from kubernetes.client.exceptions import ApiException
 
 from clickcast.devcluster.jobrunner import JobRun, run_job
-from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
+from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube
 from tests.manifests import ROOT
 
 
@@ -121,10 +121,6 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 def events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
     items = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
     return [(e.type, e.reason, e.message) for e in sorted(items, key=lambda e: e.metadata.creation_timestamp)]
-
-
-__all__ = ["JobRunner", "OperatorProcess", "clickmodel", "condition", "events", "operator_env", "running_operator", "wait_for",
-           "wait_for_phase"]  # fmt: skip
 
 
 class OperatorProcess:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from kubernetes.client.exceptions import ApiException
 
@@ -193,3 +194,98 @@ def _deployment(kube: Kube, namespace: str, name: str) -> Any:
         if exc.status == 404:
             return None
         raise
+
+
+def _secret_refs(pod_spec: dict[str, Any]) -> set[str]:
+    """Every Secret a pod spec can reach: volumes (plain and projected), envFrom and env."""
+    refs = set()
+    for volume in pod_spec.get("volumes") or []:
+        if "secret" in volume:
+            refs.add(volume["secret"]["secretName"])
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if "secret" in source:
+                refs.add(source["secret"]["name"])
+    for container in [*(pod_spec.get("initContainers") or []), *pod_spec["containers"]]:
+        refs |= {s["secretRef"]["name"] for s in container.get("envFrom") or [] if "secretRef" in s}
+        refs |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env") or []
+                 if "secretKeyRef" in (e.get("valueFrom") or {})}  # fmt: skip
+    return refs
+
+
+def test_pods_use_only_what_the_clickmodel_names_and_go_with_it(
+    *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None
+) -> None:
+    for secret in ("lake-creds", "database-password"):
+        kube.core.create_namespaced_secret(namespace, {"metadata": {"name": secret}, "stringData": {"k": "v"}})
+    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "trainer"}})
+    doc = manifest("offers", clicks, tmp_path / "store", **{"data.storageOptionsSecret": "lake-creds",
+                                                             "training.serviceAccountName": "trainer"})  # fmt: skip
+    # A ClickModel cannot smuggle another Secret in through Spark's settings: the API server refuses it.
+    mount = {"spark.kubernetes.driver.secrets.database-password": "/s"}
+    sneaky = manifest("sneaky", clicks, tmp_path / "store", **{"training.sparkConf": mount})
+    with pytest.raises(ApiException) as refused:
+        kube.create_clickmodel(sneaky, namespace)
+    assert refused.value.status == 422
+    assert "spec.training.sparkConf" in refused.value.body
+    with running_operator(namespace):
+        kube.create_clickmodel(doc, namespace)
+        job = wait_for("the training Job", lambda: kube.batch.list_namespaced_job(namespace).items, timeout=60)[0]
+    pod_spec = kube.api.sanitize_for_serialization(job.spec.template.spec)
+    assert _secret_refs(pod_spec) == {"lake-creds"}
+    assert pod_spec["serviceAccountName"] == "trainer"
+    assert pod_spec["automountServiceAccountToken"] is False  # local master: Spark needs no API access
+    assert {v["name"] for v in pod_spec["volumes"]} == {"clickmodel", "scratch"}
+    security = pod_spec["containers"][0]["securityContext"]
+    assert (security["runAsNonRoot"], security["readOnlyRootFilesystem"], security["allowPrivilegeEscalation"]) == (
+        True, True, False)  # fmt: skip
+
+    # Deleting the ClickModel takes its Job and ConfigMap with it (owner references; no finalizer to wait on).
+    model = clickmodel(kube, namespace, "offers")
+    assert not model["metadata"].get("finalizers")
+    kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers")
+    wait_for("the Job to be collected", lambda: not kube.batch.list_namespaced_job(namespace).items, timeout=60)
+    wait_for("the ConfigMap to be collected", lambda: not [
+        c for c in kube.core.list_namespaced_config_map(namespace).items if c.metadata.name.startswith("offers-")
+    ], timeout=60)  # fmt: skip
+
+
+def test_a_failing_training_job_is_reported_and_backs_off(
+    *, kube: Kube, namespace: str, tmp_path: Path, env: None, jobs: JobRunner
+) -> None:
+    empty = tmp_path / "no-clicks"
+    empty.mkdir()
+    with running_operator(namespace):
+        kube.create_clickmodel(manifest("offers", f"file://{empty}", tmp_path / "store"), namespace)
+        failed = wait_for_phase(kube, namespace, "offers", "Failed", timeout=180)
+        trained = condition(failed, "Trained")
+        assert (trained["status"], trained["reason"]) == ("False", "TrainingFailed")
+        assert "exit code" in trained["message"]  # the container's own last words, not just "BackoffLimitExceeded"
+        status = failed["status"]
+        assert status["training"]["failures"] == 1
+        assert status["training"]["retryAt"] > status["training"]["finishedAt"]
+        assert status["history"][0]["decision"] == "Failed"
+        assert ("Warning", "TrainingFailed") in {(t, r) for t, r, _ in events(kube, namespace, "offers")}
+        time.sleep(5)  # the retry waits for its backoff: still exactly one Job
+        assert len(kube.batch.list_namespaced_job(namespace).items) == 1
+    assert not kube.apps.list_namespaced_deployment(namespace).items
+
+
+def test_batch_mode_scores_with_a_validated_version_and_serves_nothing(
+    *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None, jobs: JobRunner
+) -> None:
+    out = tmp_path / "scored"
+    doc = manifest("nightly", clicks, tmp_path / "store", **{
+        "serving.enabled": False, "scoring": {"dataUrl": clicks, "outputUrl": f"file://{out}"}})  # fmt: skip
+    with running_operator(namespace):
+        kube.create_clickmodel(doc, namespace)
+        done = wait_for_phase(kube, namespace, "nightly", "Serving", "Failed", timeout=600)
+    status = done["status"]
+    assert status["phase"] == "Serving", status.get("history")
+    version = status["stable"]["version"]
+    assert status["history"][0]["reason"] == "Scored"
+    scored = pq.read_table(out / version)
+    assert scored.num_rows == DATA.rows
+    assert set(scored.column("model_version").to_pylist()) == {version}
+    assert not kube.apps.list_namespaced_deployment(namespace).items
+    runs = sorted(j.metadata.labels["clickcast.io/run"] for j in kube.batch.list_namespaced_job(namespace).items)
+    assert runs == ["scoring", "training"]
