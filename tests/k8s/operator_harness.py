@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kopf.testing import KopfRunner
 from kubernetes.client.exceptions import ApiException
 
@@ -126,8 +127,8 @@ def events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
 class OperatorProcess:
     """`clickcast operator` as a separate process, so a test can SIGKILL it at any point and start another."""
 
-    def __init__(self, namespace: str, log_dir: Path) -> None:
-        self.namespace, self.log_dir = namespace, log_dir
+    def __init__(self, namespace: str, log_dir: Path, kubeconfig: Path | None = None) -> None:
+        self.namespace, self.log_dir, self.kubeconfig = namespace, log_dir, kubeconfig
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -136,7 +137,8 @@ class OperatorProcess:
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
         cmd = [str(Path(sys.executable).parent / "clickcast"), "operator", "--namespace", self.namespace,
                "--metrics-port", "0", "--liveness-port", "0", "--workers", "2"]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        env = {**os.environ, **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {})}
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no final status write, exactly like a node failure."""
@@ -146,3 +148,21 @@ class OperatorProcess:
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("operator-*.log")))
+
+
+def service_account_kubeconfig(kube: Kube, namespace: str, account: str, path: Path) -> Path:
+    """A kubeconfig authenticating as a ServiceAccount (a TokenRequest token), for a process to run as it."""
+    token = kube.core.create_namespaced_service_account_token(
+        account, namespace, {"spec": {"expirationSeconds": 3600}}
+    ).status.token
+    admin = yaml.safe_load(kube.kubeconfig.read_text())
+    cluster = admin["clusters"][0]
+    context = {"cluster": cluster["name"], "user": account, "namespace": namespace}
+    doc = {
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": account, "context": context}],
+        "current-context": account,
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(doc))
+    return path

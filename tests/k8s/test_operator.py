@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +13,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from clickcast.jobs.generate import GeneratorConfig, generate
-from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube
+from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
 from tests.k8s.operator_harness import (
     JobRunner,
     OperatorProcess,
@@ -23,9 +26,10 @@ from tests.k8s.operator_harness import (
     events,
     operator_env,
     running_operator,
-    wait_for,
+    service_account_kubeconfig,
     wait_for_phase,
 )
+from tests.manifests import ROOT
 
 pytestmark = pytest.mark.k8s
 DATA = GeneratorConfig(rows=36_000, days=42, seed=11, merchants=300, categories=60)  # as tests/spark: xgboost wins
@@ -98,6 +102,12 @@ def test_apply_trains_validates_and_serves_the_first_version(
         assert env_vars["MODEL_URI"] == status["stable"]["uri"]
         assert env_vars["MODEL_SHA256"] == status["stable"]["checksum"]
         assert deployment.spec.strategy.rolling_update.max_unavailable == 0
+        table = subprocess.run(["kubectl", "get", "clickmodels", "-n", namespace], capture_output=True, text=True,
+                               env={**os.environ, "KUBECONFIG": str(kube.kubeconfig)}, check=True).stdout  # fmt: skip
+        header, row = table.splitlines()[:2]
+        assert header.split()[:5] == ["NAME", "PHASE", "STABLE", "CANDIDATE", "CANARY"]
+        assert row.split()[:3] == ["offers", "Serving", version]
+        assert f"{status['stable']['metrics']['poissonDeviance']:.4g}"[:4] in row
         reasons = sorted(r for _, r, _ in events(kube, namespace, "offers"))
         # One Event per transition, none repeated by the reconciliations in between.
         assert reasons == sorted(["TrainingStarted", "TrainingSucceeded", "Validated", "PromotionStarted", "Promoted"])
@@ -289,3 +299,29 @@ def test_batch_mode_scores_with_a_validated_version_and_serves_nothing(
     assert not kube.apps.list_namespaced_deployment(namespace).items
     runs = sorted(j.metadata.labels["clickcast.io/run"] for j in kube.batch.list_namespaced_job(namespace).items)
     assert runs == ["scoring", "training"]
+
+
+def test_the_operator_needs_no_more_than_its_namespaced_role(
+    *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None, jobs: JobRunner
+) -> None:
+    """Run as a ServiceAccount bound only to manifests/rbac/operator-namespaced.yaml: a full release, no 403."""
+    docs = [d for d in yaml.safe_load_all((ROOT / "manifests/rbac/operator-namespaced.yaml").read_text()) if d]
+    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "clickcast-operator"}})
+    for doc in docs:
+        doc["metadata"]["namespace"] = namespace
+        for subject in doc.get("subjects") or []:
+            subject["namespace"] = namespace
+        kube.create(doc, namespace)
+    kubeconfig = service_account_kubeconfig(kube, namespace, "clickcast-operator", tmp_path / "operator.kubeconfig")
+    op = OperatorProcess(namespace, tmp_path, kubeconfig=kubeconfig)
+    op.start()
+    try:
+        kube.create_clickmodel(manifest("offers", clicks, tmp_path / "store"), namespace)
+        served = wait_for_phase(kube, namespace, "offers", "Serving", "Failed", timeout=420)
+    finally:
+        op.kill()
+    assert served["status"]["phase"] == "Serving", served["status"].get("history")
+    assert kube.apps.read_namespaced_deployment("offers-stable", namespace).spec.replicas == 2
+    refused = [line for line in op.logs().splitlines() if "403" in line or "forbidden" in line.lower()]
+    assert not refused, refused[:3]
+    assert "reconcile failed" not in op.logs()

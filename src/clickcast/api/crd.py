@@ -60,6 +60,12 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": ".status.stable.metrics.poissonDeviance",
         "description": "Mean Poisson deviance of the stable version on its test window",
     },
+    {
+        "name": "Candidate Deviance",
+        "type": "number",
+        "jsonPath": ".status.candidate.metrics.poissonDeviance",
+        "description": "Mean Poisson deviance of the candidate on its test window",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

@@ -31,6 +31,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf
     settings.posting.enabled = False  # clickcast posts one Event per lifecycle transition itself
     # Every watch event runs a handler that only wakes the queue: its "succeeded" line is noise.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    if config.namespaces and not any(c in "".join(config.namespaces) for c in "*?[!"):
+        # Exact namespaces (a namespaced install): no cluster-wide scans of CRDs and Namespaces, which its
+        # Role does not allow; the CRD must exist when the operator starts.
+        settings.scanning.disabled = True
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     # The Kubernetes client is synchronous: give its calls enough threads for every worker.
