@@ -127,8 +127,11 @@ def events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
 class OperatorProcess:
     """`clickcast operator` as a separate process, so a test can SIGKILL it at any point and start another."""
 
-    def __init__(self, namespace: str, log_dir: Path, kubeconfig: Path | None = None) -> None:
+    def __init__(
+        self, namespace: str, log_dir: Path, kubeconfig: Path | None = None, ports: tuple[int, int] = (0, 0)
+    ) -> None:
         self.namespace, self.log_dir, self.kubeconfig = namespace, log_dir, kubeconfig
+        self.liveness_port, self.metrics_port = ports
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -136,7 +139,8 @@ class OperatorProcess:
         self.starts += 1
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
         cmd = [str(Path(sys.executable).parent / "clickcast"), "operator", "--namespace", self.namespace,
-               "--metrics-port", "0", "--liveness-port", "0", "--workers", "2"]  # fmt: skip
+               "--metrics-port", str(self.metrics_port), "--liveness-port", str(self.liveness_port),
+               "--workers", "2"]  # fmt: skip
         env = {**os.environ, **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {})}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 

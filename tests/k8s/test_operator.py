@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from clickcast.jobs.generate import GeneratorConfig, generate
@@ -30,6 +32,7 @@ from tests.k8s.operator_harness import (
     wait_for_phase,
 )
 from tests.manifests import ROOT
+from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.k8s
 DATA = GeneratorConfig(rows=36_000, days=42, seed=11, merchants=300, categories=60)  # as tests/spark: xgboost wins
@@ -313,11 +316,17 @@ def test_the_operator_needs_no_more_than_its_namespaced_role(
             subject["namespace"] = namespace
         kube.create(doc, namespace)
     kubeconfig = service_account_kubeconfig(kube, namespace, "clickcast-operator", tmp_path / "operator.kubeconfig")
-    op = OperatorProcess(namespace, tmp_path, kubeconfig=kubeconfig)
+    ports = free_port(), free_port()
+    op = OperatorProcess(namespace, tmp_path, kubeconfig=kubeconfig, ports=ports)
     op.start()
     try:
         kube.create_clickmodel(manifest("offers", clicks, tmp_path / "store"), namespace)
         served = wait_for_phase(kube, namespace, "offers", "Serving", "Failed", timeout=420)
+        assert httpx.get(f"http://127.0.0.1:{ports[0]}/healthz", timeout=5).status_code == 200
+        metrics = httpx.get(f"http://127.0.0.1:{ports[1]}/metrics", timeout=5).text
+        assert 'clickcast_operator_reconciles_total{result="ok"}' in metrics
+        assert 'clickcast_operator_transitions_total{reason="Promoted"} 1.0' in metrics
+        assert 'clickcast_operator_phase_duration_seconds_count{phase="Training"} 1.0' in metrics
     finally:
         op.kill()
     assert served["status"]["phase"] == "Serving", served["status"].get("history")
@@ -325,3 +334,66 @@ def test_the_operator_needs_no_more_than_its_namespaced_role(
     refused = [line for line in op.logs().splitlines() if "403" in line or "forbidden" in line.lower()]
     assert not refused, refused[:3]
     assert "reconcile failed" not in op.logs()
+
+
+SPARK_APP_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    # *.k8s.io groups need this annotation; the Spark Operator's own CRD carries the same one.
+    "metadata": {"name": "sparkapplications.sparkoperator.k8s.io",
+                 "annotations": {"api-approved.kubernetes.io": "https://github.com/kubeflow/spark-operator/pull/1298"}},
+    "spec": {
+        "group": "sparkoperator.k8s.io",
+        "scope": "Namespaced",
+        "names": {"plural": "sparkapplications", "singular": "sparkapplication", "kind": "SparkApplication"},
+        "versions": [{"name": "v1beta2", "served": True, "storage": True,
+                      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+    },
+}  # fmt: skip
+"""A stand-in for the Spark Operator's CRD (which cannot run here): enough to store SparkApplications."""
+
+
+def test_spark_application_backend_waits_for_the_spark_operators_verdict(
+    *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None
+) -> None:
+    ext = client.ApiextensionsV1Api(kube.api)
+    ext.create_custom_resource_definition(SPARK_APP_CRD)
+    try:
+        wait_for("the SparkApplication CRD", lambda: any(
+            c.type == "Established" and c.status == "True"
+            for c in ext.read_custom_resource_definition(SPARK_APP_CRD["metadata"]["name"]).status.conditions or []
+        ), timeout=30)  # fmt: skip
+        doc = manifest("offers", clicks, tmp_path / "store", **{"training.backend": "sparkApplication"})
+        with running_operator(namespace):
+            kube.create_clickmodel(doc, namespace)
+            training = wait_for_phase(kube, namespace, "offers", "Training", timeout=60)
+            name = training["status"]["training"]["jobName"]
+            app = wait_for("the SparkApplication", lambda: _spark_app(kube, namespace, name), timeout=30)
+            assert app["metadata"]["ownerReferences"][0]["kind"] == "ClickModel"
+            assert app["spec"]["mainApplicationFile"].endswith("/train.py")
+            assert not kube.batch.list_namespaced_job(namespace).items  # no Job beside it
+            app["status"] = {"applicationState": {"state": "RUNNING"}}
+            kube.custom.replace_namespaced_custom_object(*SPARK_APP, namespace, "sparkapplications", name, app)
+            time.sleep(3)
+            assert clickmodel(kube, namespace, "offers")["status"]["phase"] == "Training"  # waits for the verdict
+            app = _spark_app(kube, namespace, name)
+            app["status"] = {"applicationState": {"state": "FAILED", "errorMessage": "driver pod OOMKilled"}}
+            kube.custom.replace_namespaced_custom_object(*SPARK_APP, namespace, "sparkapplications", name, app)
+            failed = wait_for_phase(kube, namespace, "offers", "Failed", timeout=60)
+        trained = condition(failed, "Trained")
+        assert trained["reason"] == "TrainingFailed"
+        assert "driver pod OOMKilled" in trained["message"]
+    finally:
+        ext.delete_custom_resource_definition(SPARK_APP_CRD["metadata"]["name"])
+
+
+SPARK_APP = ("sparkoperator.k8s.io", "v1beta2")
+
+
+def _spark_app(kube: Kube, namespace: str, name: str) -> Any:
+    try:
+        return kube.custom.get_namespaced_custom_object(*SPARK_APP, namespace, "sparkapplications", name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
