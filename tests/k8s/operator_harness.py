@@ -128,9 +128,14 @@ class OperatorProcess:
     """`clickcast operator` as a separate process, so a test can SIGKILL it at any point and start another."""
 
     def __init__(
-        self, namespace: str, log_dir: Path, kubeconfig: Path | None = None, ports: tuple[int, int] = (0, 0)
+        self,
+        namespace: str,
+        log_dir: Path,
+        kubeconfig: Path | None = None,
+        ports: tuple[int, int] = (0, 0),
+        extra: list[str] | None = None,
     ) -> None:
-        self.namespace, self.log_dir, self.kubeconfig = namespace, log_dir, kubeconfig
+        self.namespace, self.log_dir, self.kubeconfig, self.extra = namespace, log_dir, kubeconfig, extra or []
         self.liveness_port, self.metrics_port = ports
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -140,7 +145,7 @@ class OperatorProcess:
         log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
         cmd = [str(Path(sys.executable).parent / "clickcast"), "operator", "--namespace", self.namespace,
                "--metrics-port", str(self.metrics_port), "--liveness-port", str(self.liveness_port),
-               "--workers", "2"]  # fmt: skip
+               "--workers", "2", *self.extra]  # fmt: skip
         env = {**os.environ, **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig else {})}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 

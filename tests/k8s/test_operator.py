@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -397,3 +398,48 @@ def _spark_app(kube: Kube, namespace: str, name: str) -> Any:
         if exc.status == 404:
             return None
         raise
+
+
+def test_two_replicas_with_peering_one_works_the_other_waits(
+    *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None
+) -> None:
+    peering = [d for d in yaml.safe_load_all((ROOT / "manifests/peering/kopf-peering.yaml").read_text()) if d]
+    ext = client.ApiextensionsV1Api(kube.api)
+    crds = [d for d in peering if d["kind"] == "CustomResourceDefinition"]
+    for crd in crds:
+        with contextlib.suppress(ApiException):
+            ext.create_custom_resource_definition(crd)
+    try:
+        wait_for("the peering CRDs", lambda: all(any(
+            c.type == "Established" and c.status == "True"
+            for c in ext.read_custom_resource_definition(crd["metadata"]["name"]).status.conditions or []
+        ) for crd in crds), timeout=30)  # fmt: skip
+        # A namespaced operator peers through a KopfPeering of that name in its namespace.
+        kube.custom.create_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings",
+                                                    {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering",
+                                                     "metadata": {"name": "clickcast"}})  # fmt: skip
+        high = OperatorProcess(namespace, tmp_path / "high", extra=["--peering", "clickcast", "--priority", "10"])
+        low = OperatorProcess(namespace, tmp_path / "low", extra=["--peering", "clickcast", "--priority", "5"])
+        for op in (high, low):
+            op.log_dir.mkdir()
+            op.start()
+        try:
+            time.sleep(8)  # both announce themselves
+            kube.create_clickmodel(manifest("offers", clicks, tmp_path / "store"), namespace)
+            wait_for_phase(kube, namespace, "offers", "Training", timeout=60)
+            time.sleep(3)
+            assert "phase Pending -> Training" in high.logs()
+            assert "phase Pending -> Training" not in low.logs()
+            assert "Pausing" in low.logs() or "paused" in low.logs().lower(), low.logs()[-2000:]
+            high.kill()  # the worker dies: the waiting replica takes over
+            patch = {"spec": {"training": {"trigger": "after-failover"}}}
+            kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", patch)
+            wait_for("the second replica to take over", lambda: clickmodel(
+                kube, namespace, "offers")["status"].get("observedGeneration") == 2, timeout=120)  # fmt: skip
+        finally:
+            high.kill()
+            low.kill()
+        assert len(kube.batch.list_namespaced_job(namespace).items) == 1
+    finally:
+        for crd in crds:
+            ext.delete_custom_resource_definition(crd["metadata"]["name"])

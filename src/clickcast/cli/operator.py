@@ -31,6 +31,9 @@ def operator(
         str | None,
         typer.Option(help="kopf peering object shared by the replicas (HA: one active at a time). Default: none."),
     ] = None,
+    priority: Annotated[
+        int, typer.Option(envvar="CLICKCAST_PRIORITY", help="kopf peering priority: the highest works, others wait.")
+    ] = 0,
     log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -58,6 +61,7 @@ def operator(
         namespaces=config.namespaces,
         standalone=peering is None,
         peering_name=peering,
+        priority=priority,
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
         memo=kopf.Memo(config=config),
     )
