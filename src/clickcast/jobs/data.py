@@ -20,6 +20,7 @@ from pyspark.sql import types as T  # noqa: N812
 
 from clickcast.api.spec import DataFormat
 from clickcast.features.contract import CATEGORY, CATEGORY_ID, CLICKS, DATE, DEVICE, DEVICES, MERCHANT_ID, PRICE
+from clickcast.jobs import s3a
 
 KEY_COLUMNS = (DATE, CATEGORY_ID, MERCHANT_ID, CATEGORY, DEVICE)
 REASON = "_reject_reason"
@@ -52,8 +53,8 @@ class Dataset:
 
 
 def spark_path(url: str) -> str:
-    """Spark (Hadoop) reads file:///x as /x; other schemes (s3a://, gs://, hdfs://) pass through."""
-    return url.removeprefix("file://") if url.startswith("file:///") else url
+    """Spark (Hadoop) reads file:///x as /x and s3://b/k as s3a://b/k; other schemes pass through."""
+    return s3a.spark_url(url)
 
 
 def read_raw(spark: SparkSession, url: str, fmt: DataFormat | str = DataFormat.PARQUET) -> DataFrame:
