@@ -3,7 +3,7 @@
 Spark reads S3 through Hadoop's S3A connector, which is not in pyspark: the
 jobs image puts hadoop-aws and the AWS SDK bundle in $SPARK_HOME/jars; on a
 developer machine `hack/fetch-spark-jars.sh` caches the same pinned jars and
-`jars_conf()` adds them to a new session (`CLICKCAST_SPARK_JARS` names
+`jars_conf()` puts them on a new session's classpath (`CLICKCAST_SPARK_JARS` names
 another directory). Credentials go into the session's Hadoop configuration at
 run time, never onto a command line: Spark's default `spark.redaction.regex`
 hides them in its UI and event logs.
@@ -43,10 +43,18 @@ def jars_dir() -> Path | None:
 
 
 def jars_conf() -> dict[str, str]:
-    """`spark.jars` with the S3A jars when they are cached here (the jobs image has them built in)."""
+    """The S3A jars on the driver's and executors' classpath when they are cached on this machine.
+
+    A classpath, not `spark.jars`: that would copy the ~650 MB SDK bundle to
+    every executor. Local executors (local mode, a standalone cluster or pods
+    run by the dev cluster's pod runner) find the same path; the jobs image
+    has the jars in $SPARK_HOME/jars instead.
+    """
     directory = jars_dir()
-    jars = sorted(str(p) for p in directory.glob("*.jar")) if directory else []
-    return {"spark.jars": ",".join(jars)} if jars else {}
+    if directory is None or not any(directory.glob("*.jar")):
+        return {}
+    classpath = str(directory / "*")
+    return {"spark.driver.extraClassPath": classpath, "spark.executor.extraClassPath": classpath}
 
 
 def hadoop_conf(options: StorageOptions) -> dict[str, str]:
