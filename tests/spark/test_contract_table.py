@@ -9,9 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
+from clickcast.analysis.metrics import compute_metrics
 from clickcast.features import contract
 from clickcast.features.contract import CATEGORY, CATEGORY_ID, CLICKS, DATE, DEVICE, MERCHANT_ID, PRICE
 from clickcast.jobs.data import REASON, check_rows, read_dataset
+from clickcast.jobs.spark_metrics import dataframe_metrics
 from tests.contract_cases import CASES, RUN_DATE, VALID
 
 pytestmark = pytest.mark.spark
@@ -60,3 +62,15 @@ def test_without_a_run_date_future_rows_are_kept_and_unlabelled_rows_skip_label_
     url = _write(rows, tmp_path / "unlabelled.parquet")
     scoring = read_dataset(spark, url, target_column=None)  # batch scoring: duplicates and dates are fine
     assert scoring.bad.total == 0 and scoring.rows.count() == 2
+
+
+def test_spark_and_numpy_metrics_agree_on_the_rows_the_contract_accepts(spark: SparkSession, tmp_path: Path) -> None:
+    # Every accepted row of the table, with predictions at the edges: zero (floored for the deviance), exact, large.
+    rows = [{**c.row(i), CLICKS: c.clicks, CASE: c.name} for i, c in enumerate(CASES)]
+    valid = read_dataset(spark, _write(rows, tmp_path / "cases.parquet"), run_date=RUN_DATE).rows.toPandas()
+    assert len(valid) == sum(c.reason is None for c in CASES)
+    valid["predicted"] = [0.0, 2.0, 1e6, 0.5, 3.0, 0.0][: len(valid)]
+    spark_metrics = dataframe_metrics(spark.createDataFrame(valid), CLICKS, "predicted", PRICE)
+    numpy_metrics = compute_metrics(valid[CLICKS], valid["predicted"], valid[PRICE])
+    for name in ("rows", "mae", "rmse", "poisson_deviance", "calibration", "margin"):
+        assert getattr(spark_metrics, name) == pytest.approx(getattr(numpy_metrics, name), rel=1e-12), name
