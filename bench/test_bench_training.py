@@ -78,8 +78,9 @@ def peak_rss(label: str) -> Iterator[None]:
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "clicks"
     start = time.perf_counter()
-    generate(GeneratorConfig(rows=ROWS, days=90, seed=7), f"file://{out}")
-    print(f"\ngenerate: {ROWS} rows in {time.perf_counter() - start:.1f} s")
+    written = generate(GeneratorConfig(rows=ROWS, days=90, seed=7), f"file://{out}")
+    print(f"\ngenerate: {written} rows in {time.perf_counter() - start:.1f} s")
+    assert written == ROWS
     return out
 
 
