@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane cluster-up cluster-down test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane minio spark-jars test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -20,13 +20,21 @@ setup: $(UV) ## Create .venv with every component and dev tool, exactly as locke
 control-plane: ## Build the local Kubernetes binaries from Go modules once (cached; a no-op afterwards)
 	bash hack/build-control-plane.sh >/dev/null
 
+minio: ## Build the S3-compatible test server (MinIO) from its Go module once (cached; a no-op afterwards)
+	bash hack/build-minio.sh >/dev/null
+
+spark-jars: ## Fetch the pinned S3A jars (hadoop-aws + AWS SDK) for Spark once (cached; a no-op afterwards)
+	bash hack/fetch-spark-jars.sh >/dev/null
+
+test-services: control-plane minio spark-jars ## Everything the tests start: control plane, MinIO, S3A jars
+
 cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
 	$(RUN) clickcast dev cluster up
 
 cluster-down: ## Stop and delete the local dev cluster
 	$(RUN) clickcast dev cluster down
 
-test: setup lint control-plane ## Set up, lint, build the control plane once, and run the whole test suite (benchmarks excluded)
+test: setup lint test-services ## Set up, lint, build the control plane and MinIO once, and run the whole test suite (benchmarks excluded)
 	$(RUN) pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 test-unit: ## Run only the fast unit tests

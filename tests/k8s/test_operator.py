@@ -248,7 +248,7 @@ def test_pods_use_only_what_the_clickmodel_names_and_go_with_it(
     assert _secret_refs(pod_spec) == {"lake-creds"}
     assert pod_spec["serviceAccountName"] == "trainer"
     assert pod_spec["automountServiceAccountToken"] is False  # local master: Spark needs no API access
-    assert {v["name"] for v in pod_spec["volumes"]} == {"clickmodel", "scratch"}
+    assert {v["name"] for v in pod_spec["volumes"]} == {"clickmodel", "scratch", "storage"}
     security = pod_spec["containers"][0]["securityContext"]
     assert (security["runAsNonRoot"], security["readOnlyRootFilesystem"], security["allowPrivilegeEscalation"]) == (
         True, True, False)  # fmt: skip

@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast.api.spec import DateFeature, Features
+from clickcast.features import contract
 from clickcast.features.spec import UNKNOWN_CODE, encode_columns
 from clickcast.jobs.data import ContractError, read_dataset
 from clickcast.jobs.featurize import apply_feature_spec, feature_columns, fit_feature_spec
@@ -49,8 +50,8 @@ def test_bad_rows_are_counted_with_reasons(spark: SparkSession, tmp_path: Path) 
     frame = pd.DataFrame(
         [
             good,
-            good,
-            ("2026-01-02", "c1", "m1", "toys", "mobile", 10.0, -1),
+            ("2026-01-02", "c1", "m9", "toys", "tablet", 10.0, 0),
+            ("2026-01-02", "c1", "m1", "toys", "desktop", 10.0, -1),
             ("2026-01-02", "c1", "m1", "toys", "smartwatch", 10.0, 1),
             ("2026-01-02", "c1", None, "toys", "desktop", 10.0, 1),
             ("not a date", "c1", "m2", "toys", "desktop", 10.0, 1),
@@ -61,9 +62,12 @@ def test_bad_rows_are_counted_with_reasons(spark: SparkSession, tmp_path: Path) 
     frame.to_csv(tmp_path / "rows.csv", index=False)
     data = read_dataset(spark, f"file://{tmp_path}/rows.csv", "csv")
     assert data.read_rows == 7
-    assert data.rows.count() == 3  # device values are normalised (trimmed, lower-case)
-    assert data.bad.total == 4
-    assert data.bad.reasons == {"negative clicks": 1, "null date": 1, "null merchantId": 1, "unknown device": 1}
+    assert data.rows.count() == 2  # device values are not folded: "DESKTOP " is refused, as serving does
+    assert data.bad.total == 5
+    assert data.bad.reasons == {
+        contract.INVALID_CLICKS: 1, contract.INVALID_DATE: 1, contract.empty_id("merchantId"): 1,
+        contract.INVALID_DEVICE: 2,
+    }  # fmt: skip
     assert {e["_reject_reason"] for e in data.bad.examples} == set(data.bad.reasons)
 
 

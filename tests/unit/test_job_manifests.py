@@ -40,7 +40,7 @@ def test_training_job() -> None:
         "/jobs/train.py", "--model-file", "/etc/clickcast/clickmodel.yaml", "--name", "offers", "--version", "v1",
         "--reference-model", "s3://store/models/offers/v0", "--reference-sha256", "ab" * 32]  # fmt: skip
     assert "spark.local.dir=/scratch" in argv
-    assert container["envFrom"] == [{"secretRef": {"name": "lake-creds"}}]
+    assert {"name": "storage", "secret": {"secretName": "lake-creds"}} in pod["volumes"]
     assert pod["serviceAccountName"] == "trainer"
     assert pod["automountServiceAccountToken"] is False
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
@@ -79,7 +79,11 @@ def test_spark_application_shape() -> None:
     assert s["mainApplicationFile"] == "local:///opt/clickcast/jobs/train.py"
     assert s["arguments"][-2:] == ["--version", "v1"]
     assert s["driver"]["serviceAccount"] == "trainer"
-    assert s["driver"]["envFrom"] == s["executor"]["envFrom"] == [{"secretRef": {"name": "lake-creds"}}]
+    assert (
+        s["driver"]["secrets"]
+        == s["executor"]["secrets"]
+        == [{"name": "lake-creds", "path": "/var/run/secrets/clickcast/storage", "secretType": "Generic"}]
+    )
     assert s["executor"]["instances"] == 2
     assert s["restartPolicy"] == {"type": "OnFailure", "onFailureRetries": 2}
     assert {v["name"] for v in s["volumes"]} == {"clickmodel", "scratch"}

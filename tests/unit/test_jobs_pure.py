@@ -27,7 +27,7 @@ from clickcast.analysis.metrics import (
 from clickcast.api.spec import ClickModelSpec, DataWindow, RevenueModel
 from clickcast.features.spec import CategoricalVocabulary, FeatureSpec
 from clickcast.jobs.generate import GeneratorConfig, generate
-from clickcast.jobs.submit import build_spark_submit_argv, spark_memory
+from clickcast.jobs.submit import DRIVER_ENV, build_spark_submit_argv, spark_memory
 from clickcast.jobs.train import version_id
 from clickcast.jobs.window import WindowError, holdout
 from clickcast.model.glm import GlmModel, TermKind, glm_terms
@@ -173,6 +173,21 @@ def test_spark_submit_argv() -> None:
     assert {"spark.executor.instances=4", "spark.executor.cores=1", "spark.executor.memory=5g"} <= confs
     assert "spark.kubernetes.container.image=ghcr.io/clickcast/jobs:0.1.0" in confs
     assert "spark.kubernetes.authenticate.driver.serviceAccountName=trainer" in confs
+    # Client mode in the training pod: reachable at its IP, owner of its executors, authenticated as its SA.
+    assert {
+        "spark.driver.host=$(POD_IP)", "spark.driver.bindAddress=$(POD_IP)",
+        "spark.kubernetes.driver.pod.name=$(POD_NAME)", "spark.kubernetes.namespace=$(POD_NAMESPACE)",
+        "spark.kubernetes.authenticate.oauthTokenFile=/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "spark.kubernetes.executor.request.cores=500m", "spark.kubernetes.executor.label.clickcast.io/model=offers",
+    } <= confs  # fmt: skip
+    assert {e["name"] for e in DRIVER_ENV} == {"POD_IP", "POD_NAME", "POD_NAMESPACE"}
+    local = build_spark_submit_argv(
+        spec.model_copy(update={"training": spec.training.model_copy(update={"master": "local[4]"})}),
+        "offers",
+        "m",
+        "o",
+    )
+    assert not any("POD_IP" in a for a in local)
     assert argv[-7:] == ["/opt/clickcast/jobs/train.py", "--model-file", "/etc/clickcast/model.yaml", "--name",
                          "offers", "--output", "/dev/termination-log"]  # fmt: skip
     assert spark_memory("512Mi") == "512m" and spark_memory("2Gi") == "2g"

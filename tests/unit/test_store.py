@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from clickcast.store import ArtifactCorruptError, ModelStore, VersionExistsError, VersionNotFoundError, layout
+from clickcast.store import (
+    ArtifactCorruptError,
+    ModelStore,
+    StoreError,
+    VersionExistsError,
+    VersionNotFoundError,
+    layout,
+)
 from clickcast.store.artifacts import load_version
 
 pytestmark = pytest.mark.unit
@@ -93,3 +100,16 @@ def test_layout_round_trips_version_uris() -> None:
     assert layout.parse_version_uri("s3://bucket/store/models/offers/.staging") is None
     assert layout.parse_version_uri("file:///tmp/elsewhere") is None
     assert layout.prediction_log_url("file:///s/", "offers") == "file:///s/predictions/offers"
+    # An attempt's files, found from the version it was committed as (what a reader of an S3 manifest does).
+    assert layout.attempt_dir(uri, "a1") == layout.staging_dir("s3://bucket/store", "offers", "v20261127-1", "a1")
+    assert layout.attempt_dir(uri, "a1") == "s3://bucket/store/models/offers/.staging/v20261127-1-a1"
+
+
+def test_a_filesystem_without_atomic_create_is_refused_for_publishing(tmp_path: Path) -> None:
+    from fsspec.implementations.dirfs import DirFileSystem
+    from fsspec.implementations.local import LocalFileSystem
+
+    store = ModelStore(f"file://{tmp_path}/store")
+    store.fs = DirFileSystem(path=str(tmp_path), fs=LocalFileSystem())  # check-then-write only: not atomic
+    with pytest.raises(StoreError, match="no atomic create-if-absent"):
+        store.publish("offers", "v1", FILES)

@@ -43,6 +43,27 @@ def _user_errors() -> Iterator[None]:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, code=1)
 
 
+def _object_storage() -> Any:
+    """Use the mounted storageOptionsSecret (CLICKCAST_STORAGE_OPTIONS) for every s3:// URL of this process."""
+    from clickcast.store import credentials  # noqa: PLC0415
+
+    if (options := credentials.from_environment()) is not None:
+        credentials.install(options)
+    return options
+
+
+def _spark(master: str | None, app_name: str) -> Any:
+    """The job's session, with S3A pointed at the same storage options as fsspec."""
+    from clickcast.jobs import s3a  # noqa: PLC0415
+    from clickcast.jobs.session import spark_session  # noqa: PLC0415
+
+    options = _object_storage()
+    spark = spark_session(master, app_name)
+    if options is not None:
+        s3a.configure(spark, options)
+    return spark
+
+
 def _staged(work: Callable[[Callable[[str], None]], T]) -> T:
     with progress_console.status("starting Spark") as status:
 
@@ -76,6 +97,7 @@ def generate_command(
     )  # fmt: skip
     columns = [TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with _user_errors(), Progress(*columns, console=progress_console, transient=True) as bar:
+        _object_storage()
         task = bar.add_task("rows", total=rows)
         written = generate(cfg, out, progress=lambda n: bar.advance(task, n))
     stdout.print(f"wrote {written} rows over {days} days to {out}")
@@ -104,13 +126,13 @@ def train(
     """Train a model version on Spark, publish it to the store and print its metrics beside the baseline's."""
     with _user_errors():
         spec, model_name = _load_spec(model_file, data, store, name)
-        from clickcast.jobs.session import spark_session, under_spark_submit  # noqa: PLC0415
+        from clickcast.jobs.session import under_spark_submit  # noqa: PLC0415
         from clickcast.jobs.train import Reference, metrics_table  # noqa: PLC0415
         from clickcast.jobs.train import train as run_train  # noqa: PLC0415
 
         def work(say: Callable[[str], None]) -> Any:
             spec_master = spec.training.master if model_file and not under_spark_submit() else None
-            spark = spark_session(master or spec_master, "clickcast-train")
+            spark = _spark(master or spec_master, "clickcast-train")
             ref = Reference(reference_model, reference_sha256) if reference_model else None
             return run_train(spark, spec, model_name, num_workers=workers, progress=say, version=version, reference=ref)
 
@@ -166,10 +188,9 @@ def score(
     """Batch predictions for a dataset, written to parquet with the model version."""
     with _user_errors():
         from clickcast.jobs.score import score as run_score  # noqa: PLC0415
-        from clickcast.jobs.session import spark_session  # noqa: PLC0415
 
         def work(say: Callable[[str], None]) -> Any:
-            spark = spark_session(master, "clickcast-score")
+            spark = _spark(master, "clickcast-score")
             say(f"scoring {data} with {model}")
             return run_score(spark, model, data, out, fmt, manifest_sha256=sha256)
 
@@ -191,10 +212,9 @@ def evaluate(
     """Join predictions with real clicks; write per-version and per-segment metrics."""
     with _user_errors():
         from clickcast.jobs.evaluate import evaluate as run_evaluate  # noqa: PLC0415
-        from clickcast.jobs.session import spark_session  # noqa: PLC0415
 
         def work(say: Callable[[str], None]) -> Any:
-            spark = spark_session(master, "clickcast-evaluate")
+            spark = _spark(master, "clickcast-evaluate")
             say(f"joining {predictions} with {actuals}")
             return run_evaluate(spark, predictions, actuals, out, fmt=fmt, segment_columns=segment or ["device"])
 

@@ -1,9 +1,10 @@
 """Reading click data under the contract, with every rejected row counted by reason.
 
 Rows that break the contract are not silently dropped: each gets the first
-reason it fails (null key, unknown device, null or negative clicks, invalid
-price), the counts and a few examples go into the job's output, and only the
-valid rows are used.
+reason it fails (the rules and their order are in clickcast.features.contract:
+invalid or future date, empty or over-long id, unknown device, invalid price or
+clicks, duplicate offer-day), the counts and a few examples go into the job's
+output, and only the valid rows are used.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
 from pyspark.sql import types as T  # noqa: N812
 
 from clickcast.api.spec import DataFormat
+from clickcast.features import contract
 from clickcast.features.contract import CATEGORY, CATEGORY_ID, CLICKS, DATE, DEVICE, DEVICES, MERCHANT_ID, PRICE
+from clickcast.jobs import s3a
 
 KEY_COLUMNS = (DATE, CATEGORY_ID, MERCHANT_ID, CATEGORY, DEVICE)
+ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # what the prediction API accepts: no other spelling of a day
 REASON = "_reject_reason"
 EXAMPLES = 5
 
@@ -52,8 +56,8 @@ class Dataset:
 
 
 def spark_path(url: str) -> str:
-    """Spark (Hadoop) reads file:///x as /x; other schemes (s3a://, gs://, hdfs://) pass through."""
-    return url.removeprefix("file://") if url.startswith("file:///") else url
+    """Spark (Hadoop) reads file:///x as /x and s3://b/k as s3a://b/k; other schemes pass through."""
+    return s3a.spark_url(url)
 
 
 def read_raw(spark: SparkSession, url: str, fmt: DataFormat | str = DataFormat.PARQUET) -> DataFrame:
@@ -84,7 +88,7 @@ def _conform(df: DataFrame, date_column: str, target_column: str | None) -> Data
     elif isinstance(date_type, (T.TimestampType, T.TimestampNTZType)):
         date_col = F.to_date(F.col(date_column))
     elif isinstance(date_type, T.StringType):
-        date_col = F.col(date_column).try_cast("date")
+        date_col = F.when(F.col(date_column).rlike(ISO_DAY), F.col(date_column).try_cast("date"))
     else:
         raise ContractError(
             f"column {date_column} must be a date or a YYYY-MM-DD string, not {date_type.simpleString()}"
@@ -94,7 +98,7 @@ def _conform(df: DataFrame, date_column: str, target_column: str | None) -> Data
         if not isinstance(kind, (T.NumericType, T.StringType)):
             raise ContractError(f"column {name} must be numeric, not {kind.simpleString()}")
     out = [date_col.alias(DATE)] + [F.col(c).cast("string").alias(c) for c in (CATEGORY_ID, MERCHANT_ID, CATEGORY)]
-    out += [F.lower(F.trim(F.col(DEVICE).cast("string"))).alias(DEVICE), F.col(PRICE).try_cast("double").alias(PRICE)]
+    out += [F.col(DEVICE).cast("string").alias(DEVICE), F.col(PRICE).try_cast("double").alias(PRICE)]
     if target_column is not None:
         out.append(F.col(target_column).try_cast("double").alias(CLICKS))
     replaced = {*required, DATE} | ({CLICKS} if target_column is not None else set())
@@ -102,18 +106,59 @@ def _conform(df: DataFrame, date_column: str, target_column: str | None) -> Data
     return df.select(*out, *extras)
 
 
-def _reason(has_target: bool) -> Column:
-    """The first contract rule a row breaks, or null."""
-    rules: list[tuple[Column, str]] = [(F.col(c).isNull(), f"null {c}") for c in KEY_COLUMNS]
-    rules.append((~F.col(DEVICE).isin(*DEVICES), "unknown device"))
-    rules.append((F.col(PRICE).isNull() | F.isnan(PRICE) | (F.col(PRICE) < 0), "null, NaN or negative price"))
+def _invalid_number(column: str) -> Column:
+    value = F.col(column)
+    return value.isNull() | F.isnan(value) | (F.abs(value) == F.lit(float("inf"))) | (value < 0)
+
+
+def _reason(has_target: bool, run_date: dt.date | None) -> Column:
+    """The first contract rule a row breaks (clickcast.features.contract, in its order), or null."""
+    rules: list[tuple[Column, str]] = [(F.col(DATE).isNull(), contract.INVALID_DATE)]
+    if has_target and run_date is not None:
+        rules.append((F.col(DATE) > F.lit(run_date), contract.FUTURE_DATE))
+    for c in contract.ID_COLUMNS:
+        rules.append((F.col(c).isNull() | (F.length(c) == 0), contract.empty_id(c)))
+        rules.append((F.length(c) > contract.MAX_ID_LENGTH, contract.long_id(c)))
+    rules.append((F.col(DEVICE).isNull() | ~F.col(DEVICE).isin(*DEVICES), contract.INVALID_DEVICE))
+    rules.append((_invalid_number(PRICE), contract.INVALID_PRICE))
     if has_target:
-        rules.append((F.col(CLICKS).isNull() | F.isnan(CLICKS), "null or non-numeric clicks"))
-        rules.append((F.col(CLICKS) < 0, "negative clicks"))
+        rules.append((_invalid_number(CLICKS), contract.INVALID_CLICKS))
     expr = F.when(rules[0][0], F.lit(rules[0][1]))
     for cond, label in rules[1:]:
         expr = expr.when(cond, F.lit(label))
     return expr
+
+
+def _duplicates(checked: DataFrame) -> DataFrame:
+    """Mark every otherwise valid row whose offer-day appears more than once among the valid rows."""
+    valid_copies = F.sum(F.when(F.col(REASON).isNull(), 1).otherwise(0)).over(Window.partitionBy(*KEY_COLUMNS))
+    return checked.withColumn(
+        REASON,
+        F.when(F.col(REASON).isNull() & (valid_copies > 1), F.lit(contract.DUPLICATE_OFFER_DAY)).otherwise(
+            F.col(REASON)
+        ),
+    )
+
+
+def check_rows(
+    spark: SparkSession,
+    url: str,
+    fmt: DataFormat | str = DataFormat.PARQUET,
+    date_column: str = DATE,
+    target_column: str | None = CLICKS,
+    *,
+    run_date: dt.date | None = None,
+) -> DataFrame:
+    """Every row, conformed to the contract's columns and types, with REASON: the rule it breaks, or null.
+
+    Labelled rows (with a target) must also be dated on or before `run_date`
+    (when given) and be the only row of their offer-day.
+    """
+    has_target = target_column is not None
+    checked = _conform(read_raw(spark, url, fmt), date_column, target_column).withColumn(
+        REASON, _reason(has_target, run_date)
+    )
+    return _duplicates(checked) if has_target else checked
 
 
 def read_dataset(
@@ -122,11 +167,11 @@ def read_dataset(
     fmt: DataFormat | str = DataFormat.PARQUET,
     date_column: str = DATE,
     target_column: str | None = CLICKS,
+    *,
+    run_date: dt.date | None = None,
 ) -> Dataset:
     """Read, validate and type contract rows; count and describe the rows that break the contract."""
-    checked = _conform(read_raw(spark, url, fmt), date_column, target_column).withColumn(
-        REASON, _reason(target_column is not None)
-    )
+    checked = check_rows(spark, url, fmt, date_column, target_column, run_date=run_date)
     counts = checked.groupBy(REASON).count().collect()
     read_rows = sum(int(r["count"]) for r in counts)
     if read_rows == 0:
@@ -142,6 +187,15 @@ def read_dataset(
 
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def rows_between(df: DataFrame, ranges: Sequence[tuple[dt.date, dt.date]]) -> list[int]:
+    """Rows dated within each inclusive (first, last) range, in one pass."""
+    day = F.col(DATE)
+    counts = [F.sum(F.when((day >= F.lit(a)) & (day <= F.lit(b)), 1).otherwise(0)) for a, b in ranges]
+    row = df.agg(*[c.alias(f"r{i}") for i, c in enumerate(counts)]).first()
+    assert row is not None
+    return [int(row[f"r{i}"] or 0) for i in range(len(ranges))]
 
 
 @dataclass(frozen=True)

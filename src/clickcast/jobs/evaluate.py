@@ -73,8 +73,8 @@ def evaluate(
     for c in OFFER_KEY:
         predictions = predictions.withColumn(c, F.col(c).cast("string"))
     actuals = read_dataset(spark, actuals_url, fmt)
-    # Real clicks per offer-day (a dataset may split one offer-day over several rows).
-    clicks = actuals.rows.groupBy(DATE, *OFFER_KEY).agg(F.sum(CLICKS).alias(ACTUAL))
+    # Real clicks per offer-day: the contract keeps one row per offer-day (duplicates are bad rows, as in training).
+    clicks = actuals.rows.select(DATE, *OFFER_KEY, F.col(CLICKS).alias(ACTUAL))
     joined = (
         predictions.join(clicks, [DATE, *OFFER_KEY], "left")
         .withColumn(DEVIANCE, F.when(F.col(ACTUAL).isNotNull(), unit_deviance(F.col(ACTUAL), F.col(log.PREDICTED))))

@@ -84,13 +84,18 @@ def _offers(cfg: GeneratorConfig, pool: int) -> _Offers:
     category_price = np.exp(rng.normal(3.3, 0.8, cfg.categories))  # typical price per category, ~27
     category_name = rng.integers(0, len(CATEGORY_NAMES), cfg.categories)
 
-    # Draw more candidates than needed and keep unique offer keys (the join key of real clicks).
-    n = int(pool * 1.3) + 16
-    m = rng.choice(cfg.merchants, n, p=merchant_w)
-    c = rng.choice(cfg.categories, n, p=category_w)
-    d = rng.choice(len(DEVICES), n, p=DEVICE_SHARE)
-    key = (m.astype(np.int64) * cfg.categories + c) * len(DEVICES) + d
-    _, first = np.unique(key, return_index=True)
+    # Draw more candidates than needed and keep unique offer keys (the join key of real clicks). Popular
+    # keys repeat, so a large pool needs more draws: double them until the pool is full (or every key is in).
+    n, possible = int(pool * 1.3) + 16, cfg.merchants * cfg.categories * len(DEVICES)
+    while True:
+        m = rng.choice(cfg.merchants, n, p=merchant_w)
+        c = rng.choice(cfg.categories, n, p=category_w)
+        d = rng.choice(len(DEVICES), n, p=DEVICE_SHARE)
+        key = (m.astype(np.int64) * cfg.categories + c) * len(DEVICES) + d
+        _, first = np.unique(key, return_index=True)
+        if first.size >= pool or n >= 64 * possible:
+            break
+        n *= 2
     keep = np.sort(first)[:pool]
     m, c, d = m[keep], c[keep], d[keep]
     k = keep.size

@@ -20,10 +20,12 @@ import yaml
 from clickcast.api.duration import parse_duration
 from clickcast.api.resource import API_VERSION, KIND
 from clickcast.api.spec import ClickModelSpec
-from clickcast.jobs.submit import JOBS_DIR, spark_submit_argv
+from clickcast.jobs.submit import DRIVER_ENV, JOBS_DIR, spark_submit_argv
+from clickcast.store import credentials
 
 CONFIG_DIR = "/etc/clickcast"
 MODEL_FILE = "clickmodel.yaml"
+STORAGE_DIR = credentials.MOUNT_PATH
 SCRATCH = "/scratch"
 """Spark's local dirs and temp files (the root filesystem is read-only)."""
 SPARK_UID = 185
@@ -87,6 +89,7 @@ def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
             {"name": "HOME", "value": SCRATCH},
             {"name": "TMPDIR", "value": SCRATCH},
             {"name": "SPARK_LOCAL_DIRS", "value": SCRATCH},
+            *DRIVER_ENV,  # the pod's IP, name and namespace: a k8s:// driver's executors reach and are owned by it
         ],
         "resources": {"requests": resources, "limits": resources},
         "volumeMounts": [
@@ -96,17 +99,18 @@ def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
         "securityContext": _security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    volumes: list[Doc] = [{"name": "clickmodel", "configMap": {"name": name}}, {"name": "scratch", "emptyDir": {}}]
     if spec.data.storage_options_secret:
-        container["envFrom"] = [{"secretRef": {"name": spec.data.storage_options_secret}}]
+        # The store's credentials as files (clickcast.store.credentials), never as visible env values.
+        volumes.append({"name": "storage", "secret": {"secretName": spec.data.storage_options_secret}})
+        container["volumeMounts"].append({"name": "storage", "mountPath": STORAGE_DIR, "readOnly": True})
+        container["env"].append({"name": credentials.ENV, "value": STORAGE_DIR})
     pod: Doc = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": t.master.startswith("k8s://"),
         "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
         "containers": [container],
-        "volumes": [
-            {"name": "clickmodel", "configMap": {"name": name}},
-            {"name": "scratch", "emptyDir": {}},
-        ],
+        "volumes": volumes,
     }
     if t.service_account_name:
         pod["serviceAccountName"] = t.service_account_name
@@ -142,7 +146,7 @@ def training_job(
     args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
     if reference is not None:
         args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
-    argv = spark_submit_argv(spec, f"clickcast-train-{model}", "train.py", args, jobs_dir=jobs_dir,
+    argv = spark_submit_argv(spec, f"clickcast-train-{model}", "train.py", args, model=model, jobs_dir=jobs_dir,
                              extra_conf=_local_spark_conf())  # fmt: skip
     lbls = labels(model, version, "training")
     return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
@@ -165,7 +169,7 @@ def scoring_job(
     assert spec.scoring is not None  # batch mode requires it (API rule)
     args = ["--model", model_uri, "--sha256", manifest_sha256, "--data", spec.scoring.data_url, "--out", output,
             "--format", str(spec.scoring.format)]  # fmt: skip
-    argv = spark_submit_argv(spec, f"clickcast-score-{model}", "score.py", args, jobs_dir=jobs_dir,
+    argv = spark_submit_argv(spec, f"clickcast-score-{model}", "score.py", args, model=model, jobs_dir=jobs_dir,
                              extra_conf=_local_spark_conf())  # fmt: skip
     lbls = labels(model, version, "scoring")
     return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
@@ -189,14 +193,15 @@ def spark_application(
         args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
     lbls = labels(model, version, "training")
     mounts = [{"name": "clickmodel", "mountPath": CONFIG_DIR}, {"name": "scratch", "mountPath": SCRATCH}]
-    env_from = [{"secretRef": {"name": spec.data.storage_options_secret}}] if spec.data.storage_options_secret else []
+    secret = spec.data.storage_options_secret
 
     def role(cpu: str, memory: str) -> Doc:
         out: Doc = {"cores": max(1, math.ceil(float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu))),
                     "memory": memory.replace("Gi", "g").replace("Mi", "m"), "labels": dict(lbls),
                     "volumeMounts": mounts, "securityContext": _security_context()}  # fmt: skip
-        if env_from:
-            out["envFrom"] = env_from
+        if secret:
+            out["secrets"] = [{"name": secret, "path": STORAGE_DIR, "secretType": "Generic"}]
+            out["env"] = [{"name": credentials.ENV, "value": STORAGE_DIR}]
         return out
 
     driver = role(t.driver.cpu, t.driver.memory)

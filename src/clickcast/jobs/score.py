@@ -4,18 +4,27 @@ Output (a parquet directory): the contract columns (date, categoryId,
 merchantId, category, device, price), any extra input columns (clicks too, if
 present), then `predicted` (double, expected clicks), `model` and
 `model_version`. Rows that break the contract are counted, not scored.
+
+Each Arrow batch is encoded and predicted where it is (`mapInArrow`): the
+input columns go back to Spark untouched, with the prediction appended; no
+row becomes a Python object.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pyspark.sql import SparkSession
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql import types as T  # noqa: N812
 
 from clickcast.api.spec import DataFormat
+from clickcast.features.arrow import encode_batch
+from clickcast.features.spec import FeatureSpec
 from clickcast.jobs.data import BadRows, read_dataset, spark_path
-from clickcast.jobs.predict import ModelBlob, predict_rows
+from clickcast.jobs.predict import ModelBlob
 from clickcast.model.artifact import load_predictor
 
 PREDICTED = "predicted"
@@ -42,7 +51,7 @@ def score(
     blob = ModelBlob(predictor.model_file, predictor.version.files[predictor.model_file])
     data = read_dataset(spark, data_url, fmt, target_column=None)
     source = data.rows.columns
-    scored = predict_rows(data.rows, blob, predictor.features, PREDICTED).select(
+    scored = predict_arrow(data.rows, blob, predictor.features, PREDICTED).select(
         *source,
         PREDICTED,
         F.lit(predictor.version.manifest.model).alias("model"),
@@ -50,3 +59,18 @@ def score(
     )
     scored.write.mode("errorifexists").parquet(spark_path(out_url))
     return ScoreResult(predictor.version_id, data.read_rows - data.bad.total, data.bad, out_url)
+
+
+def predict_arrow(df: DataFrame, blob: ModelBlob, spec: FeatureSpec, output: str) -> DataFrame:
+    """`df` (contract rows) with a double column `output`, encoded by the reference transform on Arrow batches."""
+    schema = T.StructType([*df.schema.fields, T.StructField(output, T.DoubleType())])
+
+    def batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        model = blob.load()
+        for batch in batches:
+            predicted = model.predict_matrix(encode_batch(spec, batch))
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(predicted, type=pa.float64())], names=[*batch.schema.names, output]
+            )
+
+    return df.mapInArrow(batches, schema)

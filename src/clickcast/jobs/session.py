@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
+from clickcast.jobs import s3a
+
 DEFAULT_MASTER = "local[*]"
 
 # Fixed settings every job relies on, whatever the cluster's defaults are.
@@ -36,7 +38,7 @@ def spark_session(
     builder = SparkSession.builder.appName(app_name)
     if master is not None or not under_spark_submit():
         builder = builder.master(master or DEFAULT_MASTER)
-    for key, value in {**BASE_CONF, **dict(conf or {})}.items():
+    for key, value in {**BASE_CONF, **s3a.jars_conf(), **dict(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -19,11 +19,11 @@ from clickcast.api.spec import AlgorithmName, ClickModelSpec
 from clickcast.api.status import DataWindowStatus, Metrics, ModelVersionStatus, SegmentMetrics
 from clickcast.features.contract import CATEGORY, CLICKS, DATE, DEVICE, INPUT_COLUMNS, PRICE
 from clickcast.jobs.baseline import train_glm
-from clickcast.jobs.data import BadRows, fingerprint, read_dataset
+from clickcast.jobs.data import BadRows, fingerprint, read_dataset, rows_between
 from clickcast.jobs.featurize import apply_feature_spec, feature_columns, fit_feature_spec
 from clickcast.jobs.predict import ModelBlob, predict, predict_rows
 from clickcast.jobs.spark_metrics import dataframe_metrics, segment_metrics
-from clickcast.jobs.window import holdout
+from clickcast.jobs.window import check_window_rows, holdout
 from clickcast.jobs.xgb import train_xgboost, xgboost_params
 from clickcast.model.artifact import (
     DATA_FILE,
@@ -115,10 +115,17 @@ def train(
     """
     say = progress or (lambda _msg: None)
     say(f"reading {spec.data.url}")
-    data = read_dataset(spark, spec.data.url, spec.data.format, spec.data.date_column, spec.data.target_column)
+    trained_at = now or dt.datetime.now(dt.UTC)
+    data = read_dataset(
+        spark, spec.data.url, spec.data.format, spec.data.date_column, spec.data.target_column,
+        run_date=trained_at.date(),
+    )  # fmt: skip
     rows = data.rows.cache()
     fp = fingerprint(rows, [*INPUT_COLUMNS, CLICKS])
     split = holdout(fp.first_day, fp.last_day, spec.data.window)
+    check_window_rows(
+        split, *rows_between(rows, [(split.train_start, split.train_end), (split.test_start, split.test_end)])
+    )
     say(f"{fp.rows} valid rows ({data.bad.total} rejected); train {split.train_start}..{split.train_end}, "
         f"test {split.test_start}..{split.test_end}")  # fmt: skip
 
@@ -171,7 +178,6 @@ def train(
         "codeVersion": __version__,
         "spec": spec.to_wire(),
     }
-    trained_at = now or dt.datetime.now(dt.UTC)
     version = version or version_id(trained_at, fp.content_hash, params)
     evidence = TrainingEvidence(
         model=metrics,

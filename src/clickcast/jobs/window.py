@@ -32,3 +32,24 @@ def holdout(first_day: dt.date, last_day: dt.date, window: DataWindow) -> Holdou
         )
     train_start = max(first_day, train_end - dt.timedelta(days=window.train_days - 1))
     return Holdout(train_start, train_end, test_start, last_day)
+
+
+MIN_TRAIN_ROWS = 1000
+"""Fewer valid rows than this in the training window cannot fit the feature spec and the model meaningfully."""
+MIN_TEST_ROWS = 100
+"""Fewer valid rows than this in the test window make the gate metrics noise."""
+
+
+def check_window_rows(
+    split: Holdout, train_rows: int, test_rows: int, min_train: int = MIN_TRAIN_ROWS, min_test: int = MIN_TEST_ROWS
+) -> None:
+    """Refuse a holdout whose windows hold too few valid rows, naming the window, its rows and the minimum."""
+    for window, start, end, rows, minimum in (
+        ("training", split.train_start, split.train_end, train_rows, min_train),
+        ("test", split.test_start, split.test_end, test_rows, min_test),
+    ):
+        if rows < minimum:
+            raise WindowError(
+                f"the {window} window {start}..{end} has {rows} valid rows; at least {minimum} are needed "
+                "(more data, or a longer window)"
+            )

@@ -91,7 +91,7 @@ class KubeExecutor:
         deployment = serving.deployment(
             model=name, version=action.pin.version, model_uri=action.pin.uri, manifest_sha256=action.pin.checksum,
             role=action.role, serving=spec.serving, namespace=self.namespace, prediction_log_url=log_url,
-            owner=self.owner,
+            owner=self.owner, storage_secret=spec.data.storage_options_secret,
         )  # fmt: skip
         svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
                               owner=self.owner)  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import Serving
+from clickcast.store import credentials
 
 APP = "clickcast-serving"
 SCRATCH = "/scratch"
@@ -42,6 +43,7 @@ def deployment(
     prediction_log_url: str,
     shadow_url: str | None = None,
     owner: Sequence[dict[str, Any]] = (),
+    storage_secret: str | None = None,
 ) -> dict[str, Any]:
     """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one).
 
@@ -61,6 +63,7 @@ def deployment(
         "HOME": SCRATCH,
         "TMPDIR": SCRATCH,
         **({"SHADOW_URL": shadow_url} if shadow_url else {}),
+        **({credentials.ENV: credentials.MOUNT_PATH} if storage_secret else {}),
     }
     resources = {"cpu": serving.resources.cpu, "memory": serving.resources.memory}
 
@@ -75,7 +78,10 @@ def deployment(
         "resources": {"requests": resources, "limits": resources},
         "readinessProbe": probe("/readyz", 5),
         "livenessProbe": probe("/livez", 10),
-        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
+        "volumeMounts": [
+            {"name": "scratch", "mountPath": SCRATCH},
+            *([{"name": "storage", "mountPath": credentials.MOUNT_PATH, "readOnly": True}] if storage_secret else []),
+        ],
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -108,7 +114,10 @@ def deployment(
                     "automountServiceAccountToken": False,  # the service never talks to the API server
                     "securityContext": {"runAsNonRoot": True, "runAsUser": SERVING_UID, "fsGroup": SERVING_UID},
                     "containers": [container],
-                    "volumes": [{"name": "scratch", "emptyDir": {}}],
+                    "volumes": [
+                        {"name": "scratch", "emptyDir": {}},
+                        *([{"name": "storage", "secret": {"secretName": storage_secret}}] if storage_secret else []),
+                    ],
                 },
             },
         },

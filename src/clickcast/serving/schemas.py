@@ -1,7 +1,11 @@
 """Request and response schemas of the prediction API, matching the click data contract.
 
-Keys on the wire are the contract's column names (camelCase). Ids are strings,
-but numbers are accepted and turned into strings, as in training. The schemas
+Keys on the wire are the contract's column names (camelCase). Values follow the
+contract's rules (clickcast.features.contract), exactly as training applies them
+to rows: ids are non-empty strings of at most MAX_ID_LENGTH characters (numbers
+are taken as their text, as in training), the date is a YYYY-MM-DD string, the
+device is spelled exactly as in DEVICES, the price is finite and not negative.
+The schemas
 are TypedDicts rather than models: pydantic-core validates a 1,000-offer batch
 straight from JSON bytes about four times faster into dicts than into model
 instances, and the hot path only reads the values once.
@@ -16,13 +20,14 @@ from typing import (
     NotRequired,  # pydantic needs this TypedDict on Python < 3.12
 )
 
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from clickcast.api.roles import Role
 from clickcast.features import contract
 
-Text = Annotated[str, Field(min_length=1, max_length=256)]
+Text = Annotated[str, Field(min_length=1, max_length=contract.MAX_ID_LENGTH)]
+Day = Annotated[datetime.date, Strict()]  # in JSON: only YYYY-MM-DD (lax mode also takes timestamps, datetimes)
 MAX_BATCH = 10_000
 _CONFIG = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
 
@@ -31,7 +36,7 @@ _CONFIG = ConfigDict(coerce_numbers_to_str=True, extra="ignore")
 class Offer(TypedDict):
     """One offer on one day: the contract's input columns (extra keys are ignored)."""
 
-    date: datetime.date
+    date: Day
     categoryId: Text
     merchantId: Text
     category: Text

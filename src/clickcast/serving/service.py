@@ -24,6 +24,7 @@ import bentoml
 from starlette.types import ASGIApp
 
 from clickcast.serving.app import HOT_PATHS, FastPath, ServingState, create_app
+from clickcast.store import credentials
 
 
 def _log_to_stderr() -> None:
@@ -38,6 +39,8 @@ def _log_to_stderr() -> None:
 
 
 _log_to_stderr()
+if (_storage := credentials.from_environment()) is not None:  # s3:// model URIs and prediction logs
+    credentials.install(_storage)
 STATE = ServingState()
 APP = create_app(STATE)
 

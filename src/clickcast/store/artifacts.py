@@ -1,24 +1,35 @@
 """Versioned model artifacts: published atomically, never overwritten, verified on load.
 
-A version at `clickcast.store.layout.version_uri(S, model, version)` holds:
+A version at `clickcast.store.layout.version_uri(S, model, version)` is its
+MANIFEST.json: {model, version, created_at, code_version, attempt,
+files: {name: {sha256, size}}}. A version exists if and only if its manifest
+exists, and the manifest is only ever written whole, once, by one conditional
+step:
 
-    MANIFEST.json   {model, version, created_at, code_version, files: {name: {sha256, size}}}
-    <name>          each file listed in the manifest
+- Every publish is an attempt with its own staging prefix
+  (`layout.staging_dir`); files never go straight into the version.
+- Local disks: the attempt's files and manifest are fsynced, then the staging
+  directory is renamed onto the version in one rename(2), which fails if the
+  version exists. The files sit beside the manifest (`attempt` is null).
+- Object stores (S3: no rename): the files stay under the attempt's prefix and
+  the manifest, naming the attempt, is put with create-if-absent
+  (`If-None-Match: *`). Readers resolve the files through it.
 
-A version exists if and only if its MANIFEST.json exists. On a local
-filesystem the staged directory is renamed into place in one rename(2), which
-fails if the version already exists, so two concurrent publishers of the same
-version cannot both win. On object stores (no rename) the files are copied
-first and the manifest is written last with an exclusive create where the
-filesystem supports it.
+So of two publishers exactly one commits and the other's files are never
+read, and a publisher that dies midway leaves no version (only staging
+garbage), so the version can be published again. Filesystems without an
+atomic create-if-absent are refused for publishing rather than written
+non-atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import threading
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -27,6 +38,7 @@ from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 from pydantic import BaseModel, Field, ValidationError
 
 from clickcast import __version__
@@ -34,6 +46,9 @@ from clickcast.store import layout
 
 MANIFEST_NAME = "MANIFEST.json"
 _VERSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
+# Filesystems whose pipe_file(mode="create") is one atomic conditional put.
+_CONDITIONAL_PUT = frozenset({"s3", "s3a"})
+_MEMORY_COMMIT = threading.Lock()  # memory:// is in-process: a lock makes its check-then-write atomic
 
 
 class StoreError(Exception):
@@ -64,6 +79,8 @@ class ArtifactManifest(BaseModel):
     version: str
     created_at: datetime
     code_version: str
+    attempt: str | None = None
+    """The publishing attempt whose staging prefix holds the files; None: they sit beside the manifest."""
     files: dict[str, FileEntry] = Field(default_factory=dict)
 
 
@@ -114,10 +131,15 @@ class ModelStore:
     def list_versions(self, model: str) -> list[str]:
         """Committed versions of a model, oldest name first."""
         base = layout.model_dir(self.root, model)
+        self.fs.invalidate_cache(base)  # object stores cache listings; another publisher may have committed
         if not self.fs.exists(base):
             return []
         names = [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False)]
-        return sorted(n for n in names if not n.startswith(".") and self.fs.exists(f"{base}/{n}/{MANIFEST_NAME}"))
+        return sorted(n for n in names if not n.startswith(".") and self._committed(f"{base}/{n}"))
+
+    def _committed(self, path: str) -> bool:
+        self.fs.invalidate_cache(path)
+        return bool(self.fs.exists(f"{path}/{MANIFEST_NAME}"))
 
     def publish(self, model: str, version: str, files: Mapping[str, bytes]) -> PublishedVersion:
         """Publish `files` as an immutable version; return its URI and manifest checksum.
@@ -129,48 +151,59 @@ class ModelStore:
         _check_name("version", version)
         if MANIFEST_NAME in files:
             raise ValueError(f"{MANIFEST_NAME} is written by the store")
+        uri = self.version_uri(model, version)
+        local = isinstance(self.fs, LocalFileSystem)
+        if not local and not isinstance(self.fs, MemoryFileSystem) and not _conditional_put(self.fs):
+            raise StoreError(
+                f"cannot publish to {self.url}: {_protocols(self.fs)} has no atomic create-if-absent, "
+                "so two publishers could overwrite each other (use file:// or s3://)"
+            )
         final = self._path(model, version)
-        if self.fs.exists(final):
-            raise VersionExistsError(f"{self.version_uri(model, version)} already exists; versions are immutable")
+        if self._committed(final):
+            raise VersionExistsError(f"{uri} already exists; versions are immutable")
+        attempt = uuid.uuid4().hex
         manifest = ArtifactManifest(
             model=model,
             version=version,
             created_at=datetime.now(UTC),
             code_version=__version__,
+            attempt=None if local else attempt,
             files={name: FileEntry(sha256=_sha256(data), size=len(data)) for name, data in files.items()},
         )
-        staging = layout.staging_dir(self.root, model, version, uuid.uuid4().hex)
-        self.fs.makedirs(staging, exist_ok=True)
+        manifest_bytes = manifest.model_dump_json(indent=2).encode()
+        staging = layout.staging_dir(self.root, model, version, attempt)
+        if local:
+            _publish_local(staging, final, files, manifest_bytes, uri)
+        else:
+            self._publish_remote(staging, final, files, manifest_bytes, uri)
+        return PublishedVersion(uri, _sha256(manifest_bytes))
+
+    def _publish_remote(self, staging: str, final: str, files: Mapping[str, bytes], manifest: bytes, uri: str) -> None:
+        """Upload under the attempt's prefix, then commit by putting the manifest if absent."""
+        committed = False
         try:
             for name, data in files.items():
                 self.fs.pipe_file(f"{staging}/{name}", data)
-            manifest_bytes = manifest.model_dump_json(indent=2).encode()
-            published = PublishedVersion(self.version_uri(model, version), _sha256(manifest_bytes))
-            self.fs.pipe_file(f"{staging}/{MANIFEST_NAME}", manifest_bytes)
-            self._commit(staging, final, files, manifest_bytes, self.version_uri(model, version))
-        finally:
-            if self.fs.exists(staging):
-                self.fs.rm(staging, recursive=True)
-        return published
-
-    def _commit(self, staging: str, final: str, files: Mapping[str, bytes], manifest: bytes, uri: str) -> None:
-        if isinstance(self.fs, LocalFileSystem):
+            target = f"{final}/{MANIFEST_NAME}"
             try:
-                os.rename(staging, final)  # atomic; fails if `final` exists and is not empty
-            except OSError as exc:
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                if isinstance(self.fs, MemoryFileSystem):
+                    with _MEMORY_COMMIT:
+                        self.fs.pipe_file(target, manifest, mode="create")
+                else:
+                    self.fs.pipe_file(target, manifest, mode="create")
+            except OSError as exc:  # FileExistsError, or a store that reports 412 without saying which condition
+                self.fs.invalidate_cache(final)
+                try:
+                    current = self.fs.cat_file(target)
+                except FileNotFoundError:
+                    raise exc from None
+                if current != manifest:  # identical bytes: our own put, retried after a lost response
                     raise VersionExistsError(f"{uri} already exists; versions are immutable") from exc
-                raise
-            return
-        for name, data in files.items():
-            self.fs.pipe_file(f"{final}/{name}", data)
-        try:
-            with self.fs.open(f"{final}/{MANIFEST_NAME}", "xb") as handle:
-                handle.write(manifest)
-        except (FileExistsError, ValueError, NotImplementedError) as exc:
-            if isinstance(exc, FileExistsError) or self.fs.exists(f"{final}/{MANIFEST_NAME}"):
-                raise VersionExistsError(f"{uri} already exists; versions are immutable") from exc
-            self.fs.pipe_file(f"{final}/{MANIFEST_NAME}", manifest)  # no exclusive create on this filesystem
+            committed = True
+        finally:
+            if not committed:  # the files of an attempt that did not commit are never read: remove them
+                with contextlib.suppress(OSError):  # best effort; an orphaned attempt is only garbage
+                    self.fs.rm(staging, recursive=True)
 
     def load(self, uri: str, expected_manifest_sha256: str | None = None) -> VerifiedVersion:
         """Read a version and verify every file against the manifest (and the manifest itself, if given)."""
@@ -210,12 +243,13 @@ def _load(
         manifest = ArtifactManifest.model_validate_json(manifest_bytes)
     except ValidationError as exc:
         raise ArtifactCorruptError(f"{uri}/{MANIFEST_NAME}: unreadable manifest ({exc.error_count()} errors)") from exc
+    files_dir = path if manifest.attempt is None else layout.attempt_dir(path, manifest.attempt)
     files: dict[str, bytes] = {}
     for name, entry in manifest.files.items():
         if only is not None and name not in only:
             continue
         try:
-            data = fs.cat_file(f"{path}/{name}")
+            data = fs.cat_file(f"{files_dir}/{name}")
         except FileNotFoundError as exc:
             raise ArtifactCorruptError(f"{uri}/{name}: listed in the manifest but missing") from exc
         digest = _sha256(data)
@@ -226,3 +260,48 @@ def _load(
             )
         files[name] = data
     return VerifiedVersion(uri=uri, manifest=manifest, manifest_sha256=manifest_sha, files=files)
+
+
+def _conditional_put(fs: Any) -> bool:
+    return bool(set(_protocols(fs)) & _CONDITIONAL_PUT)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return tuple(protocol) if isinstance(protocol, (tuple, list)) else (str(protocol),)
+
+
+def _publish_local(staging: str, final: str, files: Mapping[str, bytes], manifest: bytes, uri: str) -> None:
+    """Write the attempt durably, then rename it onto the version: the rename is the commit."""
+    os.makedirs(staging)
+    try:
+        for name, data in {**files, MANIFEST_NAME: manifest}.items():
+            _write_durably(os.path.join(staging, name), data)
+        _fsync_dir(staging)  # the entries must be durable before the rename makes them visible
+        try:
+            os.rename(staging, final)  # atomic; fails if `final` exists and is not empty
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise VersionExistsError(f"{uri} already exists; versions are immutable") from exc
+            raise
+        _fsync_dir(os.path.dirname(final))
+    finally:
+        if os.path.isdir(staging):
+            for name in os.listdir(staging):
+                os.unlink(os.path.join(staging, name))
+            os.rmdir(staging)
+
+
+def _write_durably(path: str, data: bytes) -> None:
+    with open(path, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

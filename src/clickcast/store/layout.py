@@ -1,7 +1,9 @@
 """Where things live in a store: the one definition of its paths, for every writer and reader.
 
-    <store>/models/<model>/<version>/            a committed version (see clickcast.store.artifacts)
-    <store>/models/<model>/.staging/<version>-*/ work in progress of a publisher, never read
+    <store>/models/<model>/<version>/MANIFEST.json       a committed version (see clickcast.store.artifacts)
+    <store>/models/<model>/<version>/<file>              its files, on local disks (the attempt was renamed here)
+    <store>/models/<model>/.staging/<version>-<attempt>/ one publisher's upload; on object stores the committed
+                                                         manifest names its attempt and the files stay here
     <store>/predictions/<model>/date=YYYY-MM-DD/ the default prediction log (clickcast.store.prediction_log)
 
 Pure string functions: no filesystem access.
@@ -42,6 +44,12 @@ def version_uri(store_url: str, model: str, version: str) -> str:
 
 def staging_dir(store_url: str, model: str, version: str, attempt: str) -> str:
     return f"{model_dir(store_url, model)}/{STAGING}/{version}-{attempt}"
+
+
+def attempt_dir(version_path: str, attempt: str) -> str:
+    """The staging prefix of `attempt`, given the path (or URI) of the version it was published as."""
+    model_path, _, version = version_path.rstrip("/").rpartition("/")
+    return f"{model_path}/{STAGING}/{version}-{attempt}"
 
 
 def prediction_log_url(store_url: str, model: str) -> str:
