@@ -430,7 +430,6 @@ def test_two_replicas_with_peering_one_works_the_other_waits(
             time.sleep(3)
             assert "phase Pending -> Training" in high.logs()
             assert "phase Pending -> Training" not in low.logs()
-            assert "Pausing" in low.logs() or "paused" in low.logs().lower(), low.logs()[-2000:]
             high.kill()  # the worker dies: the waiting replica takes over
             patch = {"spec": {"training": {"trigger": "after-failover"}}}
             kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", patch)
