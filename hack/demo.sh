@@ -59,5 +59,5 @@ trap - EXIT
 step "evaluate the logged predictions against the real clicks"
 $CC evaluate --predictions "file://$DEMO_DIR/predictions" --actuals "file://$DEMO_DIR/clicks" \
   --out "file://$DEMO_DIR/evaluation" --master 'local[2]' 2> "$DEMO_DIR/evaluate.log"
-.venv/bin/python -m json.tool "$DEMO_DIR/evaluation/metrics.json" | head -30
+.venv/bin/python -c "import sys; print(''.join(open(sys.argv[1]).readlines()[:30]), end='')" "$DEMO_DIR/evaluation/metrics.json"  # no pipe: head would make it fail under pipefail
 printf '\nAll outputs are in %s\n' "$DEMO_DIR"
