@@ -131,6 +131,14 @@ def _job(*, name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[
     }
 
 
+def _train_args(model: str, version: str, reference: tuple[str, str] | None) -> list[str]:
+    """train.py's flags: the mounted ClickModel, the version to publish, the stable version to compare with."""
+    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
+    if reference is not None:
+        args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
+    return args
+
+
 def training_job(
     *,
     name: str,
@@ -143,9 +151,7 @@ def training_job(
     jobs_dir: str = JOBS_DIR,
 ) -> Doc:
     """The Job training `version` of ClickModel `model` (`reference`: the stable version's URI and sha256)."""
-    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
-    if reference is not None:
-        args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
+    args = _train_args(model, version, reference)
     argv = spark_submit_argv(spec, f"clickcast-train-{model}", "train.py", args, model=model, jobs_dir=jobs_dir,
                              extra_conf=_local_spark_conf())  # fmt: skip
     lbls = labels(model, version, "training")
@@ -188,9 +194,7 @@ def spark_application(
 ) -> Doc:
     """The Spark Operator's SparkApplication equivalent of `training_job` (`backend: sparkApplication`)."""
     t = spec.training
-    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
-    if reference is not None:
-        args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
+    args = _train_args(model, version, reference)
     lbls = labels(model, version, "training")
     mounts = [{"name": "clickmodel", "mountPath": CONFIG_DIR}, {"name": "scratch", "mountPath": SCRATCH}]
     secret = spec.data.storage_options_secret
