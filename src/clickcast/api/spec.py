@@ -393,8 +393,12 @@ class Canary(ApiModel):
     """Offer-days with real clicks each version needs before a verdict."""
     confidence_level: Annotated[float, Field(ge=0.5, lt=1)] = 0.95
     """Confidence of the test comparing the versions' Poisson deviance on real clicks."""
-    max_deviance_increase: NonNegative = 0.0
-    """Tolerated relative deviance increase of the candidate (non-inferiority margin)."""
+    max_deviance_increase: Annotated[float, Field(ge=0, le=1)] = 0.02
+    """Non-inferiority margin δ: the candidate passes when its mean Poisson deviance is at most (1+δ) times the
+    stable version's, and fails when it is above, each at `confidenceLevel` however often it is looked at.
+    A retrain exactly as good as stable sits δ below the boundary, so δ > 0 lets it pass; the larger δ,
+    the sooner it passes and the larger the loss of quality that can be let through. 0 passes only a
+    candidate that is strictly better, and an equal one ends Inconclusive (rolled back)."""
     max_duration: Duration = "24h"
     """A canary without a verdict by then is rolled back."""
     failure_limit: Annotated[int, Field(ge=0, le=10)] = 0

@@ -178,6 +178,67 @@ class Verdict(StrEnum):
     """The time ran out without a decision."""
 
 
+class CanarySums(ApiModel):
+    """Sufficient statistics of the canary's sequential test, over offer-days with real clicks.
+
+    Each value is a Poisson unit deviance of one offer-day's prediction. The sums are additive: each
+    analysis adds only the offer-days it newly saw (after `CanaryStatus.evidenceThrough`), so evidence
+    is never counted twice and a restarted operator continues the same test instead of starting over.
+    """
+
+    stable_n: Annotated[int, Field(ge=0)] = 0
+    """Offer-days predicted by the stable version."""
+    stable_sum: float = 0.0
+    """Sum of the stable version's unit deviances."""
+    stable_sum_sq: float = 0.0
+    """Sum of their squares."""
+    candidate_n: Annotated[int, Field(ge=0)] = 0
+    """Offer-days predicted by the candidate."""
+    candidate_sum: float = 0.0
+    """Sum of the candidate's unit deviances."""
+    candidate_sum_sq: float = 0.0
+    """Sum of their squares."""
+    pairs: Annotated[int, Field(ge=0)] = 0
+    """Shadow mode: offer-days predicted by both versions for the same request (then all three counts agree)."""
+    cross_sum: float = 0.0
+    """Shadow mode: sum over the pairs of stable deviance times candidate deviance."""
+    stable_predicted: float = 0.0
+    """Sum of the stable version's predicted clicks (calibration guardrail)."""
+    stable_actual: float = 0.0
+    """Sum of real clicks on the offer-days the stable version predicted."""
+    candidate_predicted: float = 0.0
+    """Sum of the candidate's predicted clicks."""
+    candidate_actual: float = 0.0
+    """Sum of real clicks on the offer-days the candidate predicted."""
+
+
+class CanaryLook(ApiModel):
+    """One analysis of the canary: the test's statistics after adding that interval's evidence."""
+
+    look: Annotated[int, Field(ge=1)]
+    """1 for the first analysis."""
+    time: datetime
+    """When it was taken."""
+    evidence_through: date | None = None
+    """The last offer-day whose real clicks it includes."""
+    weight: Annotated[int, Field(ge=0, le=100)] = 0
+    """The candidate's traffic weight during the interval (0 in shadow mode)."""
+    stable_observations: Annotated[int, Field(ge=0)] = 0
+    """Offer-days of the stable version so far."""
+    candidate_observations: Annotated[int, Field(ge=0)] = 0
+    """Offer-days of the candidate so far."""
+    deviance_ratio: float | None = None
+    """Candidate mean deviance / stable mean deviance so far."""
+    ratio_low: float | None = None
+    """Lower bound of the always-valid confidence sequence of the ratio."""
+    ratio_high: float | None = None
+    """Upper bound of the always-valid confidence sequence of the ratio."""
+    verdict: Verdict = Verdict.RUNNING
+    """Verdict after this look."""
+    message: str = ""
+    """Guardrail breaches or why no verdict could be reached."""
+
+
 class CanaryStatus(ApiModel):
     """Progress and statistics of the running canary."""
 
@@ -191,22 +252,30 @@ class CanaryStatus(ApiModel):
     """When the canary started."""
     last_analysis_at: datetime | None = None
     """When the last analysis ran."""
+    analyses: Annotated[int, Field(ge=0)] = 0
+    """Analyses (looks) taken so far."""
+    evidence_through: date | None = None
+    """The last offer-day whose real clicks are in `sums` (the next analysis adds only later days)."""
+    sums: CanarySums = Field(default_factory=CanarySums)
+    """Sufficient statistics of the sequential test."""
     stable_observations: Annotated[int, Field(ge=0)] = 0
     """Offer-days with real clicks predicted by the stable version."""
     candidate_observations: Annotated[int, Field(ge=0)] = 0
     """Offer-days with real clicks predicted by the candidate."""
     deviance_ratio: float | None = None
-    """Candidate mean deviance / stable mean deviance on the same offer-days."""
+    """Candidate mean deviance / stable mean deviance (on the same offer-days in shadow mode)."""
     ci_low: float | None = None
-    """Lower confidence bound of the relative deviance difference."""
+    """Lower bound of the always-valid confidence sequence of the deviance ratio."""
     ci_high: float | None = None
-    """Upper confidence bound of the relative deviance difference."""
+    """Upper bound of the always-valid confidence sequence of the deviance ratio."""
     p_value: float | None = None
-    """p-value of the non-inferiority test."""
+    """Unused; kept so that existing objects stay valid."""
     failed_checks: Annotated[int, Field(ge=0)] = 0
-    """Failed analyses so far."""
+    """Failed analyses (guardrail breaches or failed evaluation runs) so far."""
     verdict: Verdict = Verdict.RUNNING
     """Current verdict."""
+    looks: Annotated[list[CanaryLook], Field(max_length=100)] = Field(default_factory=list)
+    """The analyses so far, oldest first (the latest 100)."""
 
 
 class TrainingStatus(ApiModel):
@@ -243,6 +312,23 @@ class QualityState(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class DailyQuality(ApiModel):
+    """The stable version's quality on one day of real clicks."""
+
+    day: date
+    """Offer day."""
+    version: str
+    """Version that predicted it."""
+    rows: Annotated[int, Field(ge=0)] = 0
+    """Offer-days with real clicks."""
+    deviance: float | None = None
+    """Mean Poisson unit deviance."""
+    ratio: float | None = None
+    """Mean deviance / the version's test-window (reference) deviance."""
+    calibration: float | None = None
+    """Predicted / real clicks."""
+
+
 class MonitoringStatus(ApiModel):
     """Quality of the stable version on real clicks over time."""
 
@@ -250,12 +336,20 @@ class MonitoringStatus(ApiModel):
     """Healthy, Drop, Erosion or Unknown (no data yet)."""
     last_evaluated_at: datetime | None = None
     """When quality was last evaluated."""
+    evaluations: Annotated[int, Field(ge=0)] = 0
+    """Quality evaluations run so far (names the next evaluation run)."""
+    evaluated_through: date | None = None
+    """The last offer-day measured (the next evaluation adds only later days)."""
+    reference_deviance: float | None = None
+    """The stable version's mean deviance on its own test window."""
     recent: Metrics | None = None
     """Metrics on the recent window."""
     deviance_ratio: float | None = None
     """Recent deviance / reference (test-window) deviance."""
     cusum: float | None = None
     """Current value of the erosion CUSUM statistic."""
+    daily: Annotated[list[DailyQuality], Field(max_length=90)] = Field(default_factory=list)
+    """Daily quality, oldest first (the latest 90 days; the full series is in the store)."""
 
 
 class ScoringStatus(ApiModel):
