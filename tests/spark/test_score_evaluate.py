@@ -121,3 +121,65 @@ def test_cli_reports_user_mistakes_in_one_line(spark: SparkSession, tmp_path: Pa
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 2 and "--model-file" in result.output
+
+
+def _write_log(logdir: Path, frames: list[pd.DataFrame]) -> None:
+    part = pd.concat(frames, ignore_index=True)
+    for day, rows in part.groupby("date"):
+        target = logdir / f"date={day}"
+        target.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(rows[list(log.COLUMNS)], preserve_index=False)
+        pq.write_table(table, target / f"part-{len(list(target.iterdir()))}.parquet")
+
+
+def test_evaluate_sums_the_canary_evidence_of_new_days_only(spark: SparkSession, dataset: Path, tmp_path: Path) -> None:
+    from clickcast.analysis.metrics import poisson_unit_deviance
+    from clickcast.jobs.evaluate import Compare
+
+    rows = _last_days(dataset, 3).reset_index(drop=True)
+    days = sorted(rows[DATE].astype(str).unique())
+    rng = np.random.default_rng(3)
+    base = rows[CLICKS].to_numpy() * 0.8 + 0.5
+    predicted = {"stable": base, "shadow": base * rng.uniform(0.7, 1.4, len(rows)), "canary": base * 1.1}
+
+    def logged(role: str, version: str, ids: str) -> pd.DataFrame:
+        return rows.assign(request_id=[f"{ids}-{i}" for i in range(len(rows))], ts=pd.Timestamp("2026-03-01", tz="UTC"),
+                           date=rows[DATE].astype(str), model="offers", model_version=version, role=role,
+                           predicted=predicted[role])  # fmt: skip
+
+    # Shadow: the candidate predicted the same requests (same ids), except a few copies the mirror dropped.
+    shadow = logged("shadow", "v2", "r").iloc[10:]
+    _write_log(tmp_path / "shadow-log", [logged("stable", "v1", "r"), shadow])
+    first_day = pd.Timestamp(days[0]).date()
+    result = evaluate(spark, f"file://{tmp_path}/shadow-log", f"file://{dataset}", f"file://{tmp_path}/e1",
+                      after=first_day, compare=Compare("v1", "v2", paired=True))  # fmt: skip
+    comparison = result.report.comparison
+    assert comparison is not None and comparison.paired
+    assert result.report.after == first_day and str(result.report.through) == days[-1]
+    later = (rows[DATE].astype(str) > days[0]).to_numpy()
+    paired = later & (np.arange(len(rows)) >= 10)
+    y = rows[CLICKS].to_numpy()[paired]
+    ds = poisson_unit_deviance(y, predicted["stable"][paired])
+    dc = poisson_unit_deviance(y, predicted["shadow"][paired])
+    s = comparison.sums
+    assert s.pairs == s.stable_n == s.candidate_n == paired.sum()
+    assert s.stable_sum == pytest.approx(ds.sum()) and s.candidate_sum == pytest.approx(dc.sum())
+    assert s.stable_sum_sq == pytest.approx((ds**2).sum()) and s.candidate_sum_sq == pytest.approx((dc**2).sum())
+    assert s.cross_sum == pytest.approx((ds * dc).sum())
+    assert s.candidate_predicted == pytest.approx(predicted["shadow"][paired].sum())
+    assert s.candidate_actual == pytest.approx(y.sum()) == pytest.approx(s.stable_actual)
+
+    # Split: two independent samples (different requests); nothing after the last day is left.
+    _write_log(tmp_path / "split-log", [logged("stable", "v1", "a"), logged("canary", "v2", "b")])
+    result = evaluate(spark, f"file://{tmp_path}/split-log", f"file://{dataset}", f"file://{tmp_path}/e2",
+                      compare=Compare("v1", "v2", paired=False))  # fmt: skip
+    assert result.report.comparison is not None
+    s = result.report.comparison.sums
+    assert s.pairs == 0 and s.stable_n == s.candidate_n == len(rows)
+    y = rows[CLICKS].to_numpy()
+    assert s.candidate_sum == pytest.approx(poisson_unit_deviance(y, predicted["canary"]).sum())
+    last = pd.Timestamp(days[-1]).date()
+    result = evaluate(spark, f"file://{tmp_path}/split-log", f"file://{dataset}", f"file://{tmp_path}/e3",
+                      after=last, compare=Compare("v1", "v2", paired=False))  # fmt: skip
+    assert result.rows == 0 and result.report.through is None
+    assert result.report.comparison is not None and result.report.comparison.sums.stable_n == 0

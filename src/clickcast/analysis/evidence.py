@@ -5,20 +5,22 @@ Two documents, both written as JSON by the Spark jobs:
 - `TrainingEvidence`, a version's `metrics.json`: the model and its GLM baseline on the test window, per
   segment, and (when a stable version existed) that stable version measured on the same window.
 - `EvaluationReport`, an evaluation run's `metrics.json`: logged predictions joined with the real clicks,
-  per version and role, per segment and per day.
+  per version and role, per segment and per day; with the window it covered (offer-days after `after`,
+  through `through`) and, when asked to compare two versions, the canary test's new sufficient statistics.
 
 Readers ignore fields they do not know, so a newer job's output stays readable by an older operator.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field
 
 from clickcast.api.base import ApiModel
 from clickcast.api.roles import Role
-from clickcast.api.status import DataWindowStatus, Metrics, SegmentMetrics
+from clickcast.api.status import CanarySums, DataWindowStatus, Metrics, SegmentMetrics
 
 
 class Evidence(ApiModel):
@@ -75,6 +77,16 @@ class VersionDailyMetrics(VersionKey):
     metrics: Metrics
 
 
+class CanaryComparison(Evidence):
+    """What one canary look adds to the sequential test: sums over the offer-days it newly saw."""
+
+    stable_version: str
+    candidate_version: str
+    paired: bool
+    """Shadow mode: each candidate prediction is paired with the stable one for the same request and offer."""
+    sums: CanarySums
+
+
 class EvaluationReport(Evidence):
     """An evaluation run's `metrics.json`."""
 
@@ -86,6 +98,12 @@ class EvaluationReport(Evidence):
     versions: list[VersionMetrics] = Field(default_factory=list)
     segments: list[VersionSegmentMetrics] = Field(default_factory=list)
     daily: list[VersionDailyMetrics] = Field(default_factory=list)
+    after: date | None = None
+    """Only offer-days after this day were evaluated (those before were counted by earlier runs)."""
+    through: date | None = None
+    """The last offer-day with real clicks it included (None: none yet)."""
+    comparison: CanaryComparison | None = None
+    """The canary's stable and candidate versions compared on these offer-days."""
 
     def version(self, model_version: str, role: Role) -> VersionMetrics | None:
         return next((v for v in self.versions if v.model_version == model_version and v.role is role), None)

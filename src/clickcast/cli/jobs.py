@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -208,15 +209,38 @@ def evaluate(
     fmt: FormatOpt = "parquet",
     segment: Annotated[list[str] | None, typer.Option("--segment", help="Segment column (repeatable).")] = None,
     master: MasterOpt = None,
+    model_file: Annotated[
+        Path | None, typer.Option("--model-file", "-f", help="ClickModel manifest: its revenue model for margins.")
+    ] = None,
+    after: Annotated[
+        datetime | None, typer.Option("--after", formats=["%Y-%m-%d"], help="Only offer-days after this day.")
+    ] = None,
+    stable_version: Annotated[
+        str | None, typer.Option("--stable-version", help="Compare this stable version with --candidate-version.")
+    ] = None,
+    candidate_version: Annotated[str | None, typer.Option("--candidate-version", help="The canary's version.")] = None,
+    paired: Annotated[
+        bool, typer.Option("--paired", help="Shadow canary: pair the two versions' predictions per request.")
+    ] = False,
 ) -> None:
-    """Join predictions with real clicks; write per-version and per-segment metrics."""
+    """Join predictions with real clicks; write per-version and per-segment metrics (and a canary comparison)."""
+    if (stable_version is None) != (candidate_version is None):
+        fail("--stable-version and --candidate-version go together", code=2)
     with _user_errors():
+        from clickcast.api.validation import load_clickmodel  # noqa: PLC0415
+        from clickcast.jobs.evaluate import Compare  # noqa: PLC0415
         from clickcast.jobs.evaluate import evaluate as run_evaluate  # noqa: PLC0415
+
+        revenue = load_clickmodel(model_file).spec.validation.revenue if model_file else None
+        compare = Compare(stable_version, candidate_version, paired) if stable_version and candidate_version else None
 
         def work(say: Callable[[str], None]) -> Any:
             spark = _spark(master, "clickcast-evaluate")
             say(f"joining {predictions} with {actuals}")
-            return run_evaluate(spark, predictions, actuals, out, fmt=fmt, segment_columns=segment or ["device"])
+            return run_evaluate(
+                spark, predictions, actuals, out, fmt=fmt, segment_columns=segment or ["device"], revenue=revenue,
+                after=after.date() if after else None, compare=compare,
+            )  # fmt: skip
 
         result = _staged(work)
     for v in result.report.versions:

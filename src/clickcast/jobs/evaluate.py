@@ -6,7 +6,11 @@ Outputs under `<out>`:
                      merchantId, category, device, price, model, model_version, role, predicted,
                      actual (real clicks of that offer-day), deviance (Poisson unit deviance)
     metrics.json     an EvaluationReport (clickcast.analysis.evidence): rows, unmatched (predictions whose
-                     day has no clicks yet), badRows, and metrics per version and role, segment and day
+                     day has no clicks yet), badRows, and metrics per version and role, segment and day;
+                     with `compare`, the canary test's sufficient statistics over these offer-days
+
+`after` restricts it to offer-days after that day: the operator's periodic runs each add only the days
+the previous runs did not see, so no evidence is counted twice.
 
 The canary analysis compares stable against candidate from `versions` and `joined.parquet`;
 quality tracking reads `daily`.
@@ -16,25 +20,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import fsspec
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast.analysis.evidence import (
     BadRowReport,
+    CanaryComparison,
     EvaluationReport,
     VersionDailyMetrics,
     VersionMetrics,
     VersionSegmentMetrics,
 )
 from clickcast.analysis.metrics import metrics_from_sums
+from clickcast.api.roles import Role
 from clickcast.api.spec import DataFormat, RevenueModel
 from clickcast.api.status import Metrics
 from clickcast.features.contract import CLICKS, DATE, DEVICE, OFFER_KEY, PRICE
 from clickcast.jobs.data import ContractError, read_dataset, read_raw, spark_path
-from clickcast.jobs.spark_metrics import grouped_sums, unit_deviance
+from clickcast.jobs.spark_metrics import canary_sums, grouped_sums, unit_deviance
 from clickcast.store import prediction_log as log
 
 ACTUAL, DEVIANCE = "actual", "deviance"
@@ -42,6 +49,15 @@ VERSION_KEY = (log.MODEL, log.MODEL_VERSION, log.ROLE)
 JOINED_COLUMNS = (
     log.REQUEST_ID, log.TIMESTAMP, DATE, *OFFER_KEY, PRICE, *VERSION_KEY, log.PREDICTED, ACTUAL, DEVIANCE,
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Compare:
+    """The canary's two versions; `paired` in shadow mode (the candidate saw the same requests)."""
+
+    stable: str
+    candidate: str
+    paired: bool
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,8 @@ def evaluate(
     revenue: RevenueModel | None = None,
     segment_columns: Sequence[str] = (DEVICE,),
     top_values: int = 10,
+    after: date | None = None,
+    compare: Compare | None = None,
 ) -> EvaluateResult:
     predictions = read_raw(spark, log_url)
     missing = [
@@ -70,6 +88,8 @@ def evaluate(
     if missing:
         raise ContractError(f"{log_url} is not a prediction log: missing column(s) {', '.join(missing)}")
     predictions = predictions.withColumn(DATE, F.col(DATE).cast("string").try_cast("date"))
+    if after is not None:
+        predictions = predictions.where(F.col(DATE) > F.lit(after))
     for c in OFFER_KEY:
         predictions = predictions.withColumn(c, F.col(c).cast("string"))
     actuals = read_dataset(spark, actuals_url, fmt)
@@ -103,7 +123,11 @@ def evaluate(
         for entries in by_version.values():
             top = sorted(entries, key=lambda e: -e[1].rows)[:top_values]
             segments += [VersionSegmentMetrics(**key(k), column=column, value=k[3], metrics=m) for k, m in top]
+    through = matched.agg(F.max(DATE)).first()
     report = EvaluationReport(
+        after=after,
+        through=through[0] if through else None,
+        comparison=_compare(matched, compare) if compare else None,
         rows=matched.count(),
         unmatched=unmatched,
         bad_rows=BadRowReport.model_validate(actuals.bad.to_json()),
@@ -115,3 +139,16 @@ def evaluate(
     with fsspec.open(f"{out_url.rstrip('/')}/metrics.json", "w") as handle:
         handle.write(report.model_dump_json(by_alias=True, exclude_none=True, indent=1))
     return EvaluateResult(rows=report.rows, unmatched=unmatched, output=out_url, report=report)
+
+
+def _compare(matched: DataFrame, compare: Compare) -> CanaryComparison:
+    role, version = F.col(log.ROLE), F.col(log.MODEL_VERSION)
+    stable = matched.where((role == Role.STABLE.value) & (version == compare.stable))
+    candidate_roles = [Role.SHADOW.value] if compare.paired else [Role.CANARY.value]
+    candidate = matched.where(role.isin(candidate_roles) & (version == compare.candidate))
+    # A batch request shares one request id; its rows differ by offer key.
+    key = [log.REQUEST_ID, DATE, *OFFER_KEY] if compare.paired else None
+    sums = canary_sums(stable, candidate, pair_key=key, actual=ACTUAL, predicted=log.PREDICTED, deviance=DEVIANCE)
+    return CanaryComparison(
+        stable_version=compare.stable, candidate_version=compare.candidate, paired=compare.paired, sums=sums
+    )

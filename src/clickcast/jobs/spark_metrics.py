@@ -12,7 +12,7 @@ from pyspark.sql.pandas.functions import pandas_udf
 
 from clickcast.analysis.metrics import MetricSums, metrics_from_sums, poisson_unit_deviance
 from clickcast.api.spec import RevenueModel
-from clickcast.api.status import Metrics, SegmentMetrics
+from clickcast.api.status import CanarySums, Metrics, SegmentMetrics
 
 
 @pandas_udf(T.DoubleType())  # type: ignore[call-overload,untyped-decorator]
@@ -98,3 +98,46 @@ def segment_metrics(
         top = sorted(sums.items(), key=lambda kv: (-kv[1].rows, kv[0]))[:top_values]
         out += [SegmentMetrics(column=column, value=key[0], metrics=metrics_from_sums(s)) for key, s in top]
     return out
+
+
+def canary_sums(
+    stable: DataFrame,
+    candidate: DataFrame,
+    *,
+    pair_key: Sequence[str] | None,
+    actual: str,
+    predicted: str,
+    deviance: str,
+) -> CanarySums:
+    """The canary test's sufficient statistics (clickcast.api.status.CanarySums) in one aggregation per side.
+
+    `pair_key` set (shadow mode): only rows both versions predicted count, joined on it; otherwise the two
+    versions' rows are independent samples (split mode).
+    """
+
+    def side(df: DataFrame, tag: str) -> DataFrame:
+        keep = [*(pair_key or ()), F.col(deviance).alias(f"{tag}_d"), F.col(predicted).alias(f"{tag}_p")]
+        return df.select(*keep, F.col(actual).cast("double").alias(f"{tag}_y"))
+
+    def sums(tag: str, y: str) -> list[Column]:
+        d = F.col(f"{tag}_d")
+        return [F.count(F.lit(1)), F.sum(d), F.sum(d * d), F.sum(f"{tag}_p"), F.sum(f"{y}_y")]
+
+    s, c = side(stable, "s"), side(candidate, "c")
+    if pair_key:
+        # A pair's real clicks are the same offer-day's: the stable row's serve both sides.
+        both = s.join(c.drop("c_y"), list(pair_key), "inner")
+        row = both.agg(*sums("s", "s"), *sums("c", "s"), F.sum(F.col("s_d") * F.col("c_d"))).first()
+        values = [v or 0 for v in (row or [0] * 11)]
+        n, cross = int(values[0]), float(values[10])
+    else:
+        rs, rc = s.agg(*sums("s", "s")).first(), c.agg(*sums("c", "c")).first()
+        values = [v or 0 for v in (*(rs or [0] * 5), *(rc or [0] * 5))]
+        n, cross = 0, 0.0
+    return CanarySums(
+        stable_n=int(values[0]), stable_sum=float(values[1]), stable_sum_sq=float(values[2]),
+        stable_predicted=float(values[3]), stable_actual=float(values[4]),
+        candidate_n=int(values[5]), candidate_sum=float(values[6]), candidate_sum_sq=float(values[7]),
+        candidate_predicted=float(values[8]), candidate_actual=float(values[9]),
+        pairs=n, cross_sum=cross,
+    )  # fmt: skip
