@@ -133,8 +133,8 @@ def _write_log(logdir: Path, frames: list[pd.DataFrame]) -> None:
 
 
 def test_evaluate_sums_the_canary_evidence_of_new_days_only(spark: SparkSession, dataset: Path, tmp_path: Path) -> None:
+    from clickcast.analysis.evidence import Comparison
     from clickcast.analysis.metrics import poisson_unit_deviance
-    from clickcast.jobs.evaluate import Compare
 
     rows = _last_days(dataset, 3).reset_index(drop=True)
     days = sorted(rows[DATE].astype(str).unique())
@@ -152,7 +152,7 @@ def test_evaluate_sums_the_canary_evidence_of_new_days_only(spark: SparkSession,
     _write_log(tmp_path / "shadow-log", [logged("stable", "v1", "r"), shadow])
     first_day = pd.Timestamp(days[0]).date()
     result = evaluate(spark, f"file://{tmp_path}/shadow-log", f"file://{dataset}", f"file://{tmp_path}/e1",
-                      after=first_day, compare=Compare("v1", "v2", paired=True))  # fmt: skip
+                      after=first_day, compare=Comparison("v1", "v2", paired=True))  # fmt: skip
     comparison = result.report.comparison
     assert comparison is not None and comparison.paired
     assert result.report.after == first_day and str(result.report.through) == days[-1]
@@ -172,7 +172,7 @@ def test_evaluate_sums_the_canary_evidence_of_new_days_only(spark: SparkSession,
     # Split: two independent samples (different requests); nothing after the last day is left.
     _write_log(tmp_path / "split-log", [logged("stable", "v1", "a"), logged("canary", "v2", "b")])
     result = evaluate(spark, f"file://{tmp_path}/split-log", f"file://{dataset}", f"file://{tmp_path}/e2",
-                      compare=Compare("v1", "v2", paired=False))  # fmt: skip
+                      compare=Comparison("v1", "v2", paired=False))  # fmt: skip
     assert result.report.comparison is not None
     s = result.report.comparison.sums
     assert s.pairs == 0 and s.stable_n == s.candidate_n == len(rows)
@@ -180,6 +180,6 @@ def test_evaluate_sums_the_canary_evidence_of_new_days_only(spark: SparkSession,
     assert s.candidate_sum == pytest.approx(poisson_unit_deviance(y, predicted["canary"]).sum())
     last = pd.Timestamp(days[-1]).date()
     result = evaluate(spark, f"file://{tmp_path}/split-log", f"file://{dataset}", f"file://{tmp_path}/e3",
-                      after=last, compare=Compare("v1", "v2", paired=False))  # fmt: skip
+                      after=last, compare=Comparison("v1", "v2", paired=False))  # fmt: skip
     assert result.rows == 0 and result.report.through is None
     assert result.report.comparison is not None and result.report.comparison.sums.stable_n == 0

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from clickcast.analysis.evidence import ReferenceEvidence, TrainingEvidence
+from clickcast.analysis.evidence import CanaryComparison, EvaluationReport, ReferenceEvidence, TrainingEvidence
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
-from clickcast.api.status import ClickModelStatus, Metrics
+from clickcast.api.status import CanarySums, ClickModelStatus, Metrics
 from clickcast.core import (
     Deploy,
     Observed,
@@ -24,6 +24,7 @@ from clickcast.core import (
     Rollout,
     RunObservation,
     RunState,
+    StartEvaluation,
     StartScoring,
     StartTraining,
     TrainedVersion,
@@ -68,8 +69,25 @@ def trained(version: str, ev: TrainingEvidence | None = None) -> TrainedVersion:
     return TrainedVersion(pin(version), ev or evidence())
 
 
-def complete(p: VersionPin, replicas: int = 2) -> Rollout:
-    return Rollout(p.version, p.checksum, desired=replicas, ready=replicas, updated=replicas)
+def complete(p: VersionPin, replicas: int = 2, *, public: bool = False, mirror: bool = False) -> Rollout:
+    return Rollout(p.version, p.checksum, desired=replicas, ready=replicas, updated=replicas, public=public,
+                   mirror=mirror)  # fmt: skip
+
+
+def canary_sums(n: int, ratio: float, *, stable_mean: float = 1.0, spread: float = 0.5,
+                paired: bool = False) -> CanarySums:  # fmt: skip
+    """One look's new evidence: n offer-days per version, the candidate's mean deviance `ratio` times stable's."""
+    s, c = stable_mean, stable_mean * ratio
+    return CanarySums(stable_n=n, stable_sum=n * s, stable_sum_sq=n * (s * s + spread**2), candidate_n=n,
+                      candidate_sum=n * c, candidate_sum_sq=n * (c * c + spread**2), pairs=n if paired else 0,
+                      cross_sum=n * (s * c + 0.8 * spread**2) if paired else 0.0, stable_predicted=float(n),
+                      stable_actual=float(n), candidate_predicted=float(n), candidate_actual=float(n))  # fmt: skip
+
+
+def report(sums: CanarySums, through: date, *, paired: bool = False) -> EvaluationReport:
+    comparison = CanaryComparison(stable_version="s", candidate_version="c", paired=paired, sums=sums)
+    return EvaluationReport(rows=sums.stable_n + sums.candidate_n, unmatched=0, through=through,
+                            comparison=comparison)  # fmt: skip
 
 
 def run(state: RunState, message: str = "") -> RunObservation:
@@ -86,10 +104,16 @@ class World:
     training_outcome: RunState = RunState.SUCCEEDED
     scoring_outcome: RunState = RunState.SUCCEEDED
     rollout_ready: bool = True
+    canary_ratio: float = 0.9
+    """The candidate's deviance ratio on real clicks, as each canary look measures it."""
+    look_rows: int = 2000
+    evaluation_outcome: RunState = RunState.SUCCEEDED
     runs: dict[str, RunState] = field(default_factory=dict)
     published: dict[str, VersionPin] = field(default_factory=dict)
     rollouts: dict[Role, Rollout] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
+    windows: dict[str, date | None] = field(default_factory=dict)
+    """Each evaluation run's `after` day: a run reports the day after it (one new day of clicks per look)."""
 
     def apply(self, plan: Plan, stable_version: str | None) -> None:
         for action in plan.actions:
@@ -101,11 +125,15 @@ class World:
                         self.published[action.version] = pin(action.version)
             elif isinstance(action, StartScoring):
                 self.runs.setdefault(action.name, self.scoring_outcome)
+            elif isinstance(action, StartEvaluation):
+                self.runs.setdefault(action.name, self.evaluation_outcome)
+                self.windows.setdefault(action.name, action.after)
             elif isinstance(action, Deploy):
                 ready = action.pin.checksum and self.rollout_ready
-                n = 2 if action.role is Role.STABLE else 1
+                n = action.replicas or (2 if action.role is Role.STABLE else 1)
                 self.rollouts[action.role] = Rollout(action.pin.version, action.pin.checksum, desired=n,
-                                                     ready=n if ready else 0, updated=n)  # fmt: skip
+                                                     ready=n if ready else 0, updated=n, mirror=action.mirror,
+                                                     public=action.public)  # fmt: skip
             elif isinstance(action, Retire):
                 self.rollouts.pop(action.role, None)
 
@@ -115,12 +143,20 @@ class World:
         published = self.published.get(t.version) if t and t.version else None
         reference = (status.stable.version, self.reference_deviance) if status.stable is not None else None
         ev = evidence(self.deviance, reference=reference)
+        evaluation = status.canary.job_name if status.canary is not None else None
+        run_state = self.runs.get(evaluation, RunState.MISSING) if evaluation else None
+        evaluated = None
+        if evaluation is not None and run_state is RunState.SUCCEEDED:
+            after = self.windows.get(evaluation) or date(2026, 11, 1)
+            evaluated = report(canary_sums(self.look_rows, self.canary_ratio), after + timedelta(days=1))
         return Observed(
             generation=generation,
             training=training,
             trained=TrainedVersion(published, ev) if published is not None else None,
             scoring=RunObservation(self.runs.get(s.job_name, RunState.MISSING)) if s else None,
             rollouts=dict(self.rollouts),
+            evaluation=RunObservation(run_state) if run_state is not None else None,
+            evaluated=evaluated,
         )
 
 
@@ -142,4 +178,18 @@ def with_(status: ClickModelStatus, **updates: Any) -> ClickModelStatus:
     return status.model_copy(update=copy.deepcopy(updates), deep=True)
 
 
-__all__ = ["NOW", "World", "complete", "drive", "evidence", "pin", "replace", "run", "spec", "trained", "with_"]
+__all__ = [
+    "NOW",
+    "World",
+    "canary_sums",
+    "complete",
+    "drive",
+    "evidence",
+    "pin",
+    "replace",
+    "report",
+    "run",
+    "spec",
+    "trained",
+    "with_",
+]

@@ -125,7 +125,8 @@ def test_a_validated_candidate_goes_to_canary_beside_stable() -> None:
     observed = Observed(training=run(RunState.SUCCEEDED), trained=trained(V2, evidence(0.95, reference=(V1, 1.0))))
     plan = decide(NAME, spec(), status, observed, NOW)
     assert plan.status.phase is Phase.CANARY
-    assert plan.actions == (Deploy(Role.CANARY, pin(V2)),)
+    # Split mode (the default) at 10%: one canary replica beside two stable ones, behind the stable Service.
+    assert plan.actions == (Deploy(Role.CANARY, pin(V2), replicas=1, public=True),)
     assert plan.status.stable == stable()
     assert plan.status.candidate is not None
     assert plan.status.candidate.reference_version == V1
@@ -197,7 +198,7 @@ def canary_status(**extra: object) -> ClickModelStatus:
 
 
 def test_canary_waits_for_readiness_then_times_out_into_a_rollback() -> None:
-    starting = Rollout(V2, pin(V2).checksum, desired=1, ready=0, updated=1)
+    starting = Rollout(V2, pin(V2).checksum, desired=1, ready=0, updated=1, public=True)
     not_ready = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: starting})
     waiting = decide(NAME, spec(), canary_status(), not_ready, NOW + timedelta(minutes=5))
     assert (waiting.status.phase, waiting.actions, waiting.events) == (Phase.CANARY, (), ())
@@ -208,8 +209,11 @@ def test_canary_waits_for_readiness_then_times_out_into_a_rollback() -> None:
     assert late.status.stable == stable()
 
 
+CANARY_READY = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: complete(pin(V2), 1, public=True)})
+
+
 def test_manual_approval_promotes_and_approving_stable_rolls_back() -> None:
-    ready = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: complete(pin(V2), 1)})
+    ready = CANARY_READY
     manual = {"promotion.mode": "manual"}
     waiting = decide(NAME, spec(**manual), canary_status(), ready, NOW)
     assert waiting.status.canary is not None
@@ -240,7 +244,7 @@ def test_promotion_completes_when_every_stable_replica_serves_the_candidate() ->
 
 
 def test_canary_verdicts() -> None:
-    ready = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: complete(pin(V2), 1)})
+    ready = CANARY_READY
     base = canary_status(canary=CanaryStatus(version=V2, started_at=NOW))
     passed = base.model_copy(update={"canary": CanaryStatus(version=V2, started_at=NOW, verdict=Verdict.PASS)})
     assert decide(NAME, spec(), passed, ready, NOW).status.phase is Phase.PROMOTING
@@ -250,9 +254,9 @@ def test_canary_verdicts() -> None:
     assert decide(NAME, spec(), failed, ready, NOW).status.history[0].reason == "CanaryFailed"
     timed_out = decide(NAME, spec(), base, ready, NOW + timedelta(hours=24))
     assert (timed_out.status.phase, timed_out.status.history[0].reason) == (Phase.SERVING, "CanaryInconclusive")
-    running = decide(NAME, spec(), base, ready, NOW + timedelta(hours=1))
-    assert (running.status.phase, running.actions) == (Phase.CANARY, ())
-    assert running.requeue_after == timedelta(minutes=10)
+    early = decide(NAME, spec(), base, ready, NOW + timedelta(minutes=4))
+    assert (early.status.phase, early.actions) == (Phase.CANARY, ())
+    assert early.requeue_after == timedelta(minutes=6)  # the first look is due one interval after the start
 
 
 def test_serving_repairs_a_missing_stable_deployment_and_removes_a_stray_canary() -> None:
@@ -360,4 +364,7 @@ def test_suspend_holds_a_release_in_flight_without_starting_anything() -> None:
     assert (held.status.phase, held.actions) == (Phase.VALIDATING, ())
     assert cond(held, ConditionType.VALIDATED) == (ConditionStatus.TRUE, "GatesPassed")
     resumed = decide(NAME, spec(), held.status, observed, NOW)
-    assert (resumed.status.phase, resumed.actions) == (Phase.CANARY, (Deploy(Role.CANARY, pin(V2)),))
+    assert (resumed.status.phase, resumed.actions) == (
+        Phase.CANARY,
+        (Deploy(Role.CANARY, pin(V2), replicas=1, public=True),),
+    )

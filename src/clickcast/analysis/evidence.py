@@ -13,6 +13,7 @@ Readers ignore fields they do not know, so a newer job's output stays readable b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -75,6 +76,16 @@ class VersionSegmentMetrics(VersionKey):
 class VersionDailyMetrics(VersionKey):
     date: str
     metrics: Metrics
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The canary's two versions, for an evaluation run to sum the sequential test's statistics."""
+
+    stable: str
+    candidate: str
+    paired: bool
+    """Shadow mode: pair both versions' predictions of the same request (and offer)."""
 
 
 class CanaryComparison(Evidence):

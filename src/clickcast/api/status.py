@@ -252,6 +252,8 @@ class CanaryStatus(ApiModel):
     """When the canary started."""
     last_analysis_at: datetime | None = None
     """When the last analysis ran."""
+    job_name: str | None = None
+    """The evaluation run of the analysis in progress (None between analyses)."""
     analyses: Annotated[int, Field(ge=0)] = 0
     """Analyses (looks) taken so far."""
     evidence_through: date | None = None
@@ -338,6 +340,8 @@ class MonitoringStatus(ApiModel):
     """When quality was last evaluated."""
     evaluations: Annotated[int, Field(ge=0)] = 0
     """Quality evaluations run so far (names the next evaluation run)."""
+    job_name: str | None = None
+    """The evaluation run in progress (None between evaluations)."""
     evaluated_through: date | None = None
     """The last offer-day measured (the next evaluation adds only later days)."""
     reference_deviance: float | None = None

@@ -227,12 +227,14 @@ def evaluate(
     if (stable_version is None) != (candidate_version is None):
         fail("--stable-version and --candidate-version go together", code=2)
     with _user_errors():
+        from clickcast.analysis.evidence import Comparison  # noqa: PLC0415
         from clickcast.api.validation import load_clickmodel  # noqa: PLC0415
-        from clickcast.jobs.evaluate import Compare  # noqa: PLC0415
         from clickcast.jobs.evaluate import evaluate as run_evaluate  # noqa: PLC0415
 
         revenue = load_clickmodel(model_file).spec.validation.revenue if model_file else None
-        compare = Compare(stable_version, candidate_version, paired) if stable_version and candidate_version else None
+        compare = (
+            Comparison(stable_version, candidate_version, paired) if stable_version and candidate_version else None
+        )
 
         def work(say: Callable[[str], None]) -> Any:
             spark = _spark(master, "clickcast-evaluate")

@@ -5,11 +5,23 @@ the operator (Kubernetes objects) and the embedded runner (local processes) obse
 out the Plan through the small Protocols in `clickcast.core.ports`.
 """
 
+from clickcast.analysis.evidence import Comparison
 from clickcast.core.decide import decide
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, TrainedVersion
-from clickcast.core.plan import Deploy, Event, EventType, Plan, Retire, StartScoring, StartTraining, VersionPin
+from clickcast.core.plan import (
+    Deploy,
+    Event,
+    EventType,
+    Plan,
+    Retire,
+    StartEvaluation,
+    StartScoring,
+    StartTraining,
+    VersionPin,
+)
 
 __all__ = [
+    "Comparison",
     "Deploy",
     "Event",
     "EventType",
@@ -19,6 +31,7 @@ __all__ = [
     "Rollout",
     "RunObservation",
     "RunState",
+    "StartEvaluation",
     "StartScoring",
     "StartTraining",
     "TrainedVersion",

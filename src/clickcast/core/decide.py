@@ -105,8 +105,8 @@ def keep_serving(ctx: Context, d: Draft) -> None:
     rollouts, pin = ctx.observed.rollouts, stable_pin(d.status)
     if ctx.spec.serving.enabled and pin is not None:
         stable = rollouts.get(Role.STABLE)
-        if stable is None or not stable.serves(pin):
-            d.act(Deploy(Role.STABLE, pin))  # repair: recreate it, or undo a change made behind our back
+        if stable is None or not stable.matches(Deploy(Role.STABLE, pin)):
+            d.act(Deploy(Role.STABLE, pin))  # repair, undo a change made behind our back, or stop mirroring
             d.wake(POLL)
         elif not stable.complete(pin):
             d.wake(POLL)

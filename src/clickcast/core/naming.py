@@ -29,3 +29,13 @@ def training_run_name(model: str, version: str) -> str:
 
 def scoring_run_name(model: str, version: str) -> str:
     return child_name(model, "score", version)
+
+
+def canary_run_name(model: str, version: str, look: int) -> str:
+    """The evaluation run of a canary's `look`-th analysis."""
+    return child_name(model, "canary", version, str(look))
+
+
+def quality_run_name(model: str, evaluation: int) -> str:
+    """The `evaluation`-th evaluation run of the stable version's quality."""
+    return child_name(model, "quality", str(evaluation))

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from clickcast.analysis.evidence import TrainingEvidence
+from clickcast.analysis.evidence import EvaluationReport, TrainingEvidence
 from clickcast.api.roles import Role
-from clickcast.core.plan import VersionPin
+from clickcast.core.plan import Deploy, VersionPin
 
 
 class RunState(StrEnum):
@@ -47,6 +47,19 @@ class Rollout:
     updated: int = 0
     current: bool = True
     """The workload controller has seen the latest spec (Deployment status.observedGeneration)."""
+    mirror: bool = False
+    """It copies each request to the canary (shadow canary)."""
+    public: bool = False
+    """A canary behind the stable Service (split canary by replica ratio)."""
+
+    def matches(self, deploy: Deploy) -> bool:
+        """Is this workload configured as `deploy` asks (version, traffic, and replicas when given)?"""
+        return (
+            self.serves(deploy.pin)
+            and self.mirror == deploy.mirror
+            and self.public == deploy.public
+            and (deploy.replicas is None or self.desired == deploy.replicas)
+        )
 
     def serves(self, pin: VersionPin) -> bool:
         """Is this workload asked to serve exactly `pin` (whatever its progress)?"""
@@ -69,6 +82,10 @@ class Observed:
     """The version status.training.version names, once it is published (read from the store)."""
     scoring: RunObservation | None = None
     """The run named in status.scoring.jobName."""
+    evaluation: RunObservation | None = None
+    """The evaluation run named in status.canary.jobName (else status.monitoring.jobName)."""
+    evaluated: EvaluationReport | None = None
+    """That run's report, once it succeeded and its output is readable."""
     rollouts: Mapping[Role, Rollout] = field(default_factory=dict)
     """Serving workloads by role; a role without one is absent."""
     blocker: str | None = None

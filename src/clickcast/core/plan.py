@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
+from clickcast.analysis.evidence import Comparison
 from clickcast.api.roles import Role
 from clickcast.api.status import ClickModelStatus
 
@@ -39,11 +40,27 @@ class StartScoring:
 
 
 @dataclass(frozen=True)
+class StartEvaluation:
+    """Ensure the evaluation run `name` exists: the prediction log joined with the real clicks that arrived."""
+
+    name: str
+    after: date | None
+    """Only offer-days after this one (earlier ones were counted by earlier runs)."""
+    compare: Comparison | None = None
+
+
+@dataclass(frozen=True)
 class Deploy:
     """Ensure `role` serves `pin` (create, or roll the workload to it without dropping ready replicas)."""
 
     role: Role
     pin: VersionPin
+    replicas: int | None = None
+    """None: the role's default (stable: spec.serving.replicas; canary: one)."""
+    mirror: bool = False
+    """Stable only: copy each request to the canary's Service (shadow canary)."""
+    public: bool = False
+    """Canary only: also behind the stable Service, so it answers its replica share (split canary)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +70,7 @@ class Retire:
     role: Role
 
 
-Action = StartTraining | StartScoring | Deploy | Retire
+Action = StartTraining | StartScoring | StartEvaluation | Deploy | Retire
 
 
 class EventType(StrEnum):

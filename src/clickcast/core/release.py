@@ -7,7 +7,7 @@ from datetime import timedelta
 from clickcast.analysis.gates import check_gates, failed
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import Role
-from clickcast.api.spec import AlgorithmName, PromotionMode
+from clickcast.api.spec import AlgorithmName, CanaryMode, PromotionMode
 from clickcast.api.status import (
     CanaryStatus,
     CandidateStatus,
@@ -19,6 +19,7 @@ from clickcast.api.status import (
     ScoringStatus,
     Verdict,
 )
+from clickcast.core.canary_analysis import analyse, canary_deploy, max_duration_left, weight_of
 from clickcast.core.draft import Context, Draft
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
@@ -81,9 +82,11 @@ def validating(ctx: Context, d: Draft) -> None:
         d.act(Deploy(Role.STABLE, _pin(c)))
         d.event("PromotionStarted", f"{c.version} is the first version: deploying it as stable")
         d.wake(POLL)
+    elif ctx.spec.promotion.mode is PromotionMode.MANUAL and ctx.spec.promotion.approved_version == stable.version:
+        rollback(ctx, d, "RolledBackByUser", f"approvedVersion names the stable version {stable.version}")
     else:
         d.to(Phase.CANARY)
-        d.act(Deploy(Role.CANARY, _pin(c)))
+        d.act(canary_deploy(ctx, _pin(c), 0))
         d.event("CanaryStarted", f"deploying {c.version} as the canary beside stable {stable.version}")
         d.wake(POLL)
 
@@ -105,24 +108,32 @@ def canary(ctx: Context, d: Draft) -> None:
         rollback(ctx, d, "RolledBackByUser", f"approvedVersion names the stable version {stable.version}")
         return
     pin = _pin(c)
+    state = d.status.canary if d.status.canary is not None and d.status.canary.version == c.version else None
+    deploy = canary_deploy(ctx, pin, state.step if state is not None else 0)
     rollout = ctx.observed.rollouts.get(Role.CANARY)
-    if rollout is None or not rollout.complete(pin):
-        left = _ready_deadline(ctx, c)
-        if left <= timedelta(0):
-            rollback(ctx, d, "CandidateNotReady", f"not ready within {ctx.spec.serving.ready_timeout}")
+    if state is None:
+        if rollout is None or not rollout.complete(pin):
+            left = _ready_deadline(ctx, c)
+            if left <= timedelta(0):
+                rollback(ctx, d, "CandidateNotReady", f"not ready within {ctx.spec.serving.ready_timeout}")
+                return
+            if (rollout is None or not rollout.matches(deploy)) and not ctx.spec.suspend:
+                d.act(deploy)
+            d.wake(min(POLL, left))
             return
-        if (rollout is None or not rollout.serves(pin)) and not ctx.spec.suspend:
-            d.act(Deploy(Role.CANARY, pin))
-        d.wake(min(POLL, left))
-        return
-    if d.status.canary is None or d.status.canary.version != c.version:
-        d.status.canary = CanaryStatus(version=c.version, started_at=ctx.now)
-        d.event("CanaryReady", f"{c.version} is ready beside stable {stable.version}")
-    state = d.status.canary
+        d.status.canary = state = CanaryStatus(version=c.version, started_at=ctx.now, weight=weight_of(ctx, 0))
+        d.event("CanaryReady", f"{c.version} is ready beside stable {stable.version}" + (
+            " and sees a copy of its traffic" if ctx.spec.canary.mode is CanaryMode.SHADOW
+            else f" with {state.weight}% of the traffic"))  # fmt: skip
+    elif (rollout is None or not rollout.matches(deploy)) and not ctx.spec.suspend:
+        d.act(deploy)  # the next step's replicas, or a repair
+    if ctx.spec.canary.mode is CanaryMode.SHADOW and not ctx.spec.suspend:
+        _mirror_to_canary(ctx, d)
     if manual and promotion.approved_version == c.version:
         if not ctx.spec.suspend:
             start_promotion(ctx, d, f"{c.version} approved (spec.promotion.approvedVersion)")
         return
+    analyse(ctx, d, c, state, stable.version)
     if state.verdict is Verdict.PASS:
         if manual:
             if d.status.phase is not Phase.AWAITING_APPROVAL:
@@ -132,15 +143,28 @@ def canary(ctx: Context, d: Draft) -> None:
             start_promotion(ctx, d, f"{c.version} passed its canary")
         return
     if state.verdict is Verdict.FAIL:
-        rollback(ctx, d, "CanaryFailed", f"{c.version} is worse than stable {stable.version} on real clicks")
+        look = state.looks[-1] if state.looks else None
+        why = look.message if look is not None and look.message else "worse than stable on real clicks"
+        rollback(ctx, d, "CanaryFailed", f"{c.version} failed its canary against {stable.version}: {why}")
         return
-    started = state.started_at or ctx.now
-    left = started + parse_duration(ctx.spec.canary.max_duration) - ctx.now
+    if state.verdict is Verdict.INCONCLUSIVE:
+        rollback(ctx, d, "CanaryInconclusive", f"no verdict after {state.analyses} looks")
+        return
+    left = max_duration_left(ctx, state)
     if left <= timedelta(0) and d.status.phase is Phase.CANARY:
         state.verdict = Verdict.INCONCLUSIVE
         rollback(ctx, d, "CanaryInconclusive", f"no verdict within maxDuration {ctx.spec.canary.max_duration}")
         return
     d.wake(min(left, parse_duration(ctx.spec.canary.interval)) if left > timedelta(0) else POLL)
+
+
+def _mirror_to_canary(ctx: Context, d: Draft) -> None:
+    """Shadow mode: the stable workload copies each request to the canary (a rolling update of stable)."""
+    pin = stable_pin(d.status)
+    rollout = ctx.observed.rollouts.get(Role.STABLE)
+    mirrored = Deploy(Role.STABLE, pin, mirror=True) if pin is not None else None
+    if mirrored is not None and (rollout is None or not rollout.matches(mirrored)):
+        d.act(mirrored)
 
 
 def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
@@ -176,7 +200,7 @@ def promoting(ctx: Context, d: Draft) -> None:
         return
     pin = _pin(c)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    if rollout is not None and rollout.complete(pin):
+    if rollout is not None and rollout.complete(pin) and rollout.matches(Deploy(Role.STABLE, pin)):
         reason = "FirstVersion" if old is None else (
             "Approved" if ctx.spec.promotion.mode is PromotionMode.MANUAL else "CanaryPassed")  # fmt: skip
         d.status.stable = _as_version(c)
@@ -194,7 +218,7 @@ def promoting(ctx: Context, d: Draft) -> None:
     if _ready_deadline(ctx, c) <= timedelta(0):
         _promotion_not_ready(ctx, d, c)
         return
-    if rollout is None or not rollout.serves(pin):
+    if rollout is None or not rollout.matches(Deploy(Role.STABLE, pin)):
         d.act(Deploy(Role.STABLE, pin))
     d.wake(POLL)
 

@@ -30,6 +30,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from clickcast.analysis.evidence import (
     BadRowReport,
     CanaryComparison,
+    Comparison,
     EvaluationReport,
     VersionDailyMetrics,
     VersionMetrics,
@@ -52,15 +53,6 @@ JOINED_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Compare:
-    """The canary's two versions; `paired` in shadow mode (the candidate saw the same requests)."""
-
-    stable: str
-    candidate: str
-    paired: bool
-
-
-@dataclass(frozen=True)
 class EvaluateResult:
     rows: int
     unmatched: int
@@ -79,7 +71,7 @@ def evaluate(
     segment_columns: Sequence[str] = (DEVICE,),
     top_values: int = 10,
     after: date | None = None,
-    compare: Compare | None = None,
+    compare: Comparison | None = None,
 ) -> EvaluateResult:
     predictions = read_raw(spark, log_url)
     missing = [
@@ -141,7 +133,7 @@ def evaluate(
     return EvaluateResult(rows=report.rows, unmatched=unmatched, output=out_url, report=report)
 
 
-def _compare(matched: DataFrame, compare: Compare) -> CanaryComparison:
+def _compare(matched: DataFrame, compare: Comparison) -> CanaryComparison:
     role, version = F.col(log.ROLE), F.col(log.MODEL_VERSION)
     stable = matched.where((role == Role.STABLE.value) & (version == compare.stable))
     candidate_roles = [Role.SHADOW.value] if compare.paired else [Role.CANARY.value]

@@ -116,7 +116,11 @@ def canary_sums(
     """
 
     def side(df: DataFrame, tag: str) -> DataFrame:
-        keep: list[Column | str] = [*(pair_key or ()), F.col(deviance).alias(f"{tag}_d"), F.col(predicted).alias(f"{tag}_p")]
+        keep: list[Column | str] = [
+            *(pair_key or ()),
+            F.col(deviance).alias(f"{tag}_d"),
+            F.col(predicted).alias(f"{tag}_p"),
+        ]
         return df.select(*keep, F.col(actual).cast("double").alias(f"{tag}_y"))
 
     def sums(tag: str, y: str) -> list[Column]:

@@ -1,0 +1,153 @@
+"""The canary's analyses: one evaluation run per `spec.canary.interval`, its evidence added to the test.
+
+Purely computational. Each look adds the offer-days the previous looks did not see (status keeps the
+test's sufficient statistics and the last day counted), so an operator restarted mid-canary continues
+the same test, and a run's evidence is applied exactly once: the run is named after its look, and the
+status that records its result (with the look counted) is written before anything else happens.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from clickcast.analysis.evidence import Comparison, EvaluationReport
+from clickcast.analysis.sequential import Assessment, TestSettings, add, assess
+from clickcast.api.duration import parse_duration
+from clickcast.api.roles import Role
+from clickcast.api.spec import CanaryMode
+from clickcast.api.status import CanaryLook, CanaryStatus, CanarySums, CandidateStatus, Verdict
+from clickcast.core.draft import Context, Draft
+from clickcast.core.naming import canary_run_name
+from clickcast.core.observed import RunState
+from clickcast.core.plan import Deploy, StartEvaluation, VersionPin
+from clickcast.core.training import POLL
+
+LOOKS_KEPT = 100
+
+
+def canary_deploy(ctx: Context, pin: VersionPin, step: int) -> Deploy:
+    """The candidate's workload: one replica mirrored to in shadow mode; in split mode as many replicas
+    beside stable's as give it the step's weight behind the stable Service (never fewer than one)."""
+    canary = ctx.spec.canary
+    if canary.mode is CanaryMode.SHADOW:
+        return Deploy(Role.CANARY, pin, replicas=1)
+    return Deploy(Role.CANARY, pin, replicas=split_replicas(ctx.spec.serving.replicas, canary.steps[step]),
+                  public=True)  # fmt: skip
+
+
+def split_replicas(stable: int, weight: int) -> int:
+    """Canary replicas so that canary / (stable + canary) is closest to `weight` percent (at least one)."""
+    return max(1, round(stable * weight / (100 - weight))) if weight < 100 else stable
+
+
+def effective_weight(stable: int, canary: int) -> int:
+    return round(100 * canary / (stable + canary))
+
+
+def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, stable_version: str) -> None:
+    """Start the next look when its interval has passed, or apply the finished one's evidence."""
+    if state.verdict is not Verdict.RUNNING:
+        return
+    paired = ctx.spec.canary.mode is CanaryMode.SHADOW
+    run_name = canary_run_name(ctx.name, c.version, state.analyses + 1)
+    start = StartEvaluation(run_name, state.evidence_through, Comparison(stable_version, c.version, paired))
+    if state.job_name is None:
+        due = (state.last_analysis_at or state.started_at or ctx.now) + parse_duration(ctx.spec.canary.interval)
+        if ctx.now < due:
+            d.wake(due - ctx.now)
+        elif not ctx.spec.suspend:
+            state.job_name = run_name
+            d.act(start)
+            d.wake(POLL)
+        return
+    run, report = ctx.observed.evaluation, ctx.observed.evaluated
+    if run is not None and run.state is RunState.SUCCEEDED and report is not None:
+        _apply(ctx, d, state, report, paired)
+    elif run is not None and run.state is RunState.FAILED:
+        # An error is not evidence either way: say so, and look again next interval.
+        state.job_name, state.last_analysis_at = None, ctx.now
+        d.event("AnalysisFailed", f"{run_name}: {run.message or 'the evaluation run failed'}", warning=True)
+        d.wake(parse_duration(ctx.spec.canary.interval))
+    else:
+        if (run is None or run.state is RunState.MISSING) and not ctx.spec.suspend:
+            d.act(start)  # created again if it vanished (deterministic name, same window)
+        d.wake(POLL)
+
+
+def _apply(ctx: Context, d: Draft, state: CanaryStatus, report: EvaluationReport, paired: bool) -> None:
+    new = report.comparison.sums if report.comparison is not None else CanarySums()
+    state.sums = add(state.sums, new)
+    state.evidence_through = report.through or state.evidence_through
+    state.analyses += 1
+    state.job_name, state.last_analysis_at = None, ctx.now
+    a = assess(state.sums, TestSettings.from_canary(ctx.spec.canary), paired=paired, looks=state.analyses)
+    breaches = guardrails(ctx, state.sums) if new.candidate_n else []
+    message = "; ".join(breaches) or a.message or ("no new offer-days with real clicks" if not new.candidate_n else "")
+    verdict = a.verdict
+    if breaches:
+        state.failed_checks += 1
+        if state.failed_checks > ctx.spec.canary.failure_limit:
+            verdict = Verdict.FAIL
+    _record(ctx, d, state, a, verdict=verdict, message=message)
+    if verdict is Verdict.RUNNING and not breaches:
+        _next_step(ctx, d, state)
+
+
+def guardrails(ctx: Context, sums: CanarySums) -> list[str]:
+    """Breaches of the bounds the spec sets beside the test (once the candidate has minObservations)."""
+    if sums.candidate_n < ctx.spec.canary.min_observations or sums.candidate_actual <= 0:
+        return []
+    limits = ctx.spec.validation.absolute
+    calibration = sums.candidate_predicted / sums.candidate_actual
+    if not limits.min_calibration <= calibration <= limits.max_calibration:
+        bounds = f"[{limits.min_calibration}, {limits.max_calibration}]"
+        return [f"calibration {calibration:.3f} outside {bounds} on {sums.candidate_n} offer-days"]
+    return []
+
+
+def _record(ctx: Context, d: Draft, state: CanaryStatus, a: Assessment, *, verdict: Verdict, message: str) -> None:
+    state.stable_observations, state.candidate_observations = state.sums.stable_n, state.sums.candidate_n
+    state.deviance_ratio, state.ci_low, state.ci_high = a.deviance_ratio, a.ratio_low, a.ratio_high
+    state.verdict = verdict
+    look = CanaryLook(
+        look=state.analyses, time=ctx.now, evidence_through=state.evidence_through, weight=state.weight,
+        stable_observations=state.stable_observations, candidate_observations=state.candidate_observations,
+        deviance_ratio=a.deviance_ratio, ratio_low=a.ratio_low, ratio_high=a.ratio_high, verdict=verdict,
+        message=message,
+    )  # fmt: skip
+    state.looks = [*state.looks, look][-LOOKS_KEPT:]
+    bounds = "" if a.ratio_low is None or a.ratio_high is None else f" [{a.ratio_low:.4f}, {a.ratio_high:.4f}]"
+    ratio = "n/a" if a.deviance_ratio is None else f"{a.deviance_ratio:.4f}"
+    d.event(
+        "CanaryAnalysis",
+        f"look {state.analyses}: deviance ratio {ratio}{bounds} on {state.candidate_observations} offer-days, "
+        f"margin {ctx.spec.canary.max_deviance_increase}: {verdict}" + (f" ({message})" if message else ""),
+        warning=verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE) or (state.failed_checks > 0 and bool(message)),
+    )
+
+
+def _next_step(ctx: Context, d: Draft, state: CanaryStatus) -> None:
+    """Split mode: a healthy look without a verdict moves to the next weight."""
+    steps = ctx.spec.canary.steps
+    if ctx.spec.canary.mode is not CanaryMode.SPLIT or state.step + 1 >= len(steps):
+        return
+    state.step += 1
+    replicas = split_replicas(ctx.spec.serving.replicas, steps[state.step])
+    state.weight = effective_weight(ctx.spec.serving.replicas, replicas)
+    d.event(
+        "CanaryWeight",
+        f"step {state.step + 1}/{len(steps)}: weight {steps[state.step]}% "
+        f"({replicas} canary beside {ctx.spec.serving.replicas} stable replicas, {state.weight}% of traffic)",
+    )
+
+
+def max_duration_left(ctx: Context, state: CanaryStatus) -> timedelta:
+    started = state.started_at or ctx.now
+    return started + parse_duration(ctx.spec.canary.max_duration) - ctx.now
+
+
+def weight_of(ctx: Context, step: int) -> int:
+    if ctx.spec.canary.mode is CanaryMode.SHADOW:
+        return 0
+    replicas = split_replicas(ctx.spec.serving.replicas, ctx.spec.canary.steps[step])
+    return effective_weight(ctx.spec.serving.replicas, replicas)
