@@ -82,7 +82,8 @@ def _apply(ctx: Context, d: Draft, state: CanaryStatus, report: EvaluationReport
     state.job_name, state.last_analysis_at = None, ctx.now
     a = assess(state.sums, TestSettings.from_canary(ctx.spec.canary), paired=paired, looks=state.analyses)
     breaches = guardrails(ctx, state.sums) if new.candidate_n else []
-    message = "; ".join(breaches) or a.message or ("no new offer-days with real clicks" if not new.candidate_n else "")
+    quiet = "no new offer-days with real clicks (not a failure)" if not new.candidate_n else ""
+    message = "; ".join([*breaches, *filter(None, [quiet, a.message])])
     verdict = a.verdict
     if breaches:
         state.failed_checks += 1

@@ -1,0 +1,133 @@
+"""The canary's analyses in the lifecycle core: looks, evidence counted once, steps, guardrails, restarts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from clickcast.api.roles import Role
+from clickcast.api.status import CanaryStatus, ClickModelStatus, Phase, Verdict
+from clickcast.core import Comparison, Deploy, Observed, RunObservation, RunState, StartEvaluation, decide
+from tests.unit.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec
+from tests.unit.test_core_decide import V1, V2, canary_status
+
+pytestmark = pytest.mark.unit
+
+SHADOW = {"canary.mode": "shadow", "canary.minObservations": 500}
+SPLIT = {"canary.mode": "split", "canary.steps": [10, 25, 50], "canary.minObservations": 500,
+         "serving.replicas": 3}  # fmt: skip
+INTERVAL = timedelta(minutes=10)
+FIRST_DAY = date(2026, 11, 20)
+
+
+def running(**extra: object) -> ClickModelStatus:
+    state = CanaryStatus(version=V2, started_at=NOW, **extra)  # type: ignore[arg-type]
+    return canary_status(canary=state)
+
+
+def shadow_rollouts(mirror: bool = True) -> Observed:
+    return Observed(rollouts={Role.STABLE: complete(pin(V1), mirror=mirror), Role.CANARY: complete(pin(V2), 1)})
+
+
+def test_shadow_mode_mirrors_stable_to_the_canary_and_looks_each_interval() -> None:
+    s = spec(**SHADOW)
+    plan = decide(NAME, s, running(), shadow_rollouts(mirror=False), NOW)
+    assert plan.actions == (Deploy(Role.STABLE, pin(V1), mirror=True),)  # a rolling update of stable
+    assert plan.requeue_after == INTERVAL
+    look = decide(NAME, s, running(), shadow_rollouts(), NOW + INTERVAL)
+    name = f"{NAME}-canary-{V2}-1"
+    assert look.actions == (StartEvaluation(name, None, Comparison(V1, V2, paired=True)),)
+    assert look.status.canary is not None and look.status.canary.job_name == name
+    # Still running: asks for nothing new; vanished: the same run again (same name, same window).
+    busy = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.RUNNING))
+    wait = decide(NAME, s, look.status, busy, NOW + INTERVAL)
+    assert wait.actions == ()
+    gone = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.MISSING))
+    assert decide(NAME, s, look.status, gone, NOW + INTERVAL).actions == look.actions
+
+
+def test_each_look_adds_only_its_new_evidence_and_a_restart_continues_the_same_test() -> None:
+    s = spec(**SHADOW)
+    status = running(job_name=f"{NAME}-canary-{V2}-1")
+    done = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
+                    evaluated=report(canary_sums(300, 1.0, paired=True), FIRST_DAY, paired=True))  # fmt: skip
+    first = decide(NAME, s, status, done, NOW + INTERVAL)
+    c = first.status.canary
+    assert c is not None
+    assert (c.analyses, c.job_name, c.evidence_through, c.sums.pairs) == (1, None, FIRST_DAY, 300)
+    assert c.verdict is Verdict.RUNNING and len(c.looks) == 1  # 300 < minObservations 500
+    assert "CanaryAnalysis" in [e.reason for e in first.events]
+    # The same observation again (a restarted operator reading the status it wrote): nothing is added twice.
+    again = decide(NAME, s, first.status, done, NOW + INTERVAL)
+    assert again.status.canary == c
+    # The next look asks only for days after the last one counted.
+    second = decide(NAME, s, first.status, shadow_rollouts(), NOW + 2 * INTERVAL)
+    assert second.actions == (StartEvaluation(f"{NAME}-canary-{V2}-2", FIRST_DAY, Comparison(V1, V2, True)),)
+
+
+@pytest.mark.parametrize(("ratio", "verdict", "phase"), [(0.9, Verdict.PASS, Phase.PROMOTING),
+                                                          (1.2, Verdict.FAIL, Phase.SERVING)])  # fmt: skip
+def test_a_verdict_promotes_or_rolls_back(ratio: float, verdict: Verdict, phase: Phase) -> None:
+    world = World(canary_ratio=ratio, look_rows=3000)
+    world.rollouts = dict(shadow_rollouts().rollouts)
+    status, plans = drive(world, spec(**SHADOW), running(), steps=12, tick=INTERVAL)
+    looks = [e for p in plans for e in p.events if e.reason == "CanaryAnalysis"]
+    assert looks and f": {verdict}" in looks[-1].message
+    assert status.phase in (phase, Phase.SERVING)
+    last = status.history[0]
+    assert last.version == V2
+    assert last.decision == ("Promoted" if verdict is Verdict.PASS else "RolledBack")
+    if verdict is Verdict.FAIL:
+        assert status.stable is not None and status.stable.version == V1
+        assert set(world.rollouts) == {Role.STABLE} and not world.rollouts[Role.STABLE].mirror  # mirror removed
+
+
+def test_split_mode_steps_the_weight_on_healthy_looks_without_a_verdict() -> None:
+    s = spec(**SPLIT)
+    ready = Observed(rollouts={Role.STABLE: complete(pin(V1), 3), Role.CANARY: complete(pin(V2), 1, public=True)})
+    start = decide(NAME, s, running(weight=25), ready, NOW + INTERVAL)
+    assert start.actions == (StartEvaluation(f"{NAME}-canary-{V2}-1", None, Comparison(V1, V2, paired=False)),)
+    assert start.status.canary is not None
+    few = report(canary_sums(100, 1.0), FIRST_DAY)  # too few offer-days for a verdict: Running, healthy
+    done = Observed(rollouts=ready.rollouts, evaluation=RunObservation(RunState.SUCCEEDED), evaluated=few)
+    stepped = decide(NAME, s, start.status, done, NOW + INTERVAL)
+    c = stepped.status.canary
+    assert c is not None and (c.step, c.verdict) == (1, Verdict.RUNNING)
+    # 25% beside 3 stable replicas: one canary replica (25%) is already right; 50% asks for three.
+    assert c.weight == 25
+    assert "CanaryWeight" in [e.reason for e in stepped.events]
+    third = decide(NAME, s, stepped.status.model_copy(update={"canary": c.model_copy(update={"step": 2})}), ready,
+                   NOW + INTERVAL)  # fmt: skip
+    assert Deploy(Role.CANARY, pin(V2), replicas=3, public=True) in third.actions
+
+
+def test_a_guardrail_breach_fails_the_canary_at_once_and_no_data_is_not_a_failure() -> None:
+    s = spec(**SHADOW)
+    status = running(job_name=f"{NAME}-canary-{V2}-1")
+    empty = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
+                     evaluated=report(canary_sums(0, 1.0), FIRST_DAY))  # fmt: skip
+    quiet = decide(NAME, s, status, empty, NOW + INTERVAL)
+    assert quiet.status.phase is Phase.CANARY
+    assert quiet.status.canary is not None and quiet.status.canary.failed_checks == 0
+    assert "no new offer-days" in quiet.status.canary.looks[-1].message
+    over = canary_sums(800, 1.0, paired=True).model_copy(update={"candidate_predicted": 1600.0})  # calibration 2
+    breach = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
+                      evaluated=report(over, FIRST_DAY, paired=True))  # fmt: skip
+    failed = decide(NAME, s, status, breach, NOW + INTERVAL)
+    assert failed.status.phase is Phase.SERVING
+    assert failed.status.history[0].reason == "CanaryFailed"
+    assert "calibration 2.000" in failed.status.history[0].message
+    tolerant = decide(NAME, spec(**SHADOW, **{"canary.failureLimit": 1}), status, breach, NOW + INTERVAL)
+    assert tolerant.status.phase is Phase.CANARY
+    assert tolerant.status.canary is not None and tolerant.status.canary.failed_checks == 1
+
+
+def test_a_failed_evaluation_run_is_reported_and_retried_next_interval() -> None:
+    status = running(job_name=f"{NAME}-canary-{V2}-1")
+    broken = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.FAILED, "OOMKilled"))
+    plan = decide(NAME, spec(**SHADOW), status, broken, NOW + INTERVAL)
+    assert plan.status.phase is Phase.CANARY
+    c = plan.status.canary
+    assert c is not None and (c.job_name, c.analyses, c.failed_checks) == (None, 0, 0)
+    assert [e.reason for e in plan.events] == ["AnalysisFailed"] and "OOMKilled" in plan.events[0].message
