@@ -155,7 +155,18 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     assert dep["spec"]["replicas"] == 3
     assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
     svc = manifests.service(model="offers", role=Role.STABLE, serving=serving, namespace="ads")
-    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    pods = dep["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pods.items()  # the stable Service reaches the stable pods
+    # A split canary's pods join the stable Service; a shadow canary's do not (and neither is in the
+    # canary Deployment's selector, which stays immutable across steps).
+    for public in (True, False):
+        canary = manifests.deployment(model="offers", version="v4", model_uri="s3://store/models/offers/v4",
+                                      manifest_sha256="cd" * 32, role=Role.CANARY, serving=serving, namespace="ads",
+                                      prediction_log_url="s3://p", replicas=2, public=public)  # fmt: skip
+        labels = canary["spec"]["template"]["metadata"]["labels"]
+        assert (svc["spec"]["selector"].items() <= labels.items()) is public
+        assert canary["spec"]["replicas"] == 2
+        assert manifests.PUBLIC_LABEL not in canary["spec"]["selector"]["matchLabels"]
 
 
 def test_serve_rejects_bad_options_in_one_line() -> None:

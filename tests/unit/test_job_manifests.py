@@ -71,6 +71,25 @@ def test_scoring_job_pins_the_version() -> None:
     assert job["metadata"]["labels"]["clickcast.io/run"] == "scoring"
 
 
+def test_evaluation_job_reads_only_new_days_and_compares_the_canary() -> None:
+    from datetime import date
+
+    from clickcast.analysis.evidence import Comparison
+
+    job = manifests.evaluation_job(name="offers-canary-v2-3", namespace="ads", model="offers", version="v2",
+                                   spec=spec(), owner=OWNER, predictions="s3://store/predictions/offers",
+                                   output="s3://store/evaluations/offers/offers-canary-v2-3", after=date(2026, 3, 1),
+                                   compare=Comparison("v1", "v2", paired=True))  # fmt: skip
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    tail = args[args.index("/opt/clickcast/jobs/evaluate.py") + 1 :]
+    assert tail == ["--model-file", "/etc/clickcast/clickmodel.yaml", "--predictions", "s3://store/predictions/offers",
+                    "--actuals", "s3://lake/clicks", "--format", "parquet",
+                    "--out", "s3://store/evaluations/offers/offers-canary-v2-3", "--after", "2026-03-01",
+                    "--stable-version", "v1", "--candidate-version", "v2", "--paired"]  # fmt: skip
+    assert job["metadata"]["labels"]["clickcast.io/run"] == "evaluation"
+    assert job["metadata"]["ownerReferences"] == OWNER
+
+
 def test_spark_application_shape() -> None:
     app = manifests.spark_application(name="offers-train-v1", namespace="ads", model="offers", version="v1",
                                       spec=spec(backend="sparkApplication"), owner=OWNER)  # fmt: skip

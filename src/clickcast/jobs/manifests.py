@@ -1,4 +1,4 @@
-"""Kubernetes objects of a training or scoring run: pure builders, for the operator.
+"""Kubernetes objects of a training, scoring or evaluation run: pure builders, for the operator.
 
 A run is a `batch/v1` Job (spark-submit in client mode in the jobs image) or, with
 `spec.training.backend: sparkApplication`, a Spark Operator `SparkApplication`; its ClickModel manifest
@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import yaml
 
+from clickcast.analysis.evidence import Comparison
 from clickcast.api.duration import parse_duration
 from clickcast.api.resource import API_VERSION, KIND
 from clickcast.api.spec import ClickModelSpec
@@ -131,6 +133,15 @@ def _job(*, name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[
     }
 
 
+def _spark_job(*, name: str, namespace: str, model: str, version: str, spec: ClickModelSpec, owner: Sequence[Doc],
+               run: str, entry: str, args: list[str], jobs_dir: str) -> Doc:  # fmt: skip
+    """A Job running spark-submit of `entry` (a file in jobs/) in client mode, labelled as `run`."""
+    argv = spark_submit_argv(spec, f"clickcast-{entry.removesuffix('.py')}-{model}", entry, args, model=model,
+                             jobs_dir=jobs_dir, extra_conf=_local_spark_conf())  # fmt: skip
+    lbls = labels(model, version, run)
+    return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
+
+
 def _train_args(model: str, version: str, reference: tuple[str, str] | None) -> list[str]:
     """train.py's flags: the mounted ClickModel, the version to publish, the stable version to compare with."""
     args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
@@ -151,11 +162,9 @@ def training_job(
     jobs_dir: str = JOBS_DIR,
 ) -> Doc:
     """The Job training `version` of ClickModel `model` (`reference`: the stable version's URI and sha256)."""
-    args = _train_args(model, version, reference)
-    argv = spark_submit_argv(spec, f"clickcast-train-{model}", "train.py", args, model=model, jobs_dir=jobs_dir,
-                             extra_conf=_local_spark_conf())  # fmt: skip
-    lbls = labels(model, version, "training")
-    return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
+    return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
+                      run="training", entry="train.py", args=_train_args(model, version, reference),
+                      jobs_dir=jobs_dir)  # fmt: skip
 
 
 def scoring_job(
@@ -175,10 +184,37 @@ def scoring_job(
     assert spec.scoring is not None  # batch mode requires it (API rule)
     args = ["--model", model_uri, "--sha256", manifest_sha256, "--data", spec.scoring.data_url, "--out", output,
             "--format", str(spec.scoring.format)]  # fmt: skip
-    argv = spark_submit_argv(spec, f"clickcast-score-{model}", "score.py", args, model=model, jobs_dir=jobs_dir,
-                             extra_conf=_local_spark_conf())  # fmt: skip
-    lbls = labels(model, version, "scoring")
-    return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
+    return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
+                      run="scoring", entry="score.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
+
+
+def evaluation_job(
+    *,
+    name: str,
+    namespace: str,
+    model: str,
+    version: str,
+    spec: ClickModelSpec,
+    owner: Sequence[Doc],
+    predictions: str,
+    output: str,
+    after: date | None = None,
+    compare: Comparison | None = None,
+    jobs_dir: str = JOBS_DIR,
+) -> Doc:
+    """The Job joining the prediction log with the real clicks that arrived (offer-days after `after`).
+
+    With `compare`, it also sums the canary test's statistics of the two versions; `version` labels it.
+    """
+    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--predictions", predictions, "--actuals", spec.data.url,
+            "--format", str(spec.data.format), "--out", output]  # fmt: skip
+    if after is not None:
+        args += ["--after", after.isoformat()]
+    if compare is not None:
+        args += ["--stable-version", compare.stable, "--candidate-version", compare.candidate]
+        args += ["--paired"] if compare.paired else []
+    return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
+                      run="evaluation", entry="evaluate.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
 
 
 def spark_application(

@@ -8,7 +8,7 @@ from typing import Any
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
-from clickcast.core.plan import Action, Deploy, Retire, StartScoring, StartTraining
+from clickcast.core.plan import Action, Deploy, Retire, StartEvaluation, StartScoring, StartTraining
 from clickcast.jobs import manifests as jobs
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.kube import Doc, KubeApi
@@ -23,6 +23,10 @@ def owner_reference(obj: Doc) -> Doc:
     meta = obj["metadata"]
     return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"], "uid": meta["uid"],
             "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+
+
+def _prediction_log(name: str, spec: ClickModelSpec) -> str:
+    return spec.store.prediction_log_url or layout.prediction_log_url(spec.store.url, name)
 
 
 class AdoptionError(Exception):
@@ -45,6 +49,8 @@ class KubeExecutor:
                 await self._start_training(name, spec, action)
             case StartScoring():
                 await self._start_scoring(name, spec, action)
+            case StartEvaluation():
+                await self._start_evaluation(name, spec, action)
             case Deploy():
                 await self._deploy(name, spec, action)
             case Retire():
@@ -86,12 +92,27 @@ class KubeExecutor:
                                                      manifest_sha256=action.pin.checksum, output=action.output,
                                                      jobs_dir=self.config.jobs_dir))  # fmt: skip
 
+    async def _start_evaluation(self, name: str, spec: ClickModelSpec, action: StartEvaluation) -> None:
+        version = action.compare.candidate if action.compare else "stable"
+        common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
+                                  "version": version, "spec": spec, "owner": self.owner}  # fmt: skip
+        await self._create_or_adopt(jobs.model_config_map(**common, run="evaluation"))
+        await self._create_or_adopt(jobs.evaluation_job(
+            **common, predictions=_prediction_log(name, spec), after=action.after, compare=action.compare,
+            output=layout.evaluation_dir(spec.store.url, name, action.name), jobs_dir=self.config.jobs_dir,
+        ))  # fmt: skip
+
     async def _deploy(self, name: str, spec: ClickModelSpec, action: Deploy) -> None:
-        log_url = spec.store.prediction_log_url or layout.prediction_log_url(spec.store.url, name)
+        shadow_url = None
+        if action.mirror:
+            shadow_url = serving.service_url(model=name, role=Role.CANARY, serving=spec.serving,
+                                             namespace=self.namespace)  # fmt: skip
         deployment = serving.deployment(
             model=name, version=action.pin.version, model_uri=action.pin.uri, manifest_sha256=action.pin.checksum,
-            role=action.role, serving=spec.serving, namespace=self.namespace, prediction_log_url=log_url,
-            owner=self.owner, storage_secret=spec.data.storage_options_secret,
+            role=action.role, serving=spec.serving, namespace=self.namespace,
+            prediction_log_url=_prediction_log(name, spec), owner=self.owner,
+            storage_secret=spec.data.storage_options_secret, shadow_url=shadow_url, replicas=action.replicas,
+            public=action.public,
         )  # fmt: skip
         svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
                               owner=self.owner)  # fmt: skip

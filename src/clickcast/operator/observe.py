@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import fsspec
 
+from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
 from clickcast.api.status import ClickModelStatus, Phase
@@ -14,7 +15,8 @@ from clickcast.core.observed import Observed, Rollout, RunObservation, RunState,
 from clickcast.core.plan import VersionPin
 from clickcast.model.evidence import read_evidence
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
-from clickcast.serving.manifests import MANIFEST_ANNOTATION, object_name
+from clickcast.serving.manifests import MANIFEST_ANNOTATION, PUBLIC_LABEL, object_name
+from clickcast.store import layout
 
 SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
 MESSAGE_TAIL = 600
@@ -84,6 +86,10 @@ def rollout(deployment: Doc | None) -> Rollout | None:
     if deployment is None or deployment["metadata"].get("deletionTimestamp"):
         return None
     meta, status = deployment["metadata"], deployment.get("status") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    pod_labels = (template.get("metadata") or {}).get("labels") or {}
+    containers = (template.get("spec") or {}).get("containers") or [{}]
+    env = {e.get("name") for e in containers[0].get("env") or []}
     desired = int((deployment.get("spec") or {}).get("replicas", 1))
     updated = int(status.get("updatedReplicas") or 0)
     total = int(status.get("replicas") or 0)
@@ -95,7 +101,19 @@ def rollout(deployment: Doc | None) -> Rollout | None:
         # Old pods still around (a rollout in progress) mean not every replica serves the new version yet.
         updated=updated if total <= updated else min(updated, desired - 1),
         current=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
+        mirror="SHADOW_URL" in env,
+        # Stable pods are always public; for a canary it means a split by replica ratio.
+        public=pod_labels.get(PUBLIC_LABEL) == "true" and pod_labels.get("clickcast.io/role") == Role.CANARY,
     )
+
+
+def read_report(url: str) -> EvaluationReport | None:
+    """An evaluation run's report; None while it cannot be read (the shell looks again)."""
+    try:
+        with fsspec.open(url, "r") as handle:
+            return EvaluationReport.model_validate_json(handle.read())
+    except (OSError, ValueError):
+        return None
 
 
 class KubeObserver:
@@ -146,9 +164,25 @@ class KubeObserver:
             found = rollout(await self._get("apps/v1", "Deployment", object_name(name, role)))
             if found is not None:
                 rollouts[role] = found
+        evaluation, evaluated = await self._evaluation(name, spec, status)
         generation = int(self.obj["metadata"].get("generation") or 0)
         return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
-                        rollouts=rollouts, blocker=blocker)  # fmt: skip
+                        rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated)  # fmt: skip
+
+    async def _evaluation(
+        self, name: str, spec: ClickModelSpec, status: ClickModelStatus
+    ) -> tuple[RunObservation | None, EvaluationReport | None]:
+        """The evaluation run status names (the canary's look, else monitoring's), and its report once done."""
+        run_name = status.canary.job_name if status.canary is not None else None
+        if run_name is None and status.monitoring is not None:
+            run_name = status.monitoring.job_name
+        if run_name is None:
+            return None, None
+        run = await self._run(run_name, False)
+        if run.state is not RunState.SUCCEEDED:
+            return run, None
+        url = f"{layout.evaluation_dir(spec.store.url, name, run_name)}/metrics.json"
+        return run, await asyncio.to_thread(read_report, url)
 
     async def _trained(self, spec: ClickModelSpec, name: str, version: str) -> TrainedVersion | None:
         found = await asyncio.to_thread(read_evidence, spec.store.url, name, version)

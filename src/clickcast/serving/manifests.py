@@ -1,9 +1,10 @@
 """Kubernetes objects of one served model version: pure builders, for the operator.
 
 One Deployment and one Service per (ClickModel, role). The stable Service is
-what the ad platform calls; a canary in split mode gets its own Service the
-router weighs against it; in shadow mode the stable Deployment mirrors to the
-canary Service (SHADOW_URL), which answers nobody else.
+what the ad platform calls: it selects every pod labelled public, the stable
+ones always and, in split mode, the canary's too, so the canary answers its
+share of replicas. In shadow mode the stable Deployment mirrors to the canary
+Service (SHADOW_URL), which answers nobody else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ SCRATCH = "/scratch"
 SERVING_UID = 10001
 """The user of serving/Dockerfile."""
 MANIFEST_ANNOTATION = "clickcast.io/manifest-sha256"
+PUBLIC_LABEL = "clickcast.io/public"
+"""On a pod: the stable Service sends it traffic."""
 
 
 def object_name(model: str, role: Role) -> str:
@@ -29,6 +32,11 @@ def object_name(model: str, role: Role) -> str:
 
 def selector(model: str, role: Role) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP, "clickcast.io/model": model, "clickcast.io/role": role}
+
+
+def public_selector(model: str) -> dict[str, str]:
+    """What the stable Service selects: the model's public pods, whichever role runs them."""
+    return {"app.kubernetes.io/name": APP, "clickcast.io/model": model, PUBLIC_LABEL: "true"}
 
 
 def deployment(
@@ -44,13 +52,18 @@ def deployment(
     shadow_url: str | None = None,
     owner: Sequence[dict[str, Any]] = (),
     storage_secret: str | None = None,
+    replicas: int | None = None,
+    public: bool = False,
 ) -> dict[str, Any]:
     """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one).
+
+    `public`: a canary also behind the stable Service (split by replica ratio); stable pods always are.
 
     `manifest_sha256` pins the exact bytes: the service refuses a version whose manifest differs, so a
     version overwritten or tampered with in the store never serves under the name that was validated.
     """
     labels = {**selector(model, role), "clickcast.io/version": version}
+    pod_labels = {**labels, PUBLIC_LABEL: str(role == Role.STABLE or public).lower()}
     env = {
         "MODEL_URI": model_uri,
         "MODEL_SHA256": manifest_sha256,
@@ -102,12 +115,12 @@ def deployment(
             "ownerReferences": list(owner),
         },
         "spec": {
-            "replicas": serving.replicas if role == Role.STABLE else 1,
+            "replicas": replicas if replicas is not None else serving.replicas if role == Role.STABLE else 1,
             # A new version replaces the old pod by pod, never below the ready replicas (zero dropped requests).
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "selector": {"matchLabels": selector(model, role)},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": pod_labels},
                 # Enough for in-flight requests and the final prediction-log flush after SIGTERM.
                 "spec": {
                     "terminationGracePeriodSeconds": 60,
@@ -137,7 +150,7 @@ def service(
             "ownerReferences": list(owner),
         },
         "spec": {
-            "selector": selector(model, role),
+            "selector": public_selector(model) if role == Role.STABLE else selector(model, role),
             "ports": [{"name": "http", "port": serving.port, "targetPort": "http"}],
         },
     }

@@ -5,6 +5,7 @@
     <store>/models/<model>/.staging/<version>-<attempt>/ one publisher's upload; on object stores the committed
                                                          manifest names its attempt and the files stay here
     <store>/predictions/<model>/date=YYYY-MM-DD/ the default prediction log (clickcast.store.prediction_log)
+    <store>/evaluations/<model>/<run>/             one evaluation run's output (metrics.json, joined.parquet)
 
 Pure string functions: no filesystem access.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 MODELS = "models"
 PREDICTIONS = "predictions"
+EVALUATIONS = "evaluations"
 STAGING = ".staging"
 
 _VERSION_URI = re.compile(rf"^(?P<store>.+)/{MODELS}/(?P<model>[^/]+)/(?P<version>[^/.][^/]*)/?$")
@@ -55,6 +57,11 @@ def attempt_dir(version_path: str, attempt: str) -> str:
 def prediction_log_url(store_url: str, model: str) -> str:
     """The default prediction log of a model (a ClickModel's `spec.store.predictionLogUrl` overrides it)."""
     return f"{store_url.rstrip('/')}/{PREDICTIONS}/{model}"
+
+
+def evaluation_dir(store_url: str, model: str, run: str) -> str:
+    """Where evaluation run `run` writes its report."""
+    return f"{store_url.rstrip('/')}/{EVALUATIONS}/{model}/{run}"
 
 
 def parse_version_uri(uri: str) -> VersionRef | None:
