@@ -163,8 +163,7 @@ class Outcome:
 
 def first_verdicts(codes: npt.NDArray[np.int8], observations: npt.NDArray[np.int64]) -> Outcome:
     """The first look of each stream (row) whose code is not Running; a verdict is final."""
-    decided = codes != sequential.RUNNING
-    first = np.where(decided.any(axis=1), decided.argmax(axis=1), codes.shape[1] - 1)
+    first = sequential.first_decisive(codes)
     rows = np.arange(codes.shape[0])
     return Outcome(codes[rows, first], observations[rows, first])
 

@@ -251,6 +251,17 @@ def decide(sums: Mapping[str, ArrayLike], settings: TestSettings, *, paired: boo
     )
 
 
+def first_decisive(verdict: npt.NDArray[np.int8], last: ArrayLike | None = None) -> IntArray:
+    """Per row (a stream's looks, oldest first): the index of its first verdict other than Running.
+
+    A verdict is final, so this is the look a stream ends at; a row without one gives `last` (its last
+    look with evidence; default the last column).
+    """
+    decided = verdict != RUNNING
+    fallback = np.full(verdict.shape[0], verdict.shape[1] - 1) if last is None else np.asarray(last)
+    return np.where(decided.any(axis=1), decided.argmax(axis=1), fallback).astype(np.int64)
+
+
 def _optional(x: FloatArray) -> float | None:
     value = float(x)
     return value if math.isfinite(value) else None
