@@ -107,6 +107,8 @@ class World:
     canary_ratio: float = 0.9
     """The candidate's deviance ratio on real clicks, as each canary look measures it."""
     look_rows: int = 2000
+    paired: bool = False
+    """Shadow-mode evidence (pairs) rather than split-mode (two samples)."""
     evaluation_outcome: RunState = RunState.SUCCEEDED
     runs: dict[str, RunState] = field(default_factory=dict)
     published: dict[str, VersionPin] = field(default_factory=dict)
@@ -148,7 +150,8 @@ class World:
         evaluated = None
         if evaluation is not None and run_state is RunState.SUCCEEDED:
             after = self.windows.get(evaluation) or date(2026, 11, 1)
-            evaluated = report(canary_sums(self.look_rows, self.canary_ratio), after + timedelta(days=1))
+            sums = canary_sums(self.look_rows, self.canary_ratio, paired=self.paired)
+            evaluated = report(sums, after + timedelta(days=1), paired=self.paired)
         return Observed(
             generation=generation,
             training=training,

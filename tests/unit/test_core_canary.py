@@ -69,7 +69,7 @@ def test_each_look_adds_only_its_new_evidence_and_a_restart_continues_the_same_t
 @pytest.mark.parametrize(("ratio", "verdict", "phase"), [(0.9, Verdict.PASS, Phase.PROMOTING),
                                                           (1.2, Verdict.FAIL, Phase.SERVING)])  # fmt: skip
 def test_a_verdict_promotes_or_rolls_back(ratio: float, verdict: Verdict, phase: Phase) -> None:
-    world = World(canary_ratio=ratio, look_rows=3000)
+    world = World(canary_ratio=ratio, look_rows=3000, paired=True)
     world.rollouts = dict(shadow_rollouts().rollouts)
     status, plans = drive(world, spec(**SHADOW), running(), steps=12, tick=INTERVAL)
     looks = [e for p in plans for e in p.events if e.reason == "CanaryAnalysis"]
@@ -106,7 +106,7 @@ def test_a_guardrail_breach_fails_the_canary_at_once_and_no_data_is_not_a_failur
     s = spec(**SHADOW)
     status = running(job_name=f"{NAME}-canary-{V2}-1")
     empty = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
-                     evaluated=report(canary_sums(0, 1.0), FIRST_DAY))  # fmt: skip
+                     evaluated=report(canary_sums(0, 1.0, paired=True), FIRST_DAY, paired=True))  # fmt: skip
     quiet = decide(NAME, s, status, empty, NOW + INTERVAL)
     assert quiet.status.phase is Phase.CANARY
     assert quiet.status.canary is not None and quiet.status.canary.failed_checks == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import dev, jobs, manifests, serve
+from clickcast.cli import canary, dev, jobs, manifests, serve
 from clickcast.cli.operator import operator
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command()(jobs.train)
 app.command()(jobs.score)
 app.command()(jobs.evaluate)
 app.add_typer(dev.dev, name="dev")
+app.add_typer(canary.canary_app, name="canary")
 app.command()(serve.serve)
 app.command()(operator)
 
