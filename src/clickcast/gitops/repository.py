@@ -158,7 +158,15 @@ class GitPromotionRepository:
             try:
                 repo = self._open()
                 with git_environment(self._creds, self._cache_dir / "known_hosts") as env:
-                    yield _Session(self, repo, env)
+                    yield _Session(
+                        repo,
+                        env,
+                        self._spec,
+                        remote=self._remote,
+                        scrub=self._scrub,
+                        timeout=self._timeout,
+                        max_attempts=self._max_attempts,
+                    )
             except git.GitError as exc:  # from GitPython itself (not a git command we ran): scrub and type it
                 raise GitOpsError(
                     f"git on {self._remote} ({self._spec.branch}): {self._scrub(_one_line(str(exc)))}",
@@ -182,11 +190,25 @@ class GitPromotionRepository:
 class _Session:
     """One locked operation on the cache clone, with the credentials' environment."""
 
-    def __init__(self, owner: GitPromotionRepository, repo: git.Repo, env: Mapping[str, str]) -> None:
-        self.o = owner
+    def __init__(
+        self,
+        repo: git.Repo,
+        env: Mapping[str, str],
+        spec: GitOps,
+        *,
+        remote: str,
+        scrub: Scrubber,
+        timeout: float,
+        max_attempts: int,
+    ) -> None:
         self.repo = repo
         self.env = dict(env)
-        self.branch = owner._spec.branch
+        self.spec = spec
+        self.branch = spec.branch
+        self.remote = remote
+        self.scrub = scrub
+        self.timeout = timeout
+        self.max_attempts = max_attempts
 
     # Running git.
 
@@ -197,7 +219,7 @@ class _Session:
             with_extended_output=True,
             with_exceptions=False,
             env={**self.env, **(env or {})},
-            kill_after_timeout=self.o._timeout,
+            kill_after_timeout=self.timeout,
         )
         return int(status), str(out), str(err)
 
@@ -209,10 +231,10 @@ class _Session:
 
     def _error(self, what: str, output: str, *, branch: str | None = None, retryable: bool = True) -> GitOpsError:
         b = branch or self.branch
-        said = self.o._scrub(_one_line(output))
+        said = self.scrub(_one_line(output))
         return GitOpsError(
-            f"git {what} {self.o._remote} (branch {b}) failed: {said}",
-            remote=self.o._remote,
+            f"git {what} {self.remote} (branch {b}) failed: {said}",
+            remote=self.remote,
             branch=b,
             retryable=retryable,
         )
@@ -255,7 +277,7 @@ class _Session:
         with tempfile.TemporaryDirectory(prefix="clickcast-index-") as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self._check("read-tree", "read-tree", *([tip] if tip else ["--empty"]), env=env)
-            for path, content in sorted(rec_mod.files(rec, self.o._spec.path).items()):
+            for path, content in sorted(rec_mod.files(rec, self.spec.path).items()):
                 blob = Path(tmp) / "blob"
                 blob.write_bytes(content)
                 sha = self._check("hash-object", "hash-object", "-w", "--no-filters", str(blob)).strip()
@@ -263,11 +285,11 @@ class _Session:
             return self._check("write-tree", "write-tree", env=env).strip()
 
     def _commit(self, rec: PromotionRecord, tip: str | None, tree: str) -> str:
-        spec = self.o._spec
+        spec = self.spec
         who = {
             "GIT_AUTHOR_NAME": spec.author_name,
             "GIT_AUTHOR_EMAIL": spec.author_email,
-            "GIT_AUTHOR_DATE": rec.time.isoformat(),
+            "GIT_AUTHOR_DATE": f"@{int(rec.time.timestamp())} +0000",  # git's own format: no parsing
             "GIT_COMMITTER_NAME": spec.author_name,
             "GIT_COMMITTER_EMAIL": spec.author_email,
         }
@@ -278,7 +300,7 @@ class _Session:
 
     def _pending(self, rec: PromotionRecord, tip: str | None, tree: str) -> str:
         """The unpushed commit of `rec` if it still fits (same parent, same files), else a new one."""
-        ref = rec_mod.pending_ref(rec, self.o._spec.mode.value)
+        ref = rec_mod.pending_ref(rec, self.spec.mode.value)
         status, out, _ = self._run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
         if status == 0:
             commit = self.repo.commit(out.strip())
@@ -295,7 +317,7 @@ class _Session:
         return sha
 
     def _drop_pending(self, rec: PromotionRecord) -> None:
-        self._run("update-ref", "-d", rec_mod.pending_ref(rec, self.o._spec.mode.value))
+        self._run("update-ref", "-d", rec_mod.pending_ref(rec, self.spec.mode.value))
 
     def _push(self, sha: str, branch: str) -> _Push:
         status, out, err = self._run("push", "--porcelain", REMOTE, f"{sha}:refs/heads/{branch}", network=True)
@@ -311,7 +333,7 @@ class _Session:
 
     def record_commit(self, rec: PromotionRecord) -> GitResult:
         branch = self.branch
-        for attempt in range(1, self.o._max_attempts + 1):
+        for attempt in range(1, self.max_attempts + 1):
             tip = self._sync(branch).get(branch)
             if (found := self._find(rec, tip)) is not None:
                 self._drop_pending(rec)
@@ -320,14 +342,14 @@ class _Session:
             pushed = self._push(sha, branch)
             if pushed.ok:
                 self._drop_pending(rec)
-                log.info("recorded %s as %s on %s (%s)", rec.key, sha[:12], branch, self.o._remote)
+                log.info("recorded %s as %s on %s (%s)", rec.key, sha[:12], branch, self.remote)
                 return GitResult(
                     GitOpsMode.COMMIT, branch, sha, merged=True, created=True, message=f"pushed {sha[:12]}"
                 )
             if not pushed.non_fast_forward:
                 raise self._error("push to", pushed.detail)
             log.info("%s moved while recording %s (attempt %d); retrying on the new tip", branch, rec.key, attempt)
-        raise self._error("push to", f"the branch kept moving; gave up after {self.o._max_attempts} attempts")
+        raise self._error("push to", f"the branch kept moving; gave up after {self.max_attempts} attempts")
 
     def record_branch(self, rec: PromotionRecord) -> GitResult:
         review = rec_mod.review_branch(rec)
@@ -341,7 +363,7 @@ class _Session:
         if not pushed.ok:
             raise self._error("push to", pushed.detail, branch=review)
         self._drop_pending(rec)
-        log.info("pushed %s for review as %s (%s)", rec.key, review, self.o._remote)
+        log.info("pushed %s for review as %s (%s)", rec.key, review, self.remote)
         return GitResult(
             GitOpsMode.BRANCH, review, sha, merged=False, created=True, message=f"awaiting review: merge {review}"
         )
@@ -355,7 +377,7 @@ class _Session:
         return GitResult(GitOpsMode.BRANCH, review, None, merged=False, message="not recorded")
 
     def state(self, rec: PromotionRecord) -> GitResult:
-        if self.o._spec.mode is GitOpsMode.BRANCH:
+        if self.spec.mode is GitOpsMode.BRANCH:
             return self._state_branch(rec, self._sync(self.branch, rec_mod.review_branch(rec)))
         tip = self._sync(self.branch).get(self.branch)
         if (found := self._find(rec, tip)) is not None:
