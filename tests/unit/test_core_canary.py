@@ -131,3 +131,50 @@ def test_a_failed_evaluation_run_is_reported_and_retried_next_interval() -> None
     c = plan.status.canary
     assert c is not None and (c.job_name, c.analyses, c.failed_checks) == (None, 0, 0)
     assert [e.reason for e in plan.events] == ["AnalysisFailed"] and "OOMKilled" in plan.events[0].message
+
+
+GITOPS = {"promotion.gitops": {"repoUrl": "file:///srv/releases.git", "mode": "commit"}}
+
+
+def test_gitops_records_the_promotion_before_stable_moves_and_a_failed_push_holds_it() -> None:
+    from clickcast.core import RecordPromotion
+    from clickcast.core.observed import GitPromotion
+
+    s = spec(**SHADOW, **GITOPS)
+    passed = running(verdict=Verdict.PASS)
+    start = decide(NAME, s, passed, shadow_rollouts(), NOW)
+    assert start.status.phase is Phase.PROMOTING
+    [record] = start.actions
+    assert isinstance(record, RecordPromotion)
+    assert (record.candidate.version, record.previous and record.previous.version, record.time) == (V2, V1, NOW)
+    # The push failed: still Promoting, stable untouched, the condition says why; asked again later.
+    failed = Observed(rollouts=shadow_rollouts().rollouts, git=GitPromotion(error="push rejected by pre-receive"))
+    held = decide(NAME, s, start.status, failed, NOW + INTERVAL)
+    assert held.status.phase is Phase.PROMOTING and held.status.stable == passed.stable
+    assert not any(isinstance(a, Deploy) for a in held.actions) and any(
+        isinstance(a, RecordPromotion) and a.time == NOW for a in held.actions)  # fmt: skip
+    assert [e.reason for e in held.events] == ["GitOpsFailed"]
+    # Recorded: now stable rolls to the candidate, and the history names the commit.
+    recorded = Observed(rollouts=shadow_rollouts().rollouts, git=GitPromotion(commit="ab" * 20, merged=True))
+    rolling = decide(NAME, s, held.status, recorded, NOW + 2 * INTERVAL)
+    assert Deploy(Role.STABLE, pin(V2)) in rolling.actions
+    assert rolling.status.candidate is not None and rolling.status.candidate.git_commit == "ab" * 20
+    done = Observed(rollouts={Role.STABLE: complete(pin(V2)), Role.CANARY: complete(pin(V2), 1)})
+    final = decide(NAME, s, rolling.status, done, NOW + 3 * INTERVAL)
+    assert final.status.phase is Phase.SERVING
+    assert final.status.history[0].git_commit == "ab" * 20
+
+
+def test_gitops_branch_mode_waits_for_the_review_branch_to_be_merged() -> None:
+    from clickcast.core.observed import GitPromotion
+
+    s = spec(**SHADOW, **{"promotion.gitops": {"repoUrl": "file:///srv/releases.git", "mode": "branch"}})
+    start = decide(NAME, s, running(verdict=Verdict.PASS), shadow_rollouts(), NOW)
+    pushed = GitPromotion(commit="cd" * 20, merged=False, branch=f"clickcast/promote-ns-{NAME}-{V2}")
+    review = decide(NAME, s, start.status, Observed(rollouts=shadow_rollouts().rollouts, git=pushed), NOW)
+    assert review.status.phase is Phase.PROMOTING
+    assert [e.reason for e in review.events] == ["AwaitingMerge"]
+    assert not any(isinstance(a, Deploy) for a in review.actions)
+    merged = GitPromotion(commit="cd" * 20, merged=True, branch=pushed.branch)
+    go = decide(NAME, s, review.status, Observed(rollouts=shadow_rollouts().rollouts, git=merged), NOW)
+    assert Deploy(Role.STABLE, pin(V2)) in go.actions

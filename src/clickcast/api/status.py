@@ -165,6 +165,10 @@ class CandidateStatus(ModelVersionStatus):
     """The stable version the relative gates compared with (measured on this candidate's test window)."""
     rollout_started_at: datetime | None = None
     """When its Deployment was first requested (readiness is awaited until `spec.serving.readyTimeout`)."""
+    promotion_decided_at: datetime | None = None
+    """When its promotion was decided (the time of its GitOps record)."""
+    git_commit: str | None = None
+    """The commit recording its promotion in Git, once pushed (and, in branch mode, merged)."""
 
 
 class Verdict(StrEnum):

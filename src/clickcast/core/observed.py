@@ -71,6 +71,20 @@ class Rollout:
 
 
 @dataclass(frozen=True)
+class GitPromotion:
+    """Where the candidate's promotion stands in Git (`spec.promotion.gitops`)."""
+
+    commit: str | None = None
+    """The commit recording it (None: not recorded yet)."""
+    merged: bool = False
+    """That commit is on the target branch (commit mode: as soon as it is pushed)."""
+    branch: str = ""
+    """Where it was pushed (the review branch in branch mode)."""
+    error: str | None = None
+    """Why the last attempt to record it failed."""
+
+
+@dataclass(frozen=True)
 class Observed:
     """A snapshot of the world around one ClickModel."""
 
@@ -86,6 +100,8 @@ class Observed:
     """The evaluation run named in status.canary.jobName (else status.monitoring.jobName)."""
     evaluated: EvaluationReport | None = None
     """That run's report, once it succeeded and its output is readable."""
+    git: GitPromotion | None = None
+    """While promoting with GitOps: the candidate's promotion in Git."""
     rollouts: Mapping[Role, Rollout] = field(default_factory=dict)
     """Serving workloads by role; a role without one is absent."""
     blocker: str | None = None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from clickcast.analysis.evidence import Comparison
 from clickcast.api.roles import Role
-from clickcast.api.status import ClickModelStatus
+from clickcast.api.status import CanaryStatus, CandidateStatus, ClickModelStatus, ModelVersionStatus
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,32 @@ class Deploy:
 
 
 @dataclass(frozen=True)
+class RecordPromotion:
+    """Ensure the promotion of `candidate` over `previous` is recorded in Git (`spec.promotion.gitops`).
+
+    Once per version: recording it again finds the commit already there. In branch mode it pushes a
+    review branch, and the promotion waits until that is merged.
+    """
+
+    candidate: CandidateStatus
+    previous: ModelVersionStatus | None
+    canary: CanaryStatus | None
+    reason: str
+    time: datetime
+    """When the promotion was decided (the record's time: the same on every retry)."""
+
+    def __hash__(self) -> int:
+        return hash((self.candidate.version, self.reason, self.time))
+
+
+@dataclass(frozen=True)
 class Retire:
     """Ensure `role` has no serving workload."""
 
     role: Role
 
 
-Action = StartTraining | StartScoring | StartEvaluation | Deploy | Retire
+Action = StartTraining | StartScoring | StartEvaluation | Deploy | RecordPromotion | Retire
 
 
 class EventType(StrEnum):

@@ -23,7 +23,7 @@ from clickcast.core.canary_analysis import analyse, canary_deploy, max_duration_
 from clickcast.core.draft import Context, Draft
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
-from clickcast.core.plan import Deploy, Retire, StartScoring, VersionPin
+from clickcast.core.plan import Deploy, RecordPromotion, Retire, StartScoring, VersionPin
 from clickcast.core.training import POLL, stable_pin
 
 
@@ -78,10 +78,7 @@ def validating(ctx: Context, d: Draft) -> None:
     if not ctx.spec.serving.enabled:
         _start_scoring(ctx, d, c)
     elif stable is None:
-        d.to(Phase.PROMOTING)  # the first version has nothing to canary against
-        d.act(Deploy(Role.STABLE, _pin(c)))
-        d.event("PromotionStarted", f"{c.version} is the first version: deploying it as stable")
-        d.wake(POLL)
+        start_promotion(ctx, d, f"{c.version} is the first version")  # nothing to canary against
     elif ctx.spec.promotion.mode is PromotionMode.MANUAL and ctx.spec.promotion.approved_version == stable.version:
         rollback(ctx, d, "RolledBackByUser", f"approvedVersion names the stable version {stable.version}")
     else:
@@ -185,11 +182,46 @@ def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
 def start_promotion(ctx: Context, d: Draft, why: str) -> None:
     c = d.status.candidate
     assert c is not None
-    c.rollout_started_at = ctx.now
+    c.rollout_started_at = c.promotion_decided_at = ctx.now
     d.to(Phase.PROMOTING)
+    if ctx.spec.promotion.gitops is not None:
+        d.event("PromotionStarted", f"{why}: recording it in Git before stable moves to {c.version}")
+        _record_in_git(ctx, d, c)
+        return
     d.act(Deploy(Role.STABLE, _pin(c)))
     d.event("PromotionStarted", f"{why}: rolling the stable Deployment to {c.version}")
     d.wake(POLL)
+
+
+def _promotion_reason(ctx: Context, old: ModelVersionStatus | None) -> str:
+    if old is None:
+        return "FirstVersion"
+    return "Approved" if ctx.spec.promotion.mode is PromotionMode.MANUAL else "CanaryPassed"
+
+
+def _record_in_git(ctx: Context, d: Draft, c: CandidateStatus) -> bool:
+    """GitOps: is the promotion recorded (and, in branch mode, merged)? If not, ask for it and say why not.
+
+    Stable does not move before that, so a failed push never leaves Git and the cluster disagreeing.
+    """
+    git, gitops = ctx.observed.git, ctx.spec.promotion.gitops
+    assert gitops is not None
+    if git is not None and git.commit is not None and git.merged:
+        c.git_commit = git.commit
+        d.event("PromotionRecorded", f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}")
+        return True
+    if git is not None and git.error:
+        if d.condition(ConditionType.PROMOTED, False, "GitOpsFailed", f"{c.version}: {git.error}"):
+            d.event("GitOpsFailed", f"{c.version} is not promoted until Git records it: {git.error}", warning=True)
+    elif git is not None and git.commit is not None:
+        message = f"{c.version}: review branch {git.branch} pushed; waiting for it to be merged into {gitops.branch}"
+        if d.condition(ConditionType.PROMOTED, False, "AwaitingMerge", message):
+            d.event("AwaitingMerge", message)
+    if not ctx.spec.suspend:
+        d.act(RecordPromotion(c.model_copy(deep=True), d.status.stable, d.status.canary,
+                              _promotion_reason(ctx, d.status.stable), c.promotion_decided_at or ctx.now))  # fmt: skip
+    d.wake(POLL)
+    return False
 
 
 def promoting(ctx: Context, d: Draft) -> None:
@@ -198,15 +230,18 @@ def promoting(ctx: Context, d: Draft) -> None:
     if c is None:
         d.to(_idle_phase(d))
         return
+    if ctx.spec.promotion.gitops is not None and c.git_commit is None:
+        if not _record_in_git(ctx, d, c):
+            return
+        c.rollout_started_at = ctx.now  # stable's readiness is awaited from now, not from the decision
     pin = _pin(c)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
     if rollout is not None and rollout.complete(pin) and rollout.matches(Deploy(Role.STABLE, pin)):
-        reason = "FirstVersion" if old is None else (
-            "Approved" if ctx.spec.promotion.mode is PromotionMode.MANUAL else "CanaryPassed")  # fmt: skip
+        reason = _promotion_reason(ctx, old)
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason=reason,
                               message=f"replaced {old.version}" if old else "first version", time=ctx.now,
-                              metrics=c.metrics))  # fmt: skip
+                              metrics=c.metrics, git_commit=c.git_commit))  # fmt: skip
         d.condition(ConditionType.PROMOTED, True, reason, f"{c.version} serves as stable")
         d.event("Promoted", f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
         d.status.candidate = None

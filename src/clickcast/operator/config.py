@@ -22,11 +22,13 @@ class OperatorConfig:
     """Prometheus /metrics port; None: off."""
     identity: str = field(default_factory=socket.gethostname)
     """This replica's name in Events (the pod name in a cluster)."""
+    git_cache: str = "/tmp/clickcast/git"
+    """Where clones of GitOps repositories are kept (an emptyDir in the operator's pod)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
         """CLICKCAST_NAMESPACES (comma-separated), CLICKCAST_JOBS_DIR, CLICKCAST_WORKERS, CLICKCAST_METRICS_PORT
-        ("off" disables), POD_NAME."""
+        ("off" disables), CLICKCAST_GIT_CACHE, POD_NAME."""
         env = os.environ if env is None else env
         port = env.get("CLICKCAST_METRICS_PORT", "8000")
         return cls(
@@ -35,6 +37,7 @@ class OperatorConfig:
             workers=int(env.get("CLICKCAST_WORKERS", "8")),
             metrics_port=None if port == "off" else int(port),
             identity=env.get("POD_NAME") or socket.gethostname(),
+            git_cache=env.get("CLICKCAST_GIT_CACHE", "/tmp/clickcast/git"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -44,4 +47,5 @@ class OperatorConfig:
             "CLICKCAST_JOBS_DIR": self.jobs_dir,
             "CLICKCAST_WORKERS": str(self.workers),
             "CLICKCAST_METRICS_PORT": "off" if self.metrics_port is None else str(self.metrics_port),
+            "CLICKCAST_GIT_CACHE": self.git_cache,
         }

@@ -8,9 +8,18 @@ from typing import Any
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
-from clickcast.core.plan import Action, Deploy, Retire, StartEvaluation, StartScoring, StartTraining
+from clickcast.core.plan import (
+    Action,
+    Deploy,
+    RecordPromotion,
+    Retire,
+    StartEvaluation,
+    StartScoring,
+    StartTraining,
+)
 from clickcast.jobs import manifests as jobs
 from clickcast.operator.config import OperatorConfig
+from clickcast.operator.gitops import GitOpsBridge
 from clickcast.operator.kube import Doc, KubeApi
 from clickcast.serving import manifests as serving
 from clickcast.store import layout
@@ -36,10 +45,11 @@ class AdoptionError(Exception):
 class KubeExecutor:
     """Executor (clickcast.core.ports): every action is idempotent (create-or-adopt, server-side apply)."""
 
-    def __init__(self, kube: KubeApi, obj: Doc, config: OperatorConfig) -> None:
+    def __init__(self, kube: KubeApi, obj: Doc, config: OperatorConfig, gitops: GitOpsBridge | None = None) -> None:
         self.kube = kube
         self.obj = obj
         self.config = config
+        self.gitops = gitops or GitOpsBridge(config.git_cache)
         self.namespace: str = obj["metadata"]["namespace"]
         self.owner = [owner_reference(obj)]
 
@@ -53,6 +63,8 @@ class KubeExecutor:
                 await self._start_evaluation(name, spec, action)
             case Deploy():
                 await self._deploy(name, spec, action)
+            case RecordPromotion():
+                await self.gitops.record(self.kube, self.namespace, name, spec, action)
             case Retire():
                 await self._retire(name, action.role)
 

@@ -14,6 +14,7 @@ from clickcast.api.status import ClickModelStatus, Phase
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, TrainedVersion
 from clickcast.core.plan import VersionPin
 from clickcast.model.evidence import read_evidence
+from clickcast.operator.gitops import GitOpsBridge
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
 from clickcast.serving.manifests import MANIFEST_ANNOTATION, PUBLIC_LABEL, object_name
 from clickcast.store import layout
@@ -119,9 +120,10 @@ def read_report(url: str) -> EvaluationReport | None:
 class KubeObserver:
     """Observer (clickcast.core.ports) over the Kubernetes API and the model store."""
 
-    def __init__(self, kube: KubeApi, obj: Doc) -> None:
+    def __init__(self, kube: KubeApi, obj: Doc, gitops: GitOpsBridge | None = None) -> None:
         self.kube = kube
         self.obj = obj
+        self.gitops = gitops
         self.namespace: str = obj["metadata"]["namespace"]
 
     async def _get(self, api_version: str, kind: str, name: str) -> Doc | None:
@@ -165,9 +167,11 @@ class KubeObserver:
             if found is not None:
                 rollouts[role] = found
         evaluation, evaluated = await self._evaluation(name, spec, status)
+        git = await self.gitops.observe(self.kube, self.namespace, name, spec, status) if self.gitops else None
         generation = int(self.obj["metadata"].get("generation") or 0)
         return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
-                        rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated)  # fmt: skip
+                        rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated,
+                        git=git)  # fmt: skip
 
     async def _evaluation(
         self, name: str, spec: ClickModelSpec, status: ClickModelStatus

@@ -23,6 +23,7 @@ from clickcast.core.ports import step
 from clickcast.operator import metrics
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.execute import KubeExecutor
+from clickcast.operator.gitops import GitOpsBridge
 from clickcast.operator.kube import Conflict, Doc, KubeApi
 from clickcast.operator.observe import KubeObserver
 from clickcast.operator.record import KubeRecorder
@@ -45,6 +46,7 @@ class Reconciler:
     def __init__(self, kube: KubeApi, config: OperatorConfig, clock: Callable[[], datetime] | None = None) -> None:
         self.kube = kube
         self.config = config
+        self.gitops = GitOpsBridge(config.git_cache)
         self.clock = clock or (lambda: datetime.now(UTC))
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
@@ -150,8 +152,8 @@ class Reconciler:
         name = key[1]
         plan = await step(
             name, spec, status, self.clock(),
-            observer=KubeObserver(self.kube, obj),
-            executor=KubeExecutor(self.kube, obj, self.config),
+            observer=KubeObserver(self.kube, obj, self.gitops),
+            executor=KubeExecutor(self.kube, obj, self.config, self.gitops),
             recorder=KubeRecorder(self.kube, obj, self.config.identity),
         )  # fmt: skip
         self._account(key, status, plan)

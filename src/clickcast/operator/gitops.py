@@ -1,0 +1,84 @@
+"""GitOps for the operator: the core's RecordPromotion carried out, and the promotion's state in Git observed.
+
+One `GitOpsBridge` per operator process keeps a repository client per (namespace, repository) and the
+last error per promotion, which the observer hands to the core (a failed push is a condition, not a
+silent retry). Credentials come from the Secret `spec.promotion.gitops.secretRef` names, read at each
+use, so a rotated Secret takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from pathlib import Path
+
+from clickcast.api.spec import ClickModelSpec, GitOps
+from clickcast.api.status import ClickModelStatus, Phase
+from clickcast.core.observed import GitPromotion
+from clickcast.core.plan import RecordPromotion
+from clickcast.gitops.credentials import CredentialsError, GitCredentials
+from clickcast.gitops.record import PromotionRecord
+from clickcast.gitops.repository import GitOpsError, GitPromotionRepository
+from clickcast.operator.kube import KubeApi
+
+log = logging.getLogger("clickcast.operator")
+
+
+class GitOpsBridge:
+    def __init__(self, cache_dir: str) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.errors: dict[str, str] = {}
+        """Last error per promotion key (namespace/name@version); cleared by a success."""
+
+    async def record(self, kube: KubeApi, namespace: str, name: str, spec: ClickModelSpec,
+                     action: RecordPromotion) -> None:  # fmt: skip
+        """Carry out RecordPromotion; a failure is remembered for the next observation, not raised."""
+        gitops = spec.promotion.gitops
+        assert gitops is not None  # the core asks only when it is set
+        rec = PromotionRecord.from_status(
+            namespace,
+            name,
+            action.candidate,
+            time=action.time,
+            previous=action.previous,
+            canary=action.canary,
+            reason=action.reason,
+        )
+        try:
+            repo = await self._repository(kube, namespace, gitops)
+            result = await asyncio.to_thread(repo.record, rec)
+        except (GitOpsError, CredentialsError) as exc:
+            self.errors[rec.key] = str(exc)
+            log.warning("recording %s in Git failed: %s", rec.key, exc, extra={"clickmodel": f"{namespace}/{name}"})
+            return
+        self.errors.pop(rec.key, None)
+        log.info("%s recorded in Git: %s", rec.key, result.message, extra={"clickmodel": f"{namespace}/{name}"})
+
+    async def observe(self, kube: KubeApi, namespace: str, name: str, spec: ClickModelSpec,
+                      status: ClickModelStatus) -> GitPromotion | None:  # fmt: skip
+        """The candidate's promotion in Git, while it is being promoted and not yet recorded."""
+        c, gitops = status.candidate, spec.promotion.gitops
+        if gitops is None or c is None or status.phase is not Phase.PROMOTING or c.git_commit is not None:
+            return None
+        if c.uri is None or c.checksum is None or c.promotion_decided_at is None:
+            return None
+        rec = PromotionRecord.from_status(namespace, name, c, time=c.promotion_decided_at, previous=status.stable)
+        error = self.errors.get(rec.key)
+        try:
+            repo = await self._repository(kube, namespace, gitops)
+            state = await asyncio.to_thread(repo.state, rec)
+        except (GitOpsError, CredentialsError) as exc:
+            return GitPromotion(error=error or str(exc))
+        return GitPromotion(commit=state.commit, merged=state.merged, branch=state.branch, error=error)
+
+    async def _repository(self, kube: KubeApi, namespace: str, gitops: GitOps) -> GitPromotionRepository:
+        credentials = None
+        if gitops.secret_ref:
+            secret = await asyncio.to_thread(kube.get, "v1", "Secret", namespace, gitops.secret_ref)
+            if secret is None:
+                raise CredentialsError(f"spec.promotion.gitops.secretRef: Secret {namespace}/{gitops.secret_ref} "
+                                       "not found")  # fmt: skip
+            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+            credentials = GitCredentials.from_secret(data)
+        return GitPromotionRepository(gitops, self.cache_dir / namespace, credentials)
