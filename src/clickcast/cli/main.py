@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import dev, jobs, manifests, serve
+from clickcast.cli import dev, jobs, manifests, report, serve
 from clickcast.cli.operator import operator
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command()(jobs.evaluate)
 app.add_typer(dev.dev, name="dev")
 app.command()(serve.serve)
 app.command()(operator)
+app.command()(report.report)
 
 
 def _version(value: bool) -> None:
