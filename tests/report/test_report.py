@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -294,3 +295,9 @@ def test_cli_writes_the_report_from_a_status_file(tmp_path: Path) -> None:
     bad.write_text("status: {phase: Exploding}\nkind: ClickModel\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["report", "--status-file", str(bad), "-o", str(out)])
     assert result.exit_code == 2 and "not a valid ClickModel status" in result.output
+
+
+def test_the_command_line_starts_without_plotly() -> None:
+    # plotly is in the `report` extra; the operator's image runs `clickcast operator` without it.
+    code = "import sys, clickcast.cli.main; sys.exit('plotly' in sys.modules or 'clickcast.report' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -16,7 +16,6 @@ from clickcast.api import resource
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus
 from clickcast.cli.errors import UserError, fail, stderr
-from clickcast.report import build_report
 
 
 def _fetch(name: str, namespace: str | None, kubeconfig: Path | None) -> dict[str, Any]:
@@ -115,6 +114,9 @@ def report(
         else:
             _, status, spec = parse_object(_fetch(name, namespace, kubeconfig))
         evaluations = [load_evaluation(url) for url in evaluation or []]
+        # plotly is in the `report` extra: other commands (the operator's image) must start without it.
+        from clickcast.report import build_report  # noqa: PLC0415
+
         page = build_report(name, status, evaluations, spec)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")
