@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,7 +26,12 @@ minio: ## Build the S3-compatible test server (MinIO) from its Go module once (c
 spark-jars: ## Fetch the pinned S3A jars (hadoop-aws + AWS SDK) for Spark once (cached; a no-op afterwards)
 	bash hack/fetch-spark-jars.sh >/dev/null
 
-test-services: control-plane minio spark-jars ## Everything the tests start: control plane, MinIO, S3A jars
+chromium: ## Install headless Chromium from the Debian packages once (the report tests render pages in it)
+	command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test-services: control-plane minio spark-jars chromium ## Everything the tests start: control plane, MinIO, S3A jars, Chromium
 
 cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
 	$(RUN) clickcast dev cluster up

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import canary, dev, jobs, manifests, serve
+from clickcast.cli import canary, dev, jobs, manifests, report, serve
 from clickcast.cli.operator import operator
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(dev.dev, name="dev")
 app.add_typer(canary.canary_app, name="canary")
 app.command()(serve.serve)
 app.command()(operator)
+app.command()(report.report)
 
 
 def _version(value: bool) -> None:
