@@ -12,7 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from clickcast.analysis.evidence import CanaryComparison, EvaluationReport, ReferenceEvidence, TrainingEvidence
+from clickcast.analysis.evidence import (
+    CanaryComparison,
+    EvaluationReport,
+    ReferenceEvidence,
+    TrainingEvidence,
+    VersionDailyMetrics,
+)
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import CanarySums, ClickModelStatus, Metrics
@@ -84,6 +90,13 @@ def canary_sums(n: int, ratio: float, *, stable_mean: float = 1.0, spread: float
                       stable_actual=float(n), candidate_predicted=float(n), candidate_actual=float(n))  # fmt: skip
 
 
+def quality_report(version: str, day: date, deviance: float, rows: int = 2000) -> EvaluationReport:
+    """A quality evaluation that saw one new day of the stable version's predictions."""
+    daily = VersionDailyMetrics(model=NAME, model_version=version, role=Role.STABLE, date=day.isoformat(),
+                                metrics=Metrics(rows=rows, poisson_deviance=deviance, calibration=1.0))  # fmt: skip
+    return EvaluationReport(rows=rows, unmatched=0, through=day, daily=[daily])
+
+
 def report(sums: CanarySums, through: date, *, paired: bool = False) -> EvaluationReport:
     comparison = CanaryComparison(stable_version="s", candidate_version="c", paired=paired, sums=sums)
     return EvaluationReport(rows=sums.stable_n + sums.candidate_n, unmatched=0, through=through,
@@ -109,6 +122,8 @@ class World:
     look_rows: int = 2000
     paired: bool = False
     """Shadow-mode evidence (pairs) rather than split-mode (two samples)."""
+    quality_ratio: float = 1.0
+    """The stable version's deviance on each new day of real clicks, relative to its test deviance."""
     evaluation_outcome: RunState = RunState.SUCCEEDED
     runs: dict[str, RunState] = field(default_factory=dict)
     published: dict[str, VersionPin] = field(default_factory=dict)
@@ -146,12 +161,17 @@ class World:
         reference = (status.stable.version, self.reference_deviance) if status.stable is not None else None
         ev = evidence(self.deviance, reference=reference)
         evaluation = status.canary.job_name if status.canary is not None else None
-        run_state = self.runs.get(evaluation, RunState.MISSING) if evaluation else None
+        quality = status.monitoring.job_name if status.monitoring is not None and evaluation is None else None
+        run_state = self.runs.get(evaluation or quality or "", RunState.MISSING) if evaluation or quality else None
         evaluated = None
         if evaluation is not None and run_state is RunState.SUCCEEDED:
             after = self.windows.get(evaluation) or date(2026, 11, 1)
             sums = canary_sums(self.look_rows, self.canary_ratio, paired=self.paired)
             evaluated = report(sums, after + timedelta(days=1), paired=self.paired)
+        elif quality is not None and run_state is RunState.SUCCEEDED and status.stable is not None:
+            day = (self.windows.get(quality) or date(2026, 11, 1)) + timedelta(days=1)
+            test = status.stable.metrics.poisson_deviance if status.stable.metrics else None
+            evaluated = quality_report(status.stable.version, day, (test or 1.0) * self.quality_ratio)
         return Observed(
             generation=generation,
             training=training,

@@ -16,7 +16,7 @@ from datetime import datetime
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, Phase
-from clickcast.core import release, training
+from clickcast.core import monitoring, release, training
 from clickcast.core.draft import Context, Draft
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Deploy, Plan, Retire
@@ -84,6 +84,8 @@ def idle(ctx: Context, d: Draft) -> None:
         training.start_training(ctx, d, reason)
     else:
         training.wake_for_schedule(ctx, d)
+        if d.status.phase is Phase.SERVING:
+            monitoring.monitor(ctx, d)
 
 
 def suspended(ctx: Context, d: Draft) -> None:

@@ -34,6 +34,7 @@ class Reason:
     SPEC_CHANGED = "SpecChanged"
     RETRY = "Retry"
     SCHEDULE = "Schedule"
+    QUALITY = "QualityDegraded"
 
 
 def training_spec_hash(spec: ClickModelSpec) -> str:

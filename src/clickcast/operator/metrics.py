@@ -23,3 +23,19 @@ TRAININGS = Counter("trainings", "Training runs, by outcome (started, succeeded,
                     namespace=NAMESPACE)  # fmt: skip
 GATE_FAILURES = Counter("gate_failures", "Failed validation gates, by gate.", ["gate"], namespace=NAMESPACE)
 QUEUE_DEPTH = Gauge("queue_depth", "ClickModels waiting for a worker.", namespace=NAMESPACE)
+
+MODEL = "clickcast"
+_MODEL_LABELS = ["namespace", "clickmodel"]
+HEALTHY = Gauge("model_healthy", "Quality of the stable version on real clicks: 1 healthy, 0 degraded, -1 unknown.",
+                _MODEL_LABELS, namespace=MODEL)  # fmt: skip
+QUALITY_RATIO = Gauge("model_quality_deviance_ratio",
+                      "The stable version's recent deviance / its test-window deviance (drop detector).",
+                      _MODEL_LABELS, namespace=MODEL)  # fmt: skip
+QUALITY_CUSUM = Gauge("model_quality_cusum", "The erosion detector's CUSUM statistic.", _MODEL_LABELS,
+                      namespace=MODEL)  # fmt: skip
+CANARY_RATIO = Gauge("canary_deviance_ratio", "The canary's deviance ratio and its always-valid bounds, by bound.",
+                     [*_MODEL_LABELS, "bound"], namespace=MODEL)  # fmt: skip
+CANARY_OBSERVATIONS = Gauge("canary_observations", "Offer-days with real clicks the canary test has counted.",
+                            _MODEL_LABELS, namespace=MODEL)  # fmt: skip
+RELEASES = Counter("releases", "Release decisions, by outcome (Promoted, RolledBack, Rejected, Failed).",
+                   ["outcome"], namespace=MODEL)  # fmt: skip

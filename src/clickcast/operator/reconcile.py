@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from clickcast.analysis.gates import failed
 from clickcast.api.spec import ClickModelSpec
-from clickcast.api.status import ClickModelStatus
+from clickcast.api.status import ClickModelStatus, QualityState
 from clickcast.api.validation import field_errors
 from clickcast.core.decide import invalid_spec
 from clickcast.core.plan import Plan, StartTraining
@@ -40,6 +40,25 @@ def _extra(key: Key, status: ClickModelStatus | None) -> dict[str, Any]:
         version = (status.candidate and status.candidate.version) or (
             status.training and status.training.version) or (status.stable and status.stable.version)  # fmt: skip
     return {"clickmodel": f"{key[0]}/{key[1]}", "version": version, "phase": status.phase if status else None}
+
+
+def _model_gauges(key: Key, status: ClickModelStatus) -> None:
+    """The per-ClickModel gauges alerts are written against (quality, canary)."""
+    labels = {"namespace": key[0], "clickmodel": key[1]}
+    m = status.monitoring
+    if m is not None:
+        metrics.HEALTHY.labels(**labels).set(
+            -1 if m.state is QualityState.UNKNOWN else 1 if m.state is QualityState.HEALTHY else 0)  # fmt: skip
+        if m.deviance_ratio is not None:
+            metrics.QUALITY_RATIO.labels(**labels).set(m.deviance_ratio)
+        if m.cusum is not None:
+            metrics.QUALITY_CUSUM.labels(**labels).set(m.cusum)
+    c = status.canary
+    if c is not None:
+        metrics.CANARY_OBSERVATIONS.labels(**labels).set(c.candidate_observations)
+        for bound, value in (("estimate", c.deviance_ratio), ("low", c.ci_low), ("high", c.ci_high)):
+            if value is not None:
+                metrics.CANARY_RATIO.labels(**labels, bound=bound).set(value)
 
 
 class Reconciler:
@@ -187,3 +206,8 @@ class Reconciler:
                     metrics.GATE_FAILURES.labels(gate.name).inc()
         if any(isinstance(a, StartTraining) for a in plan.actions) and before.phase is not after.phase:
             metrics.TRAININGS.labels("started").inc()
+        for entry in (
+            after.history[: len(after.history) - len(before.history)] if after.history != before.history else []
+        ):
+            metrics.RELEASES.labels(entry.decision).inc()
+        _model_gauges(key, after)

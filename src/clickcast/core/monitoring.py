@@ -1,0 +1,90 @@
+"""Quality tracking of the stable version: an evaluation run each `spec.monitoring.interval`, two detectors.
+
+Purely computational. Each run measures only the offer-days after the last one measured; the daily
+series is kept (bounded) in status and in full in the store (each run's report). The drop and erosion
+detectors (clickcast.analysis.quality) set the Healthy condition; a transition emits one Event, and
+with `autoRetrain` a degradation starts a training.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from clickcast.analysis.evidence import EvaluationReport
+from clickcast.analysis.quality import assess_quality, merge_daily
+from clickcast.api.duration import parse_duration
+from clickcast.api.roles import Role
+from clickcast.api.status import ConditionType, DailyQuality, ModelVersionStatus, MonitoringStatus, QualityState
+from clickcast.core import training
+from clickcast.core.draft import Context, Draft
+from clickcast.core.naming import quality_run_name
+from clickcast.core.observed import RunState
+from clickcast.core.plan import StartEvaluation
+from clickcast.core.training import POLL
+
+DEGRADED = (QualityState.DROP, QualityState.EROSION)
+
+
+def monitor(ctx: Context, d: Draft) -> None:
+    """Phase Serving: start the next quality evaluation when due, or take in the finished one."""
+    stable, spec = d.status.stable, ctx.spec
+    if stable is None or not spec.monitoring.enabled or not spec.serving.enabled or spec.suspend:
+        return
+    m = d.status.monitoring = d.status.monitoring or MonitoringStatus()
+    interval = parse_duration(spec.monitoring.interval)
+    run_name = quality_run_name(ctx.name, m.evaluations + 1)
+    if m.job_name is None:
+        due = (m.last_evaluated_at or d.status.phase_since or ctx.now) + interval
+        if ctx.now < due:
+            d.wake(due - ctx.now)
+            return
+        m.job_name = run_name
+        d.act(StartEvaluation(run_name, m.evaluated_through))
+        d.wake(POLL)
+        return
+    run, report = ctx.observed.evaluation, ctx.observed.evaluated
+    if run is not None and run.state is RunState.SUCCEEDED and report is not None:
+        _take_in(ctx, d, m, stable, report)
+        d.wake(interval)
+    elif run is not None and run.state is RunState.FAILED:
+        m.job_name, m.last_evaluated_at = None, ctx.now
+        d.event("QualityEvaluationFailed", f"{run_name}: {run.message or 'the run failed'}", warning=True)
+        d.wake(interval)
+    else:
+        if run is None or run.state is RunState.MISSING:
+            d.act(StartEvaluation(run_name, m.evaluated_through))
+        d.wake(POLL)
+
+
+def daily_quality(report: EvaluationReport, version: str, reference: float | None) -> list[DailyQuality]:
+    """The stable version's days in an evaluation report."""
+    days = []
+    for entry in report.daily:
+        if entry.model_version != version or entry.role is not Role.STABLE:
+            continue
+        deviance = entry.metrics.poisson_deviance
+        ratio = deviance / reference if deviance is not None and reference else None
+        days.append(DailyQuality(day=date.fromisoformat(entry.date), version=version, rows=entry.metrics.rows,
+                                 deviance=deviance, ratio=ratio, calibration=entry.metrics.calibration))  # fmt: skip
+    return days
+
+
+def _take_in(ctx: Context, d: Draft, m: MonitoringStatus, stable: ModelVersionStatus,
+             report: EvaluationReport) -> None:  # fmt: skip
+    reference = stable.metrics.poisson_deviance if stable.metrics is not None else None
+    m.reference_deviance = reference
+    m.daily = merge_daily(m.daily, daily_quality(report, stable.version, reference))
+    m.evaluated_through = report.through or m.evaluated_through
+    m.evaluations += 1
+    m.job_name, m.last_evaluated_at = None, ctx.now
+    before = m.state
+    a = assess_quality(m.daily, reference, ctx.spec.monitoring, version=stable.version)
+    m.state, m.deviance_ratio, m.cusum = a.state, a.deviance_ratio, a.cusum
+    healthy = None if a.state is QualityState.UNKNOWN else a.state is QualityState.HEALTHY
+    changed = d.condition(ConditionType.HEALTHY, healthy, a.reason, f"{stable.version}: {a.message}")
+    if a.state in DEGRADED and (changed or before is not a.state):
+        d.event(f"Quality{a.state}", f"{stable.version}: {a.message}", warning=True)
+        if ctx.spec.monitoring.auto_retrain:
+            training.start_training(ctx, d, training.Reason.QUALITY)
+    elif a.state is QualityState.HEALTHY and before in DEGRADED:
+        d.event("QualityRecovered", f"{stable.version}: {a.message}")
