@@ -1,0 +1,216 @@
+"""Canary releases judged on real clicks, on the real local control plane.
+
+The operator's training and evaluation Jobs run for real (Spark, through the job runner); the serving
+pods do not run here (no kubelet), so the test plays the prediction services: after each look it writes
+one more day of both versions' predictions to the prediction log, for offer-days whose real clicks are in
+the data lake. Promotions are committed to a real local bare Git repository.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from clickcast.features.contract import CLICKS, DATE, INPUT_COLUMNS
+from clickcast.serving.prediction_log import SCHEMA
+from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
+from tests.k8s.operator_harness import JobRunner, OperatorProcess, clickmodel, events, wait_for_phase
+from tests.k8s.test_operator import clicks, env, jobs, manifest  # noqa: F401 - shared fixtures
+
+pytestmark = pytest.mark.k8s
+LOOK_DAYS = 4
+"""The last days of the data lake: one day of predictions is fed per look."""
+
+
+def _patch(kube: Kube, namespace: str, spec: dict[str, Any]) -> None:
+    kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", {"spec": spec})
+
+
+def _deployment(kube: Kube, namespace: str, name: str) -> Any:
+    try:
+        return kube.apps.read_namespaced_deployment(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+class Traffic:
+    """Plays the stable and candidate services: writes their predictions of one day to the prediction log."""
+
+    def __init__(self, data_url: str, log_dir: Path) -> None:
+        lake = pq.read_table(data_url.removeprefix("file://")).to_pandas()
+        lake[DATE] = pd.to_datetime(lake[DATE]).dt.strftime("%Y-%m-%d")
+        self.days = sorted(lake[DATE].unique())[-LOOK_DAYS:]
+        self.lake, self.log_dir, self.fed = lake, log_dir, 0
+        self.rows = 0
+
+    def feed(self, stable: str, candidate: str, *, role: str, quality: float) -> None:
+        """One more day: stable predicts the real clicks roughly; the candidate `quality` times as far off.
+
+        Shadow (`role` shadow): the same requests (ids) predicted by both; split (`role` canary): other requests.
+        """
+        day = self.days[self.fed]
+        rows = self.lake[self.lake[DATE] == day].reset_index(drop=True)
+        rng = np.random.default_rng(self.fed)
+        truth = rows[CLICKS].to_numpy(dtype=float)
+        stable_pred = np.maximum(0.05, truth * rng.uniform(0.4, 1.6, len(rows)) + 0.3)
+        candidate_pred = np.maximum(0.05, truth + (stable_pred - truth) * quality)
+        for who, version, predicted, ids in (("stable", stable, stable_pred, "r"),
+                                             (role, candidate, candidate_pred, "r" if role == "shadow" else "s")):  # fmt: skip
+            part = rows[list(INPUT_COLUMNS)].assign(
+                request_id=[f"{ids}{self.fed}-{i}" for i in range(len(rows))],
+                ts=pd.Timestamp.now(tz="UTC"), model="offers", model_version=version, role=who, predicted=predicted,
+            )  # fmt: skip
+            target = self.log_dir / f"date={day}"
+            target.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pandas(part[list(SCHEMA.names)], schema=SCHEMA, preserve_index=False)
+            pq.write_table(table, target / f"part-{who}-{version}.parquet")
+        self.fed += 1
+        self.rows += len(rows)
+
+
+def _looks(kube: Kube, namespace: str) -> int:
+    canary = clickmodel(kube, namespace, "offers")["status"].get("canary") or {}
+    return int(canary.get("analyses") or 0)
+
+
+def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidate: str, *, role: str,
+             quality: float, restart: OperatorProcess | None = None, timeout: float = 600) -> dict[str, Any]:  # fmt: skip
+    """Feed a day per look until the canary has a verdict; returns the ClickModel once Serving again."""
+    deadline = time.monotonic() + timeout
+    if traffic.fed == 0:
+        traffic.feed(stable, candidate, role=role, quality=quality)
+    while True:
+        obj = clickmodel(kube, namespace, "offers")
+        status = obj["status"]
+        if status["phase"] == "Serving" and (status.get("history") or [{}])[0].get("version") == candidate:
+            return obj
+        looks = int((status.get("canary") or {}).get("analyses") or 0)
+        if looks >= traffic.fed and traffic.fed < LOOK_DAYS and status["phase"] == "Canary":
+            if restart is not None and looks == 1:
+                restart.kill()  # mid-canary: the next operator continues the same test
+                restart.start()
+            traffic.feed(stable, candidate, role=role, quality=quality)
+        assert time.monotonic() < deadline, f"no decision after {timeout}s: {status}"
+        time.sleep(0.5)
+
+
+def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
+    *,
+    kube: Kube,
+    namespace: str,
+    clicks: str,
+    tmp_path: Path,
+    env: None,
+    jobs: JobRunner,  # noqa: F811
+) -> None:
+    origin = tmp_path / "releases.git"
+    subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(origin)], check=True)
+    store = tmp_path / "store"
+    canary = {"mode": "shadow", "interval": "10s", "minObservations": 1200, "maxDevianceIncrease": 0.1,
+              "maxDuration": "30m"}  # fmt: skip
+    doc = manifest("offers", clicks, store, **{
+        "canary": canary, "algorithm.xgboost.numRounds": 30,
+        "promotion.gitops": {"repoUrl": f"file://{origin}", "path": "releases"},
+    })  # fmt: skip
+    traffic = Traffic(clicks, store / "predictions" / "offers")
+    op = OperatorProcess(namespace, tmp_path)
+    op.start()
+    try:
+        kube.create_clickmodel(doc, namespace)
+        first = wait_for_phase(kube, namespace, "offers", "Serving", "Failed", timeout=420)["status"]
+        assert first["phase"] == "Serving", first
+        v1 = first["stable"]["version"]
+        first_commit = first["history"][0]["gitCommit"]  # the first version is recorded too
+
+        # 1. Shadow canary, a better candidate: several looks (with an operator restart between them), Pass,
+        #    a Git commit with the evidence, then stable rolls to it.
+        _patch(kube, namespace, {"training": {"trigger": "retrain-1"}})
+        shadow = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]
+        v2 = shadow["candidate"]["version"]
+        wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
+                 timeout=60)  # fmt: skip
+        stable_env = {e.name: e.value for e in _deployment(kube, namespace, "offers-stable").spec.template.spec
+                      .containers[0].env}  # fmt: skip
+        assert stable_env["SHADOW_URL"].startswith(f"http://offers-canary.{namespace}.svc")
+        promoted = _release(kube, namespace, traffic, v1, v2, role="shadow", quality=0.5, restart=op)["status"]
+        entry = promoted["history"][0]
+        assert (entry["decision"], entry["reason"], promoted["stable"]["version"]) == ("Promoted", "CanaryPassed", v2)
+        looks = [e for e in events(kube, namespace, "offers") if e[1] == "CanaryAnalysis"]
+        assert len(looks) >= 2, looks
+        assert "Pass" in looks[-1][2] and all("Pass" not in m for _, _, m in looks[:-1])
+        # Each look counted only its new day: the pairs are exactly the rows fed, once.
+        log = subprocess.run(["git", "--git-dir", str(origin), "log", "--format=%H%n%B", "main"], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+        assert entry["gitCommit"] in log and first_commit in log
+        assert f"Clickcast-Promotion: {namespace}/offers@{v2}" in log
+        evidence = json.loads(subprocess.run(
+            ["git", "--git-dir", str(origin), "show", f"main:releases/{namespace}/offers/evidence/{v2}.json"],
+            check=True, capture_output=True, text=True).stdout)  # fmt: skip
+        assert evidence["canary"]["verdict"] == "Pass"
+        assert evidence["canary"]["sums"]["pairs"] == traffic.rows
+        assert evidence["canary"]["candidateObservations"] == traffic.rows
+        wait_for("the canary to be retired", lambda: _deployment(kube, namespace, "offers-canary") is None)
+        stable_dep = _deployment(kube, namespace, "offers-stable")
+        assert stable_dep.metadata.labels["clickcast.io/version"] == v2
+        assert "SHADOW_URL" not in {e.name for e in stable_dep.spec.template.spec.containers[0].env}
+        assert op.starts >= 2
+
+        # 2. A worse candidate fails on real clicks and is rolled back; stable and Git stay as they were.
+        traffic = Traffic(clicks, store / "predictions" / "offers-2")
+        _patch(kube, namespace, {"training": {"trigger": "retrain-2"},
+                                 "store": {"predictionLogUrl": f"file://{traffic.log_dir}"}})  # fmt: skip
+        v3 = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]["candidate"]["version"]
+        wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
+                 timeout=60)  # fmt: skip
+        rolled = _release(kube, namespace, traffic, v2, v3, role="shadow", quality=2.5)["status"]
+        assert (rolled["history"][0]["decision"], rolled["history"][0]["reason"]) == ("RolledBack", "CanaryFailed")
+        assert rolled["stable"]["version"] == v2
+        after = subprocess.run(["git", "--git-dir", str(origin), "rev-parse", "main"], check=True,
+                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+        assert after == entry["gitCommit"]
+
+        # 3. Split mode: the candidate answers a share of requests; a healthy look without a verdict steps
+        #    the weight (more canary replicas behind the stable Service) until it passes.
+        traffic = Traffic(clicks, store / "predictions" / "offers-3")
+        _patch(kube, namespace, {"training": {"trigger": "retrain-3"},
+                                 "canary": {"mode": "split", "steps": [25, 50], "minObservations": 2000},
+                                 "store": {"predictionLogUrl": f"file://{traffic.log_dir}"}})  # fmt: skip
+        v4 = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]["candidate"]["version"]
+        wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
+                 timeout=60)  # fmt: skip
+        canary_dep = _deployment(kube, namespace, "offers-canary")
+        assert canary_dep.spec.replicas == 1
+        assert canary_dep.spec.template.metadata.labels["clickcast.io/public"] == "true"
+        replicas: list[int] = []
+
+        def stepped() -> bool:
+            dep = _deployment(kube, namespace, "offers-canary")
+            if dep is not None:
+                replicas.append(dep.spec.replicas)
+            return 2 in replicas or clickmodel(kube, namespace, "offers")["status"]["phase"] != "Canary"
+
+        traffic.feed(v2, v4, role="canary", quality=0.3)
+        wait_for("the next step", stepped, timeout=240)
+        assert 2 in replicas  # 50%: as many canary replicas as stable ones
+        split = _release(kube, namespace, traffic, v2, v4, role="canary", quality=0.3)["status"]
+        assert (split["history"][0]["decision"], split["stable"]["version"]) == ("Promoted", v4)
+        weights = [e for e in events(kube, namespace, "offers") if e[1] == "CanaryWeight"]
+        assert weights and "50%" in weights[-1][2]
+    finally:
+        op.kill()
+    evaluations = [j.metadata.name for j in kube.batch.list_namespaced_job(namespace).items
+                   if j.metadata.labels.get("clickcast.io/run") == "evaluation"]  # fmt: skip
+    assert len(evaluations) == len(set(evaluations))  # one Job per look, whatever the restart interrupted
+    assert "reconcile failed" not in op.logs()
