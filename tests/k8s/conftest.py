@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config
 
 from clickcast.devcluster import binaries, kwok
+from clickcast.jobs.generate import GeneratorConfig, generate
 from tests.manifests import ROOT
 
 TEST_KUBECONFIG_ENV = "CLICKCAST_TEST_KUBECONFIG"
@@ -146,3 +147,32 @@ def namespace(kube: Kube) -> Iterator[str]:
     wait_for("the default ServiceAccount", lambda: kube.core.list_namespaced_service_account(ns).items, timeout=30)
     yield ns
     kube.core.delete_namespace(ns)
+
+
+OPERATOR_DATA = GeneratorConfig(rows=36_000, days=42, seed=11, merchants=300, categories=60)
+"""The operator tests' data lake (as tests/spark: xgboost beats the GLM baseline on it)."""
+
+
+@pytest.fixture(scope="module")
+def clicks(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("clicks")
+    generate(OPERATOR_DATA, f"file://{out}")
+    return f"file://{out}"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the operator and its locally run Job pods need (this interpreter's Spark, the jobs/ entry files)."""
+    from tests.k8s.operator_harness import operator_env
+
+    for key, value in operator_env().items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def jobs(kube: Kube, namespace: str) -> Iterator[Any]:
+    """Every Job of the test's namespace run as it appears (tests.k8s.operator_harness.JobRunner)."""
+    from tests.k8s.operator_harness import JobRunner
+
+    with JobRunner(kube, namespace) as runner:
+        yield runner

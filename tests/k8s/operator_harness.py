@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -175,3 +176,22 @@ def service_account_kubeconfig(kube: Kube, namespace: str, account: str, path: P
     }  # fmt: skip
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def manifest(name: str, data_url: str, store: Path, **spec: Any) -> dict[str, Any]:
+    """A small ClickModel for the operator tests, with dotted-path overrides."""
+    base: dict[str, Any] = {
+        "data": {"url": data_url, "window": {"trainDays": 35, "testDays": 7}},
+        "store": {"url": f"file://{store}"},
+        "features": {"minCategoryCount": 3},
+        "algorithm": {"xgboost": {"numRounds": 80}},
+        "training": {"master": "local[2]", "driver": {"cpu": "1", "memory": "1Gi"}},
+        "serving": {"replicas": 2},
+    }
+    for dotted, value in spec.items():
+        *parents, leaf = dotted.split(".")
+        node = base
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = copy.deepcopy(value)
+    return {"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "metadata": {"name": name}, "spec": base}

@@ -24,8 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from clickcast.features.contract import CLICKS, DATE, INPUT_COLUMNS
 from clickcast.serving.prediction_log import SCHEMA
 from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
-from tests.k8s.operator_harness import JobRunner, OperatorProcess, clickmodel, events, wait_for_phase
-from tests.k8s.test_operator import clicks, env, jobs, manifest  # noqa: F401 - shared fixtures
+from tests.k8s.operator_harness import JobRunner, OperatorProcess, clickmodel, events, manifest, wait_for_phase
 
 pytestmark = pytest.mark.k8s
 LOOK_DAYS = 4
@@ -66,8 +65,11 @@ class Traffic:
         truth = rows[CLICKS].to_numpy(dtype=float)
         stable_pred = np.maximum(0.05, truth * rng.uniform(0.4, 1.6, len(rows)) + 0.3)
         candidate_pred = np.maximum(0.05, truth + (stable_pred - truth) * quality)
-        for who, version, predicted, ids in (("stable", stable, stable_pred, "r"),
-                                             (role, candidate, candidate_pred, "r" if role == "shadow" else "s")):  # fmt: skip
+        sides = (
+            ("stable", stable, stable_pred, "r"),
+            (role, candidate, candidate_pred, "s" if role == "canary" else "r"),
+        )
+        for who, version, predicted, ids in sides:
             part = rows[list(INPUT_COLUMNS)].assign(
                 request_id=[f"{ids}{self.fed}-{i}" for i in range(len(rows))],
                 ts=pd.Timestamp.now(tz="UTC"), model="offers", model_version=version, role=who, predicted=predicted,
@@ -85,8 +87,8 @@ def _looks(kube: Kube, namespace: str) -> int:
     return int(canary.get("analyses") or 0)
 
 
-def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidate: str, *, role: str,
-             quality: float, restart: OperatorProcess | None = None, timeout: float = 600) -> dict[str, Any]:  # fmt: skip
+def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidate: str, *, role: str, quality: float,
+             restart: OperatorProcess | None = None, timeout: float = 600) -> dict[str, Any]:  # fmt: skip
     """Feed a day per look until the canary has a verdict; returns the ClickModel once Serving again."""
     deadline = time.monotonic() + timeout
     if traffic.fed == 0:
@@ -113,7 +115,7 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
     clicks: str,
     tmp_path: Path,
     env: None,
-    jobs: JobRunner,  # noqa: F811
+    jobs: JobRunner,
 ) -> None:
     origin = tmp_path / "releases.git"
     subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(origin)], check=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +17,14 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from clickcast.jobs.generate import GeneratorConfig, generate
-from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
+from tests.k8s.conftest import GROUP, OPERATOR_DATA, PLURAL, VERSION, Kube, wait_for
 from tests.k8s.operator_harness import (
     JobRunner,
     OperatorProcess,
     clickmodel,
     condition,
     events,
-    operator_env,
+    manifest,
     running_operator,
     service_account_kubeconfig,
     wait_for_phase,
@@ -36,44 +33,6 @@ from tests.manifests import ROOT
 from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.k8s
-DATA = GeneratorConfig(rows=36_000, days=42, seed=11, merchants=300, categories=60)  # as tests/spark: xgboost wins
-
-
-@pytest.fixture(scope="module")
-def clicks(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("clicks")
-    generate(DATA, f"file://{out}")
-    return f"file://{out}"
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in operator_env().items():
-        monkeypatch.setenv(key, value)
-
-
-def manifest(name: str, data_url: str, store: Path, **spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "data": {"url": data_url, "window": {"trainDays": 35, "testDays": 7}},
-        "store": {"url": f"file://{store}"},
-        "features": {"minCategoryCount": 3},
-        "algorithm": {"xgboost": {"numRounds": 80}},
-        "training": {"master": "local[2]", "driver": {"cpu": "1", "memory": "1Gi"}},
-        "serving": {"replicas": 2},
-    }
-    for dotted, value in spec.items():
-        *parents, leaf = dotted.split(".")
-        node = base
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = copy.deepcopy(value)
-    return {"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "metadata": {"name": name}, "spec": base}
-
-
-@pytest.fixture
-def jobs(kube: Kube, namespace: str) -> Iterator[JobRunner]:
-    with JobRunner(kube, namespace) as runner:
-        yield runner
 
 
 def test_apply_trains_validates_and_serves_the_first_version(
@@ -298,7 +257,7 @@ def test_batch_mode_scores_with_a_validated_version_and_serves_nothing(
     version = status["stable"]["version"]
     assert status["history"][0]["reason"] == "Scored"
     scored = pq.read_table(out / version)
-    assert scored.num_rows == DATA.rows
+    assert scored.num_rows == OPERATOR_DATA.rows
     assert set(scored.column("model_version").to_pylist()) == {version}
     assert not kube.apps.list_namespaced_deployment(namespace).items
     runs = sorted(j.metadata.labels["clickcast.io/run"] for j in kube.batch.list_namespaced_job(namespace).items)

@@ -291,6 +291,15 @@ def test_cli_writes_the_report_from_a_status_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", "ctr", "--status-file", str(status_file), "-o", str(out)])
     assert result.exit_code == 0, result.output
 
+    # From a model store: every evaluation run of the model found under <store>/evaluations/<name>/.
+    stored = tmp_path / "store" / "evaluations" / "ctr" / "ctr-canary-v3-1"
+    stored.mkdir(parents=True)
+    (stored / "metrics.json").write_text(evaluation().model_dump_json(by_alias=True), encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", "--status-file", str(model_file), "--store",
+                                      f"file://{tmp_path / 'store'}", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "v3 (canary)" in out.read_text(encoding="utf-8")
+
     bad = tmp_path / "bad.yaml"
     bad.write_text("status: {phase: Exploding}\nkind: ClickModel\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["report", "--status-file", str(bad), "-o", str(out)])

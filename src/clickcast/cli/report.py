@@ -80,6 +80,15 @@ def load_evaluation(url: str) -> EvaluationReport:
         raise UserError(f"{target}: not an evaluation report: {exc}") from exc
 
 
+def stored_evaluations(store_url: str, name: str) -> list[str]:
+    """Every evaluation run of `name` in a model store (`<store>/evaluations/<name>/<run>/metrics.json`)."""
+    from clickcast.store import layout  # noqa: PLC0415
+
+    pattern = f"{layout.evaluation_dir(store_url, name, '*')}/metrics.json"
+    fs, _, paths = fsspec.get_fs_token_paths(pattern)
+    return sorted(fs.unstrip_protocol(p) for p in paths)
+
+
 def report(
     name: Annotated[
         str | None, typer.Argument(help="ClickModel name (default: the status file's metadata.name).")
@@ -99,6 +108,9 @@ def report(
         list[str] | None,
         typer.Option(help="An evaluation run's metrics.json or directory (fsspec URL; repeatable)."),
     ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Model store URL: add every evaluation run of NAME found there.")
+    ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the page.")] = Path("report.html"),
 ) -> None:
     """Write one self-contained HTML page on a ClickModel: daily predictions against real clicks, metrics per
@@ -113,7 +125,8 @@ def report(
             raise UserError("give a ClickModel NAME, or --status-file")
         else:
             _, status, spec = parse_object(_fetch(name, namespace, kubeconfig))
-        evaluations = [load_evaluation(url) for url in evaluation or []]
+        urls = [*(evaluation or []), *(stored_evaluations(store, name) if store else [])]
+        evaluations = [load_evaluation(url) for url in urls]
         # plotly is in the `report` extra: other commands (the operator's image) must start without it.
         from clickcast.report import build_report  # noqa: PLC0415
 
