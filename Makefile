@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,10 @@ chromium: ## Install headless Chromium from the Debian packages once (the report
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test-services: control-plane minio spark-jars chromium ## Everything the tests start: control plane, MinIO, S3A jars, Chromium
+gateway-api: ## Fetch the Gateway API CRDs from the sigs.k8s.io/gateway-api Go module once (cached)
+	bash hack/fetch-gateway-api-crds.sh >/dev/null
+
+test-services: control-plane minio spark-jars chromium gateway-api ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs
 
 cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
 	$(RUN) clickcast dev cluster up

@@ -8,7 +8,7 @@ import pytest
 
 from clickcast.api.roles import Role
 from clickcast.api.status import CanaryStatus, ClickModelStatus, Phase, Verdict
-from clickcast.core import Comparison, Deploy, Observed, RunObservation, RunState, StartEvaluation, decide
+from clickcast.core import Comparison, Deploy, Observed, Retire, RunObservation, RunState, StartEvaluation, decide
 from tests.unit.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec
 from tests.unit.test_core_decide import V1, V2, canary_status
 
@@ -178,3 +178,33 @@ def test_gitops_branch_mode_waits_for_the_review_branch_to_be_merged() -> None:
     merged = GitPromotion(commit="cd" * 20, merged=True, branch=pushed.branch)
     go = decide(NAME, s, review.status, Observed(rollouts=shadow_rollouts().rollouts, git=merged), NOW)
     assert Deploy(Role.STABLE, pin(V2)) in go.actions
+
+
+GATEWAY = {"canary.mode": "split", "canary.steps": [20, 60], "canary.minObservations": 500,
+           "canary.gateway": {"parentRefs": [{"name": "public", "namespace": "gateways"}]}}  # fmt: skip
+
+
+def test_a_gateway_split_weighs_the_versions_with_the_httproute_and_empties_it_before_retiring() -> None:
+    from clickcast.core import Route
+
+    s = spec(**GATEWAY)
+    rollouts = {Role.STABLE: complete(pin(V1)), Role.CANARY: complete(pin(V2), 1)}
+    ready = decide(NAME, s, canary_status(), Observed(rollouts=rollouts, route_weight=0), NOW)
+    assert ready.status.canary is not None and ready.status.canary.weight == 20
+    assert Route(20) in ready.actions
+    assert not any(isinstance(a, Deploy) for a in ready.actions)  # one canary replica, not behind stable's Service
+    look = ready.status.model_copy(update={"canary": ready.status.canary.model_copy(
+        update={"job_name": f"{NAME}-canary-{V2}-1"})})  # fmt: skip
+    done = Observed(rollouts=rollouts, route_weight=20, evaluation=RunObservation(RunState.SUCCEEDED),
+                    evaluated=report(canary_sums(100, 1.0), FIRST_DAY))  # fmt: skip
+    stepped = decide(NAME, s, look, done, NOW + INTERVAL)
+    assert stepped.status.canary is not None and stepped.status.canary.weight == 60
+    assert Route(60) in stepped.actions
+    # A rollback sends everything to stable before the canary's pods go.
+    failed = stepped.status.model_copy(update={"canary": stepped.status.canary.model_copy(
+        update={"verdict": Verdict.FAIL})})  # fmt: skip
+    back = decide(NAME, s, failed, Observed(rollouts=rollouts, route_weight=60), NOW + INTERVAL)
+    assert back.actions.index(Route(0)) < back.actions.index(Retire(Role.CANARY))
+    # Serving: all traffic to stable, repaired if changed behind our back.
+    assert Route(0) in decide(NAME, s, back.status, Observed(rollouts={Role.STABLE: complete(pin(V1))},
+                                                             route_weight=35), NOW).actions  # fmt: skip

@@ -359,6 +359,31 @@ class CanaryMode(StrEnum):
     SPLIT = "split"
 
 
+ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+
+
+class GatewayParent(ApiModel):
+    """A Gateway the model's HTTPRoute attaches to (Gateway API `parentRefs`)."""
+
+    name: ObjectName
+    """The Gateway's name."""
+    namespace: ObjectName | None = None
+    """Its namespace (default: the ClickModel's)."""
+    section_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """One listener of the Gateway (default: all)."""
+
+
+class GatewayRouting(ApiModel):
+    """Route traffic with a Gateway API HTTPRoute (the Gateway API CRDs must be installed)."""
+
+    parent_refs: Annotated[list[GatewayParent], Field(min_length=1, max_length=8)]
+    """Gateways the HTTPRoute attaches to."""
+    hostnames: Annotated[list[Annotated[str, Field(min_length=1, max_length=253)]], Field(max_length=16)] = Field(
+        default_factory=list
+    )
+    """Hostnames it answers (default: the Gateways' listeners decide)."""
+
+
 class Canary(ApiModel):
     """How a validated candidate is compared with the stable version on real clicks."""
 
@@ -403,6 +428,10 @@ class Canary(ApiModel):
     """A canary without a verdict by then is rolled back."""
     failure_limit: Annotated[int, Field(ge=0, le=10)] = 0
     """Failed analyses tolerated before rolling back."""
+    gateway: GatewayRouting | None = None
+    """Split mode by HTTPRoute weights: the operator keeps an HTTPRoute named like the ClickModel that sends
+    each step's weight to the candidate's Service and the rest to the stable one (all to stable outside a
+    canary). Unset: split by replica ratio behind the stable Service."""
 
     @field_validator("steps")
     @classmethod

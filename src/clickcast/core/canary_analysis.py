@@ -29,8 +29,8 @@ def canary_deploy(ctx: Context, pin: VersionPin, step: int) -> Deploy:
     """The candidate's workload: one replica mirrored to in shadow mode; in split mode as many replicas
     beside stable's as give it the step's weight behind the stable Service (never fewer than one)."""
     canary = ctx.spec.canary
-    if canary.mode is CanaryMode.SHADOW:
-        return Deploy(Role.CANARY, pin, replicas=1)
+    if canary.mode is CanaryMode.SHADOW or canary.gateway is not None:
+        return Deploy(Role.CANARY, pin, replicas=1)  # with a gateway, the HTTPRoute weighs it (route_weight)
     return Deploy(Role.CANARY, pin, replicas=split_replicas(ctx.spec.serving.replicas, canary.steps[step]),
                   public=True)  # fmt: skip
 
@@ -133,8 +133,11 @@ def _next_step(ctx: Context, d: Draft, state: CanaryStatus) -> None:
     if ctx.spec.canary.mode is not CanaryMode.SPLIT or state.step + 1 >= len(steps):
         return
     state.step += 1
+    state.weight = weight_of(ctx, state.step)
+    if ctx.spec.canary.gateway is not None:
+        d.event("CanaryWeight", f"step {state.step + 1}/{len(steps)}: weight {state.weight}% (HTTPRoute)")
+        return
     replicas = split_replicas(ctx.spec.serving.replicas, steps[state.step])
-    state.weight = effective_weight(ctx.spec.serving.replicas, replicas)
     d.event(
         "CanaryWeight",
         f"step {state.step + 1}/{len(steps)}: weight {steps[state.step]}% "
@@ -147,8 +150,17 @@ def max_duration_left(ctx: Context, state: CanaryStatus) -> timedelta:
     return started + parse_duration(ctx.spec.canary.max_duration) - ctx.now
 
 
+def route_weight(ctx: Context, state: CanaryStatus | None) -> int:
+    """The canary's weight in the HTTPRoute: its step's in split mode once it is ready, else none."""
+    if state is None or ctx.spec.canary.mode is CanaryMode.SHADOW:
+        return 0
+    return ctx.spec.canary.steps[state.step]
+
+
 def weight_of(ctx: Context, step: int) -> int:
     if ctx.spec.canary.mode is CanaryMode.SHADOW:
         return 0
+    if ctx.spec.canary.gateway is not None:
+        return ctx.spec.canary.steps[step]
     replicas = split_replicas(ctx.spec.serving.replicas, ctx.spec.canary.steps[step])
     return effective_weight(ctx.spec.serving.replicas, replicas)

@@ -19,7 +19,7 @@ from clickcast.api.status import ClickModelStatus, ConditionType, Phase
 from clickcast.core import monitoring, release, training
 from clickcast.core.draft import Context, Draft
 from clickcast.core.observed import Observed
-from clickcast.core.plan import Deploy, Plan, Retire
+from clickcast.core.plan import Deploy, Plan, Retire, Route
 from clickcast.core.training import POLL, stable_pin
 
 PhaseFunction = Callable[[Context, Draft], None]
@@ -116,6 +116,9 @@ def keep_serving(ctx: Context, d: Draft) -> None:
         d.act(Retire(Role.STABLE))  # switched to batch mode
     if Role.CANARY in rollouts:
         d.act(Retire(Role.CANARY))  # no candidate in flight: a leftover
+    gateway = ctx.spec.canary.gateway is not None and ctx.spec.serving.enabled and pin is not None
+    if gateway and ctx.observed.route_weight != 0 and not ctx.spec.suspend:
+        d.act(Route(0))  # every request to stable
 
 
 def _ready(ctx: Context, d: Draft) -> None:

@@ -102,6 +102,8 @@ class Observed:
     """That run's report, once it succeeded and its output is readable."""
     git: GitPromotion | None = None
     """While promoting with GitOps: the candidate's promotion in Git."""
+    route_weight: int | None = None
+    """With spec.canary.gateway: the canary's weight in the model's HTTPRoute (None: no HTTPRoute)."""
     rollouts: Mapping[Role, Rollout] = field(default_factory=dict)
     """Serving workloads by role; a role without one is absent."""
     blocker: str | None = None

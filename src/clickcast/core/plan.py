@@ -83,13 +83,20 @@ class RecordPromotion:
 
 
 @dataclass(frozen=True)
+class Route:
+    """Ensure the model's HTTPRoute (spec.canary.gateway) sends `canary_weight` percent to the canary Service."""
+
+    canary_weight: int
+
+
+@dataclass(frozen=True)
 class Retire:
     """Ensure `role` has no serving workload."""
 
     role: Role
 
 
-Action = StartTraining | StartScoring | StartEvaluation | Deploy | RecordPromotion | Retire
+Action = StartTraining | StartScoring | StartEvaluation | Deploy | RecordPromotion | Route | Retire
 
 
 class EventType(StrEnum):

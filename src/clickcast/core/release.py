@@ -19,11 +19,11 @@ from clickcast.api.status import (
     ScoringStatus,
     Verdict,
 )
-from clickcast.core.canary_analysis import analyse, canary_deploy, max_duration_left, weight_of
+from clickcast.core.canary_analysis import analyse, canary_deploy, max_duration_left, route_weight, weight_of
 from clickcast.core.draft import Context, Draft
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
-from clickcast.core.plan import Deploy, RecordPromotion, Retire, StartScoring, VersionPin
+from clickcast.core.plan import Deploy, RecordPromotion, Retire, Route, StartScoring, VersionPin
 from clickcast.core.training import POLL, stable_pin
 
 
@@ -131,6 +131,8 @@ def canary(ctx: Context, d: Draft) -> None:
             start_promotion(ctx, d, f"{c.version} approved (spec.promotion.approvedVersion)")
         return
     analyse(ctx, d, c, state, stable.version)
+    if state.verdict is Verdict.RUNNING:
+        _route(ctx, d, route_weight(ctx, state))  # after the look: it may have moved to the next step
     if state.verdict is Verdict.PASS:
         if manual:
             if d.status.phase is not Phase.AWAITING_APPROVAL:
@@ -155,6 +157,12 @@ def canary(ctx: Context, d: Draft) -> None:
     d.wake(min(left, parse_duration(ctx.spec.canary.interval)) if left > timedelta(0) else POLL)
 
 
+def _route(ctx: Context, d: Draft, weight: int) -> None:
+    """With spec.canary.gateway: the HTTPRoute gives the canary `weight` percent."""
+    if ctx.spec.canary.gateway is not None and ctx.observed.route_weight != weight and not ctx.spec.suspend:
+        d.act(Route(weight))
+
+
 def _mirror_to_canary(ctx: Context, d: Draft) -> None:
     """Shadow mode: the stable workload copies each request to the canary (a rolling update of stable)."""
     pin = stable_pin(d.status)
@@ -168,6 +176,7 @@ def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
     """Remove the candidate; the stable version was never touched."""
     c, stable = d.status.candidate, d.status.stable
     assert c is not None
+    _route(ctx, d, 0)  # every request to stable before the canary's pods go
     d.act(Retire(Role.CANARY))
     d.condition(ConditionType.PROMOTED, False, reason, f"{c.version}: {message}")
     d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.ROLLED_BACK, reason=reason,
@@ -247,6 +256,7 @@ def promoting(ctx: Context, d: Draft) -> None:
         d.status.candidate = None
         d.status.canary = None
         d.to(Phase.SERVING)
+        _route(ctx, d, 0)  # before the canary's pods go
         if Role.CANARY in ctx.observed.rollouts:
             d.act(Retire(Role.CANARY))
         return
@@ -271,6 +281,7 @@ def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
                           time=ctx.now, metrics=c.metrics))  # fmt: skip
     d.condition(ConditionType.PROMOTED, False, "PromotionNotReady", message)
     d.event("RolledBack", message, warning=True)
+    _route(ctx, d, 0)
     d.act(Retire(Role.CANARY))
     d.status.candidate = None
     d.status.canary = None

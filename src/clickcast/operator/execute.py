@@ -13,6 +13,7 @@ from clickcast.core.plan import (
     Deploy,
     RecordPromotion,
     Retire,
+    Route,
     StartEvaluation,
     StartScoring,
     StartTraining,
@@ -63,6 +64,11 @@ class KubeExecutor:
                 await self._start_evaluation(name, spec, action)
             case Deploy():
                 await self._deploy(name, spec, action)
+            case Route():
+                assert spec.canary.gateway is not None  # the core routes only with a gateway
+                await asyncio.to_thread(self.kube.apply, serving.http_route(
+                    model=name, namespace=self.namespace, serving=spec.serving, gateway=spec.canary.gateway,
+                    canary_weight=action.canary_weight, owner=self.owner))  # fmt: skip
             case RecordPromotion():
                 await self.gitops.record(self.kube, self.namespace, name, spec, action)
             case Retire():

@@ -16,7 +16,13 @@ from clickcast.core.plan import VersionPin
 from clickcast.model.evidence import read_evidence
 from clickcast.operator.gitops import GitOpsBridge
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
-from clickcast.serving.manifests import MANIFEST_ANNOTATION, PUBLIC_LABEL, object_name
+from clickcast.serving.manifests import (
+    HTTP_ROUTE_API,
+    MANIFEST_ANNOTATION,
+    PUBLIC_LABEL,
+    object_name,
+    route_weight,
+)
 from clickcast.store import layout
 
 SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
@@ -167,11 +173,17 @@ class KubeObserver:
             if found is not None:
                 rollouts[role] = found
         evaluation, evaluated = await self._evaluation(name, spec, status)
+        route: int | None = None
+        if spec.canary.gateway is not None:
+            try:
+                route = route_weight(await self._get(HTTP_ROUTE_API, "HTTPRoute", name), name)
+            except MissingResource:
+                blocker = blocker or "spec.canary.gateway: the Gateway API CRDs (HTTPRoute) are not installed"
         git = await self.gitops.observe(self.kube, self.namespace, name, spec, status) if self.gitops else None
         generation = int(self.obj["metadata"].get("generation") or 0)
         return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
                         rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated,
-                        git=git)  # fmt: skip
+                        git=git, route_weight=route)  # fmt: skip
 
     async def _evaluation(
         self, name: str, spec: ClickModelSpec, status: ClickModelStatus

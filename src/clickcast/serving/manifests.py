@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clickcast.api.roles import Role
-from clickcast.api.spec import Serving
+from clickcast.api.spec import GatewayRouting, Serving
 from clickcast.store import credentials
 
 APP = "clickcast-serving"
@@ -159,3 +159,57 @@ def service(
 def service_url(*, model: str, role: Role, serving: Serving, namespace: str) -> str:
     """In-cluster URL of a role's Service (what SHADOW_URL points at)."""
     return f"http://{object_name(model, role)}.{namespace}.svc:{serving.port}"
+
+
+HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
+
+
+def http_route(
+    *,
+    model: str,
+    namespace: str,
+    serving: Serving,
+    gateway: GatewayRouting,
+    canary_weight: int,
+    owner: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The model's Gateway API HTTPRoute: `canary_weight` percent to the canary Service, the rest to stable.
+
+    The canary's backendRef stays listed at weight 0 outside a canary, so the route's shape never changes.
+    """
+
+    def backend(role: Role, weight: int) -> dict[str, Any]:
+        return {"name": object_name(model, role), "port": serving.port, "weight": weight}
+
+    parents = [
+        {"name": p.name, **({"namespace": p.namespace} if p.namespace else {}),
+         **({"sectionName": p.section_name} if p.section_name else {})}
+        for p in gateway.parent_refs
+    ]  # fmt: skip
+    spec: dict[str, Any] = {
+        "parentRefs": parents,
+        "rules": [{"backendRefs": [backend(Role.STABLE, 100 - canary_weight), backend(Role.CANARY, canary_weight)]}],
+    }
+    if gateway.hostnames:
+        spec["hostnames"] = list(gateway.hostnames)
+    return {
+        "apiVersion": HTTP_ROUTE_API,
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": model,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": APP, "clickcast.io/model": model},
+            "ownerReferences": list(owner),
+        },
+        "spec": spec,
+    }
+
+
+def route_weight(route: dict[str, Any] | None, model: str) -> int | None:
+    """The canary's weight in the model's HTTPRoute, as a percentage of the weights (None: no route)."""
+    if route is None:
+        return None
+    refs = [ref for rule in (route.get("spec") or {}).get("rules") or [] for ref in rule.get("backendRefs") or []]
+    total = sum(int(ref.get("weight", 1)) for ref in refs)
+    canary = sum(int(ref.get("weight", 1)) for ref in refs if ref.get("name") == object_name(model, Role.CANARY))
+    return round(100 * canary / total) if total else 0
