@@ -123,7 +123,7 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
     canary = {"mode": "shadow", "interval": "10s", "minObservations": 1200, "maxDevianceIncrease": 0.1,
               "maxDuration": "30m"}  # fmt: skip
     doc = manifest("offers", clicks, store, **{
-        "canary": canary,
+        "canary": canary, "algorithm.name": "glm",  # the fastest real training: this test is about the release
         "promotion.gitops": {"repoUrl": f"file://{origin}", "path": "releases"},
     })  # fmt: skip
     traffic = Traffic(clicks, store / "predictions" / "offers")

@@ -208,3 +208,23 @@ def test_a_gateway_split_weighs_the_versions_with_the_httproute_and_empties_it_b
     # Serving: all traffic to stable, repaired if changed behind our back.
     assert Route(0) in decide(NAME, s, back.status, Observed(rollouts={Role.STABLE: complete(pin(V1))},
                                                              route_weight=35), NOW).actions  # fmt: skip
+
+
+def test_the_candidates_own_error_rate_and_latency_are_guardrails_once_it_has_answered_enough() -> None:
+    from clickcast.core.observed import ServiceHealth
+
+    s = spec(**SHADOW)
+    status = running(job_name=f"{NAME}-canary-{V2}-1")
+
+    def look(health: ServiceHealth) -> ClickModelStatus:
+        observed = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
+                            evaluated=report(canary_sums(300, 1.0, paired=True), FIRST_DAY, paired=True),
+                            canary_health=health)  # fmt: skip
+        return decide(NAME, s, status, observed, NOW + INTERVAL).status
+
+    assert look(ServiceHealth(50, 40, 0.01)).phase is Phase.CANARY  # too few requests to judge
+    assert look(ServiceHealth(1000, 5, 0.05)).phase is Phase.CANARY  # 0.5% errors, 50ms: healthy
+    errors = look(ServiceHealth(1000, 30, 0.05))
+    assert errors.phase is Phase.SERVING and "error rate 3.00%" in errors.history[0].message
+    slow = look(ServiceHealth(1000, 0, 0.9))
+    assert slow.phase is Phase.SERVING and "p99 latency 900ms" in slow.history[0].message

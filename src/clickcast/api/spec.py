@@ -427,7 +427,13 @@ class Canary(ApiModel):
     max_duration: Duration = "24h"
     """A canary without a verdict by then is rolled back."""
     failure_limit: Annotated[int, Field(ge=0, le=10)] = 0
-    """Failed analyses tolerated before rolling back."""
+    """Failed analyses (guardrail breaches) tolerated before rolling back."""
+    max_error_rate: Fraction = 0.01
+    """Guardrail: the candidate's share of requests answered with a server error (5xx), from its own metrics."""
+    max_p99_latency_seconds: Annotated[float, Field(gt=0)] = 0.5
+    """Guardrail: the candidate's 99th-percentile request latency, from its own metrics."""
+    min_requests: Annotated[int, Field(ge=1)] = 100
+    """Requests the candidate must have answered before its error rate and latency are judged."""
     gateway: GatewayRouting | None = None
     """Split mode by HTTPRoute weights: the operator keeps an HTTPRoute named like the ClickModel that sends
     each step's weight to the candidate's Service and the rest to the stable one (all to stable outside a

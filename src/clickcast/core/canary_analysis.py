@@ -81,7 +81,7 @@ def _apply(ctx: Context, d: Draft, state: CanaryStatus, report: EvaluationReport
     state.analyses += 1
     state.job_name, state.last_analysis_at = None, ctx.now
     a = assess(state.sums, TestSettings.from_canary(ctx.spec.canary), paired=paired, looks=state.analyses)
-    breaches = guardrails(ctx, state.sums) if new.candidate_n else []
+    breaches = [*(guardrails(ctx, state.sums) if new.candidate_n else []), *service_guardrails(ctx)]
     quiet = "no new offer-days with real clicks (not a failure)" if not new.candidate_n else ""
     message = "; ".join([*breaches, *filter(None, [quiet, a.message])])
     verdict = a.verdict
@@ -104,6 +104,21 @@ def guardrails(ctx: Context, sums: CanarySums) -> list[str]:
         bounds = f"[{limits.min_calibration}, {limits.max_calibration}]"
         return [f"calibration {calibration:.3f} outside {bounds} on {sums.candidate_n} offer-days"]
     return []
+
+
+def service_guardrails(ctx: Context) -> list[str]:
+    """Breaches of the candidate's error rate and latency bounds, from its own metrics (no data: none)."""
+    health, canary = ctx.observed.canary_health, ctx.spec.canary
+    if health is None or health.requests < canary.min_requests:
+        return []
+    breaches = []
+    rate = health.server_errors / health.requests
+    if rate > canary.max_error_rate:
+        breaches.append(f"error rate {rate:.2%} above {canary.max_error_rate:.2%} over {health.requests:.0f} requests")
+    if health.p99_seconds is not None and health.p99_seconds > canary.max_p99_latency_seconds:
+        breaches.append(f"p99 latency {health.p99_seconds * 1000:.0f}ms above "
+                        f"{canary.max_p99_latency_seconds * 1000:.0f}ms")  # fmt: skip
+    return breaches
 
 
 def _record(ctx: Context, d: Draft, state: CanaryStatus, a: Assessment, *, verdict: Verdict, message: str) -> None:

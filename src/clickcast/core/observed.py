@@ -71,6 +71,18 @@ class Rollout:
 
 
 @dataclass(frozen=True)
+class ServiceHealth:
+    """A serving workload's own metrics, summed over its pods since they started."""
+
+    requests: float
+    """Requests answered (successes and errors)."""
+    server_errors: float
+    """Of those, answered with a 5xx."""
+    p99_seconds: float | None
+    """99th-percentile latency of the successful ones (None: none yet)."""
+
+
+@dataclass(frozen=True)
 class GitPromotion:
     """Where the candidate's promotion stands in Git (`spec.promotion.gitops`)."""
 
@@ -102,6 +114,8 @@ class Observed:
     """That run's report, once it succeeded and its output is readable."""
     git: GitPromotion | None = None
     """While promoting with GitOps: the candidate's promotion in Git."""
+    canary_health: ServiceHealth | None = None
+    """When a canary look is taken: the canary pods' metrics (None: not reachable, or no look now)."""
     route_weight: int | None = None
     """With spec.canary.gateway: the canary's weight in the model's HTTPRoute (None: no HTTPRoute)."""
     rollouts: Mapping[Role, Rollout] = field(default_factory=dict)

@@ -11,11 +11,12 @@ from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
 from clickcast.api.status import ClickModelStatus, Phase
-from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, TrainedVersion
+from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
 from clickcast.core.plan import VersionPin
 from clickcast.model.evidence import read_evidence
 from clickcast.operator.gitops import GitOpsBridge
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
+from clickcast.operator.service_health import scrape
 from clickcast.serving.manifests import (
     HTTP_ROUTE_API,
     MANIFEST_ANNOTATION,
@@ -23,6 +24,7 @@ from clickcast.serving.manifests import (
     object_name,
     route_weight,
 )
+from clickcast.serving.manifests import selector as serving_selector
 from clickcast.store import layout
 
 SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
@@ -173,6 +175,9 @@ class KubeObserver:
             if found is not None:
                 rollouts[role] = found
         evaluation, evaluated = await self._evaluation(name, spec, status)
+        health = None
+        if status.canary is not None and evaluated is not None:  # a look is being taken: the guardrails' data
+            health = await self._canary_health(name, spec)
         route: int | None = None
         if spec.canary.gateway is not None:
             try:
@@ -183,7 +188,14 @@ class KubeObserver:
         generation = int(self.obj["metadata"].get("generation") or 0)
         return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
                         rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated,
-                        git=git, route_weight=route)  # fmt: skip
+                        git=git, route_weight=route, canary_health=health)  # fmt: skip
+
+    async def _canary_health(self, name: str, spec: ClickModelSpec) -> ServiceHealth | None:
+        selector = ",".join(f"{k}={v}" for k, v in serving_selector(name, Role.CANARY).items())
+        pods = await asyncio.to_thread(self.kube.list, "v1", "Pod", self.namespace, selector)
+        ips = [p["status"].get("podIP") for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        urls = [f"http://{ip}:{spec.serving.port}/metrics" for ip in ips if ip]
+        return await scrape(urls) if urls else None
 
     async def _evaluation(
         self, name: str, spec: ClickModelSpec, status: ClickModelStatus
