@@ -63,8 +63,11 @@ class Traffic:
         rows = self.lake[self.lake[DATE] == day].reset_index(drop=True)
         rng = np.random.default_rng(self.fed)
         truth = rows[CLICKS].to_numpy(dtype=float)
-        stable_pred = np.maximum(0.05, truth * rng.uniform(0.4, 1.6, len(rows)) + 0.3)
+        stable_pred = (truth + 0.5) * rng.uniform(0.4, 1.6, len(rows))
         candidate_pred = np.maximum(0.05, truth + (stable_pred - truth) * quality)
+        # Both calibrated (predicted clicks sum to the real ones): they differ in deviance, not in bias.
+        stable_pred *= truth.sum() / stable_pred.sum()
+        candidate_pred *= truth.sum() / candidate_pred.sum()
         sides = (
             ("stable", stable, stable_pred, "r"),
             (role, candidate, candidate_pred, "s" if role == "canary" else "r"),
@@ -149,6 +152,7 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         assert stable_env["SHADOW_URL"].startswith(f"http://offers-canary.{namespace}.svc")
         promoted = _release(kube, namespace, traffic, v1, v2, role="shadow", quality=0.5, restart=op)["status"]
         entry = promoted["history"][0]
+        assert entry["decision"] == "Promoted", (promoted["history"][:2], promoted.get("canary"))
         assert (entry["decision"], entry["reason"], promoted["stable"]["version"]) == ("Promoted", "CanaryPassed", v2)
         looks = [e for e in events(kube, namespace, "offers") if e[1] == "CanaryAnalysis"]
         assert len(looks) >= 2, looks
