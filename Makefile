@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm chart-crds kind-demo test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,7 +37,12 @@ gateway-api: ## Fetch the Gateway API CRDs from the sigs.k8s.io/gateway-api Go m
 helm: ## Build helm from its Go module once (cached; a no-op afterwards): the chart tests lint and render with it
 	bash hack/build-helm.sh >/dev/null
 
-test-services: control-plane minio spark-jars chromium gateway-api helm ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs, helm
+shellcheck: ## Install shellcheck from the Debian packages once (the chart tests check the scripts with it)
+	command -v shellcheck >/dev/null || { \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
+
+test-services: control-plane minio spark-jars chromium gateway-api helm shellcheck ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs, helm, shellcheck
 
 cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
 	$(RUN) clickcast dev cluster up
