@@ -100,3 +100,32 @@ def test_kustomize_base_builds_valid_objects(helm: Helm, kube: Kube, namespace: 
         for subject in doc.get("subjects", []):
             subject["namespace"] = namespace
     dry_run(kube, moved)
+
+
+def test_helm_install_runs_ha_peers_and_uninstalls_cleanly(
+    helm: Helm, kube: Kube, namespace: str, peering_crds: None
+) -> None:
+    """A real `helm install --wait` (kwok plays the kubelet: pods become Ready, nothing runs) and uninstall."""
+    release = f"clickcast-{namespace}"  # contains the chart name: objects are named after it
+    kubeconfig = ["--kubeconfig", str(kube.kubeconfig), "--namespace", namespace]
+    values = [
+        "--set",
+        "replicas=2",
+        "--set",
+        f"watchNamespaces={{{namespace}}}",
+        "--set",
+        "grafana.dashboard.enabled=true",
+    ]
+    helm.run("install", release, str(CHART), *kubeconfig, *values, "--wait", "--timeout", "120s")
+    try:
+        deployment = kube.apps.read_namespaced_deployment(release, namespace)
+        assert deployment.status.ready_replicas == 2
+        peering = kube.custom.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", "clickcast")
+        assert peering["metadata"]["name"] == "clickcast"
+        roles = {r.metadata.name for r in client.RbacAuthorizationV1Api(kube.api).list_namespaced_role(namespace).items}
+        assert roles == {release, f"{release}-peering"}
+        status = helm.run("status", release, *kubeconfig).stdout
+        assert "STATUS: deployed" in status
+    finally:
+        helm.run("uninstall", release, *kubeconfig, "--wait", "--timeout", "60s")
+    assert not client.RbacAuthorizationV1Api(kube.api).list_namespaced_role(namespace).items
