@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,7 +34,15 @@ chromium: ## Install headless Chromium from the Debian packages once (the report
 gateway-api: ## Fetch the Gateway API CRDs from the sigs.k8s.io/gateway-api Go module once (cached)
 	bash hack/fetch-gateway-api-crds.sh >/dev/null
 
-test-services: control-plane minio spark-jars chromium gateway-api ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs
+helm: ## Build helm from its Go module once (cached; a no-op afterwards): the chart tests lint and render with it
+	bash hack/build-helm.sh >/dev/null
+
+shellcheck: ## Install shellcheck from the Debian packages once (the chart tests check the scripts with it)
+	command -v shellcheck >/dev/null || { \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
+
+test-services: control-plane minio spark-jars chromium gateway-api helm shellcheck ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs, helm, shellcheck
 
 cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
 	$(RUN) clickcast dev cluster up
@@ -58,8 +66,15 @@ format: ## Fix what ruff can fix
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-crd: ## Regenerate manifests/crds/ from the API models
+crd: ## Regenerate manifests/crds/ from the API models (and the chart's and kustomize base's copies)
 	$(RUN) clickcast crd -o manifests/crds/clickcast.io_clickmodels.yaml
+	$(MAKE) --no-print-directory chart-crds
+
+chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/clickcast and manifests/kustomize/base (one source)
+	bash hack/sync-manifests.sh "$$(bash hack/build-helm.sh | tail -n1)"
+
+kind-demo: ## With Docker + kind: build the three images, load them into kind, helm install the chart, run the minimal sample
+	bash hack/kind-demo.sh
 
 demo: setup ## Set up and run the main job: validate, generate data, train, score, serve + predict, evaluate
 	bash hack/demo.sh

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Annotated
 
@@ -34,6 +35,10 @@ def operator(
     priority: Annotated[
         int, typer.Option(envvar="CLICKCAST_PRIORITY", help="kopf peering priority: the highest works, others wait.")
     ] = 0,
+    git_cache: Annotated[
+        str | None,
+        typer.Option(envvar="CLICKCAST_GIT_CACHE", help="Where GitOps clones are kept (a writable emptyDir in a pod)."),
+    ] = None,
     log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -52,6 +57,8 @@ def operator(
         metrics_port=metrics_port or None,
         jobs_dir=jobs_dir,
     )
+    if git_cache:
+        config = dataclasses.replace(config, git_cache=git_cache)
     os.environ.update(config.to_env())
     import clickcast.operator.handlers  # noqa: F401, PLC0415 - registers the handlers
 

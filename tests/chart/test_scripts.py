@@ -1,0 +1,58 @@
+"""The install scripts, as far as a machine without Docker can run them: they parse, shellcheck is clean,
+and what `hack/kind-demo.sh` applies and sets exists (a valid ClickModel, values the chart's schema has)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clickcast.cli.main import app
+from tests.chart.conftest import CHART
+from tests.manifests import ROOT
+
+pytestmark = pytest.mark.chart
+
+KIND_DEMO = ROOT / "hack" / "kind-demo.sh"
+SCRIPTS = [KIND_DEMO, *(ROOT / "hack" / n for n in ("build-helm.sh", "sync-manifests.sh")), ROOT / "jobs/entrypoint.sh"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_script_parses_and_shellcheck_is_clean(script: Path) -> None:
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: `make shellcheck` installs it"
+    done = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+
+
+def test_kind_demo_applies_a_valid_clickmodel() -> None:
+    text = KIND_DEMO.read_text()
+    (sample,) = re.findall(r'SAMPLE="\$\{SAMPLE:-([^}]+)\}"', text)
+    assert (ROOT / sample).is_file()
+    result = CliRunner().invoke(app, ["validate", str(ROOT / sample)])
+    assert result.exit_code == 0, result.output
+
+
+def test_kind_demo_sets_only_values_the_chart_has() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    settings = re.findall(r"--set ([\w.]+)=", KIND_DEMO.read_text())
+    assert {"image.repository", "image.tag"} <= set(settings)
+    for dotted in settings:
+        node = schema
+        for part in dotted.split("."):
+            assert part in node.get("properties", {}), f"kind-demo.sh sets {dotted}, which values.schema.json lacks"
+            node = node["properties"][part]
+
+
+def test_kind_demo_builds_and_loads_every_image() -> None:
+    text = KIND_DEMO.read_text()
+    (images,) = re.findall(r"IMAGES=\(([^)]*)\)", text)
+    assert images.split() == ["operator", "jobs", "serving"]
+    assert all((ROOT / image / "Dockerfile").is_file() for image in images.split())
+    assert 'docker build -f "$image/Dockerfile"' in text and 'kind load docker-image --name "$CLUSTER"' in text
