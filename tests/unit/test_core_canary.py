@@ -228,3 +228,29 @@ def test_the_candidates_own_error_rate_and_latency_are_guardrails_once_it_has_an
     assert errors.phase is Phase.SERVING and "error rate 3.00%" in errors.history[0].message
     slow = look(ServiceHealth(1000, 0, 0.9))
     assert slow.phase is Phase.SERVING and "p99 latency 900ms" in slow.history[0].message
+
+
+def test_the_candidates_margin_on_a_looks_offer_days_is_a_guardrail_when_the_spec_sets_a_floor() -> None:
+    from clickcast.analysis.evidence import VersionMetrics
+    from clickcast.api.status import Metrics
+
+    status = running(job_name=f"{NAME}-canary-{V2}-1")
+
+    def look(margin: float, rows: int, **overrides: object) -> ClickModelStatus:
+        evaluated = report(canary_sums(300, 1.0, paired=True), FIRST_DAY, paired=True)
+        evaluated.comparison = evaluated.comparison.model_copy(update={"candidate_version": V2})  # type: ignore[union-attr]
+        evaluated.versions = [VersionMetrics(model=NAME, model_version=V2, role=Role.SHADOW,
+                                             metrics=Metrics(rows=rows, margin=margin))]  # fmt: skip
+        observed = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
+                            evaluated=evaluated)  # fmt: skip
+        return decide(NAME, spec(**SHADOW, **overrides), status, observed, NOW + INTERVAL).status
+
+    floor = {"validation.absolute.minMargin": 5.0}
+    assert look(2.0, 800).phase is Phase.CANARY  # no floor in the spec: not judged
+    assert look(6.0, 800, **floor).phase is Phase.CANARY
+    assert look(2.0, 50, **floor).phase is Phase.CANARY  # too few offer-days in this look to judge
+    below = look(2.0, 800, **floor)
+    assert (
+        below.phase is Phase.SERVING
+        and "margin 2.00 per 1000 offer-days below minMargin 5.0" in below.history[0].message
+    )

@@ -81,7 +81,8 @@ def _apply(ctx: Context, d: Draft, state: CanaryStatus, report: EvaluationReport
     state.analyses += 1
     state.job_name, state.last_analysis_at = None, ctx.now
     a = assess(state.sums, TestSettings.from_canary(ctx.spec.canary), paired=paired, looks=state.analyses)
-    breaches = [*(guardrails(ctx, state.sums) if new.candidate_n else []), *service_guardrails(ctx)]
+    breaches = [*(guardrails(ctx, state.sums) if new.candidate_n else []), *margin_guardrail(ctx, report, paired),
+                *service_guardrails(ctx)]  # fmt: skip
     quiet = "no new offer-days with real clicks (not a failure)" if not new.candidate_n else ""
     message = "; ".join([*breaches, *filter(None, [quiet, a.message])])
     verdict = a.verdict
@@ -103,6 +104,25 @@ def guardrails(ctx: Context, sums: CanarySums) -> list[str]:
     if not limits.min_calibration <= calibration <= limits.max_calibration:
         bounds = f"[{limits.min_calibration}, {limits.max_calibration}]"
         return [f"calibration {calibration:.3f} outside {bounds} on {sums.candidate_n} offer-days"]
+    return []
+
+
+MARGIN_MIN_ROWS = 100
+"""Offer-days of the candidate a look needs before its margin is judged (fewer: too noisy to act on)."""
+
+
+def margin_guardrail(ctx: Context, report: EvaluationReport, paired: bool) -> list[str]:
+    """The candidate's placement margin on this look's offer-days against `validation.absolute.minMargin`."""
+    floor = ctx.spec.validation.absolute.min_margin
+    comparison = report.comparison
+    if floor is None or comparison is None:
+        return []
+    measured = report.version(comparison.candidate_version, Role.SHADOW if paired else Role.CANARY)
+    if measured is None or measured.metrics.margin is None or measured.metrics.rows < MARGIN_MIN_ROWS:
+        return []
+    if measured.metrics.margin < floor:
+        return [f"margin {measured.metrics.margin:.2f} per 1000 offer-days below minMargin {floor} "
+                f"on {measured.metrics.rows} offer-days"]  # fmt: skip
     return []
 
 
