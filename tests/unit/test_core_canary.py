@@ -33,7 +33,7 @@ def shadow_rollouts(mirror: bool = True) -> Observed:
 def test_shadow_mode_mirrors_stable_to_the_canary_and_looks_each_interval() -> None:
     s = spec(**SHADOW)
     plan = decide(NAME, s, running(), shadow_rollouts(mirror=False), NOW)
-    assert plan.actions == (Deploy(Role.STABLE, pin(V1), mirror=True),)  # a rolling update of stable
+    assert plan.actions == (Deploy(Role.STABLE, pin(V1), replicas=2, mirror=True),)  # a rolling update of stable
     assert plan.requeue_after == INTERVAL
     look = decide(NAME, s, running(), shadow_rollouts(), NOW + INTERVAL)
     name = f"{NAME}-canary-{V2}-1"
@@ -157,7 +157,7 @@ def test_gitops_records_the_promotion_before_stable_moves_and_a_failed_push_hold
     # Recorded: now stable rolls to the candidate, and the history names the commit.
     recorded = Observed(rollouts=shadow_rollouts().rollouts, git=GitPromotion(commit="ab" * 20, merged=True))
     rolling = decide(NAME, s, held.status, recorded, NOW + 2 * INTERVAL)
-    assert Deploy(Role.STABLE, pin(V2)) in rolling.actions
+    assert Deploy(Role.STABLE, pin(V2), replicas=2) in rolling.actions
     assert rolling.status.candidate is not None and rolling.status.candidate.git_commit == "ab" * 20
     done = Observed(rollouts={Role.STABLE: complete(pin(V2)), Role.CANARY: complete(pin(V2), 1)})
     final = decide(NAME, s, rolling.status, done, NOW + 3 * INTERVAL)
@@ -177,7 +177,7 @@ def test_gitops_branch_mode_waits_for_the_review_branch_to_be_merged() -> None:
     assert not any(isinstance(a, Deploy) for a in review.actions)
     merged = GitPromotion(commit="cd" * 20, merged=True, branch=pushed.branch)
     go = decide(NAME, s, review.status, Observed(rollouts=shadow_rollouts().rollouts, git=merged), NOW)
-    assert Deploy(Role.STABLE, pin(V2)) in go.actions
+    assert Deploy(Role.STABLE, pin(V2), replicas=2) in go.actions
 
 
 GATEWAY = {"canary.mode": "split", "canary.steps": [20, 60], "canary.minObservations": 500,

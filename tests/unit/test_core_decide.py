@@ -113,7 +113,7 @@ def test_first_version_trained_and_validated_is_deployed_as_stable() -> None:
     observed = Observed(training=run(RunState.SUCCEEDED), trained=trained(V2))
     plan = decide(NAME, spec(), status, observed, NOW)
     assert plan.status.phase is Phase.PROMOTING
-    assert plan.actions == (Deploy(Role.STABLE, pin(V2)),)
+    assert plan.actions == (Deploy(Role.STABLE, pin(V2), replicas=2),)
     assert reasons(plan) == ["TrainingSucceeded", "Validated", "PromotionStarted"]
     assert plan.status.candidate is not None
     assert {g.name for g in plan.status.candidate.gates} >= {"absolute.minCalibration", "relative.mustBeatBaseline"}
@@ -220,7 +220,7 @@ def test_manual_approval_promotes_and_approving_stable_rolls_back() -> None:
     assert (waiting.status.phase, waiting.actions) == (Phase.CANARY, ())
     approved = decide(NAME, spec(**manual, **{"promotion.approvedVersion": V2}), waiting.status, ready, NOW)
     assert approved.status.phase is Phase.PROMOTING
-    assert approved.actions == (Deploy(Role.STABLE, pin(V2)),)
+    assert approved.actions == (Deploy(Role.STABLE, pin(V2), replicas=2),)
     refused = decide(NAME, spec(**manual, **{"promotion.approvedVersion": V1}), waiting.status, ready, NOW)
     assert (refused.status.phase, refused.actions) == (Phase.SERVING, (Retire(Role.CANARY),))
     assert refused.status.history[0].reason == "RolledBackByUser"
@@ -261,9 +261,16 @@ def test_canary_verdicts() -> None:
 
 def test_serving_repairs_a_missing_stable_deployment_and_removes_a_stray_canary() -> None:
     plan = decide(NAME, spec(), serving_status(), Observed(rollouts={Role.CANARY: complete(pin(V2), 1)}), NOW)
-    assert set(plan.actions) == {Deploy(Role.STABLE, pin(V1)), Retire(Role.CANARY)}
+    assert set(plan.actions) == {Deploy(Role.STABLE, pin(V1), replicas=2), Retire(Role.CANARY)}
     assert plan.status.phase is Phase.SERVING
     assert cond(plan, ConditionType.READY) == (ConditionStatus.FALSE, "StableNotReady")
+
+
+def test_serving_rescales_stable_when_spec_serving_replicas_changes() -> None:
+    plan = decide(NAME, spec(**{"serving.replicas": 5}), serving_status(), Observed(rollouts=SERVING_V1), NOW)
+    assert plan.actions == (Deploy(Role.STABLE, pin(V1), replicas=5),)
+    done = Observed(rollouts={Role.STABLE: complete(pin(V1), 5)})
+    assert decide(NAME, spec(**{"serving.replicas": 5}), plan.status, done, NOW).actions == ()
 
 
 def test_triggers_and_spec_changes_retrain() -> None:

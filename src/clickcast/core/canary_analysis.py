@@ -35,6 +35,11 @@ def canary_deploy(ctx: Context, pin: VersionPin, step: int) -> Deploy:
                   public=True)  # fmt: skip
 
 
+def stable_deploy(ctx: Context, pin: VersionPin, *, mirror: bool = False) -> Deploy:
+    """The stable workload: `spec.serving.replicas` replicas of `pin` (mirroring to the canary in shadow mode)."""
+    return Deploy(Role.STABLE, pin, replicas=ctx.spec.serving.replicas, mirror=mirror)
+
+
 def split_replicas(stable: int, weight: int) -> int:
     """Canary replicas so that canary / (stable + canary) is closest to `weight` percent (at least one)."""
     return max(1, round(stable * weight / (100 - weight))) if weight < 100 else stable

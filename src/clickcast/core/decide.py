@@ -17,9 +17,10 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, Phase
 from clickcast.core import monitoring, release, training
+from clickcast.core.canary_analysis import stable_deploy
 from clickcast.core.draft import Context, Draft
 from clickcast.core.observed import Observed
-from clickcast.core.plan import Deploy, Plan, Retire, Route
+from clickcast.core.plan import Plan, Retire, Route
 from clickcast.core.training import POLL, stable_pin
 
 PhaseFunction = Callable[[Context, Draft], None]
@@ -107,8 +108,9 @@ def keep_serving(ctx: Context, d: Draft) -> None:
     rollouts, pin = ctx.observed.rollouts, stable_pin(d.status)
     if ctx.spec.serving.enabled and pin is not None:
         stable = rollouts.get(Role.STABLE)
-        if stable is None or not stable.matches(Deploy(Role.STABLE, pin)):
-            d.act(Deploy(Role.STABLE, pin))  # repair, undo a change made behind our back, or stop mirroring
+        deploy = stable_deploy(ctx, pin)
+        if stable is None or not stable.matches(deploy):
+            d.act(deploy)  # repair, undo a change made behind our back, stop mirroring, or rescale
             d.wake(POLL)
         elif not stable.complete(pin):
             d.wake(POLL)

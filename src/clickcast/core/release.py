@@ -19,11 +19,18 @@ from clickcast.api.status import (
     ScoringStatus,
     Verdict,
 )
-from clickcast.core.canary_analysis import analyse, canary_deploy, max_duration_left, route_weight, weight_of
+from clickcast.core.canary_analysis import (
+    analyse,
+    canary_deploy,
+    max_duration_left,
+    route_weight,
+    stable_deploy,
+    weight_of,
+)
 from clickcast.core.draft import Context, Draft
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
-from clickcast.core.plan import Deploy, RecordPromotion, Retire, Route, StartScoring, VersionPin
+from clickcast.core.plan import RecordPromotion, Retire, Route, StartScoring, VersionPin
 from clickcast.core.training import POLL, stable_pin
 
 
@@ -167,7 +174,7 @@ def _mirror_to_canary(ctx: Context, d: Draft) -> None:
     """Shadow mode: the stable workload copies each request to the canary (a rolling update of stable)."""
     pin = stable_pin(d.status)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    mirrored = Deploy(Role.STABLE, pin, mirror=True) if pin is not None else None
+    mirrored = stable_deploy(ctx, pin, mirror=True) if pin is not None else None
     if mirrored is not None and (rollout is None or not rollout.matches(mirrored)):
         d.act(mirrored)
 
@@ -197,7 +204,7 @@ def start_promotion(ctx: Context, d: Draft, why: str) -> None:
         d.event("PromotionStarted", f"{why}: recording it in Git before stable moves to {c.version}")
         _record_in_git(ctx, d, c)
         return
-    d.act(Deploy(Role.STABLE, _pin(c)))
+    d.act(stable_deploy(ctx, _pin(c)))
     d.event("PromotionStarted", f"{why}: rolling the stable Deployment to {c.version}")
     d.wake(POLL)
 
@@ -245,7 +252,7 @@ def promoting(ctx: Context, d: Draft) -> None:
         c.rollout_started_at = ctx.now  # stable's readiness is awaited from now, not from the decision
     pin = _pin(c)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    if rollout is not None and rollout.complete(pin) and rollout.matches(Deploy(Role.STABLE, pin)):
+    if rollout is not None and rollout.complete(pin) and rollout.matches(stable_deploy(ctx, pin)):
         reason = _promotion_reason(ctx, old)
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason=reason,
@@ -263,8 +270,8 @@ def promoting(ctx: Context, d: Draft) -> None:
     if _ready_deadline(ctx, c) <= timedelta(0):
         _promotion_not_ready(ctx, d, c)
         return
-    if rollout is None or not rollout.matches(Deploy(Role.STABLE, pin)):
-        d.act(Deploy(Role.STABLE, pin))
+    if rollout is None or not rollout.matches(stable_deploy(ctx, pin)):
+        d.act(stable_deploy(ctx, pin))
     d.wake(POLL)
 
 
@@ -273,7 +280,7 @@ def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     message = f"{c.version} not ready within {ctx.spec.serving.ready_timeout} as stable"
     previous = stable_pin(d.status)
     if previous is not None:
-        d.act(Deploy(Role.STABLE, previous))
+        d.act(stable_deploy(ctx, previous))
     else:
         d.act(Retire(Role.STABLE))
     outcome = ReleaseOutcome.ROLLED_BACK if previous is not None else ReleaseOutcome.FAILED
