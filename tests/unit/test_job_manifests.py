@@ -87,6 +87,7 @@ def test_evaluation_job_reads_only_new_days_and_compares_the_canary() -> None:
                     "--out", "s3://store/evaluations/offers/offers-canary-v2-3", "--after", "2026-03-01",
                     "--stable-version", "v1", "--candidate-version", "v2", "--paired"]  # fmt: skip
     assert job["metadata"]["labels"]["clickcast.io/run"] == "evaluation"
+    assert job["spec"]["ttlSecondsAfterFinished"] == 24 * 3600  # hourly quality runs must not pile up
     assert job["metadata"]["ownerReferences"] == OWNER
 
 

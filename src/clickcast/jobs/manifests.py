@@ -37,6 +37,7 @@ SPARK_VERSION = "4.3.0"
 """The Spark of the jobs image (pyspark in uv.lock); the Spark Operator picks its submission client by it."""
 
 Doc = dict[str, Any]
+EVALUATION_TTL = 24 * 3600
 
 
 def labels(model: str, version: str, run: str) -> dict[str, str]:
@@ -213,8 +214,12 @@ def evaluation_job(
     if compare is not None:
         args += ["--stable-version", compare.stable, "--candidate-version", compare.candidate]
         args += ["--paired"] if compare.paired else []
-    return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
-                      run="evaluation", entry="evaluate.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
+    job = _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
+                     run="evaluation", entry="evaluate.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
+    # One per look and per monitoring interval: finished ones go after a day (the report stays in the store; a
+    # run deleted before the operator saw it finish is recreated with the same name and window, harmlessly).
+    job["spec"]["ttlSecondsAfterFinished"] = EVALUATION_TTL
+    return job
 
 
 def spark_application(
