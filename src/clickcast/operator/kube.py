@@ -7,8 +7,10 @@ concurrency, and Events. Callers run it in threads (`asyncio.to_thread`).
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client, config
@@ -49,7 +51,11 @@ class KubeApi:
     def dynamic(self) -> DynamicClient:
         with self._lock:  # discovery once, shared by the worker threads
             if self._dynamic is None:
-                self._dynamic = DynamicClient(self.api)  # type: ignore[no-untyped-call]
+                # A private discovery cache: the library's default file is shared by every process talking to
+                # the same host:port, so a stale one (another cluster on a reused port, a CRD since removed)
+                # would make kinds look served that are not.
+                cache = Path(tempfile.mkdtemp(prefix="clickcast-discovery-")) / "discovery.json"
+                self._dynamic = DynamicClient(self.api, cache_file=str(cache))  # type: ignore[no-untyped-call]
             return self._dynamic
 
     def _resource(self, api_version: str, kind: str) -> Any:
