@@ -195,3 +195,13 @@ def manifest(name: str, data_url: str, store: Path, **spec: Any) -> dict[str, An
             node = node.setdefault(part, {})
         node[leaf] = copy.deepcopy(value)
     return {"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "metadata": {"name": name}, "spec": base}
+
+
+def deployment(kube: Kube, namespace: str, name: str) -> Any:
+    """The Deployment `name`, or None when it does not exist."""
+    try:
+        return kube.apps.read_namespaced_deployment(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise

@@ -19,12 +19,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from clickcast.features.contract import CLICKS, DATE, INPUT_COLUMNS
 from clickcast.serving.prediction_log import SCHEMA
 from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
-from tests.k8s.operator_harness import JobRunner, OperatorProcess, clickmodel, events, manifest, wait_for_phase
+from tests.k8s.operator_harness import (
+    JobRunner,
+    OperatorProcess,
+    clickmodel,
+    deployment,
+    events,
+    manifest,
+    wait_for_phase,
+)
 
 pytestmark = pytest.mark.k8s
 LOOK_DAYS = 4
@@ -33,15 +40,6 @@ LOOK_DAYS = 4
 
 def _patch(kube: Kube, namespace: str, spec: dict[str, Any]) -> None:
     kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", {"spec": spec})
-
-
-def _deployment(kube: Kube, namespace: str, name: str) -> Any:
-    try:
-        return kube.apps.read_namespaced_deployment(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 class Traffic:
@@ -147,7 +145,7 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         v2 = shadow["candidate"]["version"]
         wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
                  timeout=60)  # fmt: skip
-        stable_env = {e.name: e.value for e in _deployment(kube, namespace, "offers-stable").spec.template.spec
+        stable_env = {e.name: e.value for e in deployment(kube, namespace, "offers-stable").spec.template.spec
                       .containers[0].env}  # fmt: skip
         assert stable_env["SHADOW_URL"].startswith(f"http://offers-canary.{namespace}.svc")
         promoted = _release(kube, namespace, traffic, v1, v2, role="shadow", quality=0.5, restart=op)["status"]
@@ -168,8 +166,8 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         assert evidence["canary"]["verdict"] == "Pass"
         assert evidence["canary"]["sums"]["pairs"] == traffic.rows
         assert evidence["canary"]["candidateObservations"] == traffic.rows
-        wait_for("the canary to be retired", lambda: _deployment(kube, namespace, "offers-canary") is None)
-        stable_dep = _deployment(kube, namespace, "offers-stable")
+        wait_for("the canary to be retired", lambda: deployment(kube, namespace, "offers-canary") is None)
+        stable_dep = deployment(kube, namespace, "offers-stable")
         assert stable_dep.metadata.labels["clickcast.io/version"] == v2
         assert "SHADOW_URL" not in {e.name for e in stable_dep.spec.template.spec.containers[0].env}
         assert op.starts >= 2
@@ -184,13 +182,13 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         v3 = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]["candidate"]["version"]
         wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
                  timeout=60)  # fmt: skip
-        canary_dep = _deployment(kube, namespace, "offers-canary")
+        canary_dep = deployment(kube, namespace, "offers-canary")
         assert canary_dep.spec.replicas == 1  # 25% beside 2 stable replicas
         assert canary_dep.spec.template.metadata.labels["clickcast.io/public"] == "true"
         replicas: list[int] = []
 
         def stepped() -> bool:
-            dep = _deployment(kube, namespace, "offers-canary")
+            dep = deployment(kube, namespace, "offers-canary")
             if dep is not None:
                 replicas.append(dep.spec.replicas)
             return 2 in replicas or clickmodel(kube, namespace, "offers")["status"]["phase"] != "Canary"
@@ -203,7 +201,7 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         assert rolled["stable"]["version"] == v2
         weights = [e for e in events(kube, namespace, "offers") if e[1] == "CanaryWeight"]
         assert weights and "50%" in weights[-1][2]
-        wait_for("the canary to be retired", lambda: _deployment(kube, namespace, "offers-canary") is None)
+        wait_for("the canary to be retired", lambda: deployment(kube, namespace, "offers-canary") is None)
         after = subprocess.run(["git", "--git-dir", str(origin), "rev-parse", "main"], check=True,
                                capture_output=True, text=True).stdout.strip()  # fmt: skip
         assert after == entry["gitCommit"]

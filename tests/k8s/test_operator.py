@@ -23,6 +23,7 @@ from tests.k8s.operator_harness import (
     OperatorProcess,
     clickmodel,
     condition,
+    deployment,
     events,
     manifest,
     running_operator,
@@ -60,11 +61,11 @@ def test_apply_trains_validates_and_serves_the_first_version(
         assert condition(serving, "Validated")["status"] == "True"
         assert status["history"][0]["decision"] == "Promoted"
         assert status["stable"]["metrics"]["poissonDeviance"] > 0
-        deployment = kube.apps.read_namespaced_deployment("offers-stable", namespace)
-        env_vars = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
+        stable_dep = kube.apps.read_namespaced_deployment("offers-stable", namespace)
+        env_vars = {e.name: e.value for e in stable_dep.spec.template.spec.containers[0].env}
         assert env_vars["MODEL_URI"] == status["stable"]["uri"]
         assert env_vars["MODEL_SHA256"] == status["stable"]["checksum"]
-        assert deployment.spec.strategy.rolling_update.max_unavailable == 0
+        assert stable_dep.spec.strategy.rolling_update.max_unavailable == 0
         table = subprocess.run(["kubectl", "get", "clickmodels", "-n", namespace], capture_output=True, text=True,
                                env={**os.environ, "KUBECONFIG": str(kube.kubeconfig)}, check=True).stdout  # fmt: skip
         header, row = table.splitlines()[:2]
@@ -117,9 +118,9 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
         canary = phase_kill_restart("Canary")
         candidate = canary["status"]["candidate"]["version"]
         assert candidate != first["version"]
-        canary_dep = wait_for("the canary Deployment", lambda: _deployment(kube, namespace, "offers-canary"))
+        canary_dep = wait_for("the canary Deployment", lambda: deployment(kube, namespace, "offers-canary"))
         assert canary_dep.metadata.labels["clickcast.io/version"] == candidate
-        assert _deployment(kube, namespace, "offers-stable").metadata.labels["clickcast.io/version"] == first["version"]
+        assert deployment(kube, namespace, "offers-stable").metadata.labels["clickcast.io/version"] == first["version"]
         wait_for("the canary to be ready", lambda: (clickmodel(kube, namespace, "offers")["status"].get("canary")),
                  timeout=60)  # fmt: skip
         op.kill()  # in Canary, waiting for approval
@@ -129,8 +130,8 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
         promoted = phase_kill_restart("Serving")["status"]
         assert promoted["stable"]["version"] == candidate
         assert [h["decision"] for h in promoted["history"][:2]] == ["Promoted", "Promoted"]
-        wait_for("the canary to be retired", lambda: _deployment(kube, namespace, "offers-canary") is None)
-        stable_dep = _deployment(kube, namespace, "offers-stable")
+        wait_for("the canary to be retired", lambda: deployment(kube, namespace, "offers-canary") is None)
+        stable_dep = deployment(kube, namespace, "offers-stable")
         assert stable_dep.metadata.labels["clickcast.io/version"] == candidate
 
         # A retrain that fails a gate is rejected and never touches stable.
@@ -143,8 +144,8 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
         assert rejected["phase"] == "Serving"
         assert rejected["stable"]["version"] == candidate
         assert "absolute.maxMae" in {g["name"] for g in rejected["history"][0]["gates"]}
-        assert _deployment(kube, namespace, "offers-stable").metadata.labels["clickcast.io/version"] == candidate
-        assert _deployment(kube, namespace, "offers-canary") is None
+        assert deployment(kube, namespace, "offers-stable").metadata.labels["clickcast.io/version"] == candidate
+        assert deployment(kube, namespace, "offers-canary") is None
     finally:
         op.kill()
     # Never a second Job for one training, whatever the kills interrupted.
@@ -158,15 +159,6 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
     assert all(
         line["clickmodel"] == f"{namespace}/offers" and line["phase"] and line["version"] for line in transitions
     )
-
-
-def _deployment(kube: Kube, namespace: str, name: str) -> Any:
-    try:
-        return kube.apps.read_namespaced_deployment(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def _secret_refs(pod_spec: dict[str, Any]) -> set[str]:
