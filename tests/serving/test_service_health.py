@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from clickcast.operator.service_health import health_from_metrics, latency_quantile, scrape
+from clickcast.runtime.service_health import health_from_metrics, latency_quantile, scrape
 from tests.serving.conftest import Served
 from tests.serving.test_http import OFFER
 

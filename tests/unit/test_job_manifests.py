@@ -9,7 +9,8 @@ import pytest
 from clickcast.api.spec import ClickModelSpec
 from clickcast.core.observed import RunState
 from clickcast.jobs import manifests
-from clickcast.operator.observe import job_state, rollout, spark_app_state, spec_blocker
+from clickcast.operator.observe import job_state, rollout, spark_app_state
+from clickcast.runtime.outcomes import spec_blocker
 
 pytestmark = pytest.mark.unit
 OWNER = [{"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "name": "offers", "uid": "u1",

@@ -143,11 +143,31 @@ def _spark_job(*, name: str, namespace: str, model: str, version: str, spec: Cli
     return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
 
 
-def _train_args(model: str, version: str, reference: tuple[str, str] | None) -> list[str]:
-    """train.py's flags: the mounted ClickModel, the version to publish, the stable version to compare with."""
-    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
+def train_args(model: str, version: str, reference: tuple[str, str] | None, model_file: str = "") -> list[str]:
+    """train.py's flags (also `clickcast train`'s): the ClickModel, the version to publish, the stable version."""
+    args = ["--model-file", model_file or f"{CONFIG_DIR}/{MODEL_FILE}", "--name", model, "--version", version]
     if reference is not None:
         args += ["--reference-model", reference[0], "--reference-sha256", reference[1]]
+    return args
+
+
+def scoring_args(spec: ClickModelSpec, model_uri: str, manifest_sha256: str, output: str) -> list[str]:
+    """score.py's flags (also `clickcast score`'s): the pinned version scores `spec.scoring.dataUrl` into `output`."""
+    assert spec.scoring is not None  # batch mode requires it (API rule)
+    return ["--model", model_uri, "--sha256", manifest_sha256, "--data", spec.scoring.data_url, "--out", output,
+            "--format", str(spec.scoring.format)]  # fmt: skip
+
+
+def evaluation_args(spec: ClickModelSpec, predictions: str, output: str, *, after: date | None = None,
+                    compare: Comparison | None = None, model_file: str = "") -> list[str]:  # fmt: skip
+    """evaluate.py's flags (also `clickcast evaluate`'s): offer-days after `after`, `compare` for a canary look."""
+    args = ["--model-file", model_file or f"{CONFIG_DIR}/{MODEL_FILE}", "--predictions", predictions,
+            "--actuals", spec.data.url, "--format", str(spec.data.format), "--out", output]  # fmt: skip
+    if after is not None:
+        args += ["--after", after.isoformat()]
+    if compare is not None:
+        args += ["--stable-version", compare.stable, "--candidate-version", compare.candidate]
+        args += ["--paired"] if compare.paired else []
     return args
 
 
@@ -164,7 +184,7 @@ def training_job(
 ) -> Doc:
     """The Job training `version` of ClickModel `model` (`reference`: the stable version's URI and sha256)."""
     return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
-                      run="training", entry="train.py", args=_train_args(model, version, reference),
+                      run="training", entry="train.py", args=train_args(model, version, reference),
                       jobs_dir=jobs_dir)  # fmt: skip
 
 
@@ -182,9 +202,7 @@ def scoring_job(
     jobs_dir: str = JOBS_DIR,
 ) -> Doc:
     """The Job scoring `spec.scoring.dataUrl` with the pinned version into `output` (batch mode)."""
-    assert spec.scoring is not None  # batch mode requires it (API rule)
-    args = ["--model", model_uri, "--sha256", manifest_sha256, "--data", spec.scoring.data_url, "--out", output,
-            "--format", str(spec.scoring.format)]  # fmt: skip
+    args = scoring_args(spec, model_uri, manifest_sha256, output)
     return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
                       run="scoring", entry="score.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
 
@@ -207,13 +225,7 @@ def evaluation_job(
 
     With `compare`, it also sums the canary test's statistics of the two versions; `version` labels it.
     """
-    args = ["--model-file", f"{CONFIG_DIR}/{MODEL_FILE}", "--predictions", predictions, "--actuals", spec.data.url,
-            "--format", str(spec.data.format), "--out", output]  # fmt: skip
-    if after is not None:
-        args += ["--after", after.isoformat()]
-    if compare is not None:
-        args += ["--stable-version", compare.stable, "--candidate-version", compare.candidate]
-        args += ["--paired"] if compare.paired else []
+    args = evaluation_args(spec, predictions, output, after=after, compare=compare)
     job = _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
                      run="evaluation", entry="evaluate.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
     # One per look and per monitoring interval: finished ones go after a day (the report stays in the store; a
@@ -235,7 +247,7 @@ def spark_application(
 ) -> Doc:
     """The Spark Operator's SparkApplication equivalent of `training_job` (`backend: sparkApplication`)."""
     t = spec.training
-    args = _train_args(model, version, reference)
+    args = train_args(model, version, reference)
     lbls = labels(model, version, "training")
     mounts = [{"name": "clickmodel", "mountPath": CONFIG_DIR}, {"name": "scratch", "mountPath": SCRATCH}]
     secret = spec.data.storage_options_secret

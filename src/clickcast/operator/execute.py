@@ -20,8 +20,10 @@ from clickcast.core.plan import (
 )
 from clickcast.jobs import manifests as jobs
 from clickcast.operator.config import OperatorConfig
-from clickcast.operator.gitops import GitOpsBridge
+from clickcast.operator.git_credentials import secret_credentials
 from clickcast.operator.kube import Doc, KubeApi
+from clickcast.runtime.gitops import GitOpsBridge
+from clickcast.runtime.outcomes import prediction_log
 from clickcast.serving import manifests as serving
 from clickcast.store import layout
 
@@ -35,10 +37,6 @@ def owner_reference(obj: Doc) -> Doc:
             "controller": True, "blockOwnerDeletion": True}  # fmt: skip
 
 
-def _prediction_log(name: str, spec: ClickModelSpec) -> str:
-    return spec.store.prediction_log_url or layout.prediction_log_url(spec.store.url, name)
-
-
 class AdoptionError(Exception):
     """An object with the name clickcast would use exists but belongs to something else."""
 
@@ -50,7 +48,7 @@ class KubeExecutor:
         self.kube = kube
         self.obj = obj
         self.config = config
-        self.gitops = gitops or GitOpsBridge(config.git_cache)
+        self.gitops = gitops or GitOpsBridge(config.git_cache, secret_credentials(kube))
         self.namespace: str = obj["metadata"]["namespace"]
         self.owner = [owner_reference(obj)]
 
@@ -70,7 +68,7 @@ class KubeExecutor:
                     model=name, namespace=self.namespace, serving=spec.serving, gateway=spec.canary.gateway,
                     canary_weight=action.canary_weight, owner=self.owner))  # fmt: skip
             case RecordPromotion():
-                await self.gitops.record(self.kube, self.namespace, name, spec, action)
+                await self.gitops.record(self.namespace, name, spec, action)
             case Retire():
                 await self._retire(name, action.role)
 
@@ -116,7 +114,7 @@ class KubeExecutor:
                                   "version": version, "spec": spec, "owner": self.owner}  # fmt: skip
         await self._create_or_adopt(jobs.model_config_map(**common, run="evaluation"))
         await self._create_or_adopt(jobs.evaluation_job(
-            **common, predictions=_prediction_log(name, spec), after=action.after, compare=action.compare,
+            **common, predictions=prediction_log(name, spec), after=action.after, compare=action.compare,
             output=layout.evaluation_dir(spec.store.url, name, action.name), jobs_dir=self.config.jobs_dir,
         ))  # fmt: skip
 
@@ -128,7 +126,7 @@ class KubeExecutor:
         deployment = serving.deployment(
             model=name, version=action.pin.version, model_uri=action.pin.uri, manifest_sha256=action.pin.checksum,
             role=action.role, serving=spec.serving, namespace=self.namespace,
-            prediction_log_url=_prediction_log(name, spec), owner=self.owner,
+            prediction_log_url=prediction_log(name, spec), owner=self.owner,
             storage_secret=spec.data.storage_options_secret, shadow_url=shadow_url, replicas=action.replicas,
             public=action.public,
         )  # fmt: skip

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-
-import fsspec
 
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
 from clickcast.api.status import ClickModelStatus, Phase
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
-from clickcast.core.plan import VersionPin
-from clickcast.model.evidence import read_evidence
-from clickcast.operator.gitops import GitOpsBridge
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
-from clickcast.operator.service_health import scrape
+from clickcast.runtime.gitops import GitOpsBridge
+from clickcast.runtime.outcomes import evaluation_report, spec_blocker, trained_version
+from clickcast.runtime.service_health import scrape
 from clickcast.serving.manifests import (
     HTTP_ROUTE_API,
     MANIFEST_ANNOTATION,
@@ -25,33 +21,9 @@ from clickcast.serving.manifests import (
     route_weight,
 )
 from clickcast.serving.manifests import selector as serving_selector
-from clickcast.store import layout
 
 SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
 MESSAGE_TAIL = 600
-
-
-def _urls(spec: ClickModelSpec) -> Iterator[tuple[str, str]]:
-    yield "spec.data.url", spec.data.url
-    yield "spec.store.url", spec.store.url
-    if spec.store.prediction_log_url:
-        yield "spec.store.predictionLogUrl", spec.store.prediction_log_url
-    if spec.scoring is not None:
-        yield "spec.scoring.dataUrl", spec.scoring.data_url
-        yield "spec.scoring.outputUrl", spec.scoring.output_url
-
-
-def spec_blocker(spec: ClickModelSpec) -> str | None:
-    """Why a valid spec cannot run with this installation: a URL scheme without an fsspec filesystem."""
-    for path, url in _urls(spec):
-        protocol = url.split("://", 1)[0] if "://" in url else "file"
-        try:
-            fsspec.get_filesystem_class(protocol)
-        except ImportError as exc:
-            return f"{path}: the {protocol}:// filesystem is not installed ({exc})"
-        except ValueError:
-            return f"{path}: no filesystem is known for {protocol}://"
-    return None
 
 
 def job_state(job: Doc | None, pods: list[Doc]) -> RunObservation:
@@ -116,15 +88,6 @@ def rollout(deployment: Doc | None) -> Rollout | None:
     )
 
 
-def read_report(url: str) -> EvaluationReport | None:
-    """An evaluation run's report; None while it cannot be read (the shell looks again)."""
-    try:
-        with fsspec.open(url, "r") as handle:
-            return EvaluationReport.model_validate_json(handle.read())
-    except (OSError, ValueError):
-        return None
-
-
 class KubeObserver:
     """Observer (clickcast.core.ports) over the Kubernetes API and the model store."""
 
@@ -168,7 +131,7 @@ class KubeObserver:
             and blocker is None
             and (status.phase is Phase.VALIDATING or training is None or training.state is not RunState.RUNNING)
         ):
-            trained = await self._trained(spec, name, t.version)  # fmt: skip
+            trained = await asyncio.to_thread(trained_version, spec, name, t.version)  # fmt: skip
         rollouts: dict[Role, Rollout] = {}
         for role in SERVED_ROLES:
             found = rollout(await self._get("apps/v1", "Deployment", object_name(name, role)))
@@ -184,7 +147,7 @@ class KubeObserver:
                 route = route_weight(await self._get(HTTP_ROUTE_API, "HTTPRoute", name), name)
             except MissingResource:
                 blocker = blocker or "spec.canary.gateway: the Gateway API CRDs (HTTPRoute) are not installed"
-        git = await self.gitops.observe(self.kube, self.namespace, name, spec, status) if self.gitops else None
+        git = await self.gitops.observe(self.namespace, name, spec, status) if self.gitops else None
         generation = int(self.obj["metadata"].get("generation") or 0)
         return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
                         rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated,
@@ -209,11 +172,4 @@ class KubeObserver:
         run = await self._run(run_name, False)
         if run.state is not RunState.SUCCEEDED:
             return run, None
-        url = f"{layout.evaluation_dir(spec.store.url, name, run_name)}/metrics.json"
-        return run, await asyncio.to_thread(read_report, url)
-
-    async def _trained(self, spec: ClickModelSpec, name: str, version: str) -> TrainedVersion | None:
-        found = await asyncio.to_thread(read_evidence, spec.store.url, name, version)
-        if found is None:
-            return None
-        return TrainedVersion(VersionPin(version, found.uri, found.manifest_sha256), found.evidence)
+        return run, await asyncio.to_thread(evaluation_report, spec, name, run_name)

@@ -23,10 +23,11 @@ from clickcast.core.ports import step
 from clickcast.operator import metrics
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.execute import KubeExecutor
-from clickcast.operator.gitops import GitOpsBridge
+from clickcast.operator.git_credentials import secret_credentials
 from clickcast.operator.kube import Conflict, Doc, KubeApi
 from clickcast.operator.observe import KubeObserver
 from clickcast.operator.record import KubeRecorder
+from clickcast.runtime.gitops import GitOpsBridge
 
 log = logging.getLogger("clickcast.operator")
 Key = tuple[str, str]  # (namespace, name)
@@ -65,7 +66,7 @@ class Reconciler:
     def __init__(self, kube: KubeApi, config: OperatorConfig, clock: Callable[[], datetime] | None = None) -> None:
         self.kube = kube
         self.config = config
-        self.gitops = GitOpsBridge(config.git_cache)
+        self.gitops = GitOpsBridge(config.git_cache, secret_credentials(kube))
         self.clock = clock or (lambda: datetime.now(UTC))
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()

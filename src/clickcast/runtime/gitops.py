@@ -1,16 +1,16 @@
-"""GitOps for the operator: the core's RecordPromotion carried out, and the promotion's state in Git observed.
+"""GitOps for every shell: the core's RecordPromotion carried out, and the promotion's state in Git observed.
 
-One `GitOpsBridge` per operator process keeps a repository client per (namespace, repository) and the
-last error per promotion, which the observer hands to the core (a failed push is a condition, not a
-silent retry). Credentials come from the Secret `spec.promotion.gitops.secretRef` names, read at each
-use, so a rotated Secret takes effect without a restart.
+One `GitOpsBridge` per process keeps the last error per promotion, which the observer hands to the core (a
+failed push is a condition, not a silent retry). Credentials come from a source the shell provides (the
+operator reads the Secret `spec.promotion.gitops.secretRef` names at each use, so a rotated Secret takes
+effect without a restart; `clickcast run` pushes to local repositories without any).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from clickcast.api.spec import ClickModelSpec, GitOps
@@ -20,19 +20,26 @@ from clickcast.core.plan import RecordPromotion
 from clickcast.gitops.credentials import CredentialsError, GitCredentials
 from clickcast.gitops.record import PromotionRecord
 from clickcast.gitops.repository import GitOpsError, GitPromotionRepository
-from clickcast.operator.kube import KubeApi
 
-log = logging.getLogger("clickcast.operator")
+log = logging.getLogger("clickcast.gitops")
+CredentialSource = Callable[[str, GitOps], Awaitable[GitCredentials | None]]
+"""(namespace, spec.promotion.gitops) -> the credentials to push with (None: none needed)."""
+
+
+async def no_credentials(namespace: str, gitops: GitOps) -> GitCredentials | None:
+    if gitops.secret_ref:
+        raise CredentialsError("spec.promotion.gitops.secretRef: Secrets are only read by the operator")
+    return None
 
 
 class GitOpsBridge:
-    def __init__(self, cache_dir: str) -> None:
+    def __init__(self, cache_dir: str | Path, credentials: CredentialSource = no_credentials) -> None:
         self.cache_dir = Path(cache_dir)
+        self.credentials = credentials
         self.errors: dict[str, str] = {}
         """Last error per promotion key (namespace/name@version); cleared by a success."""
 
-    async def record(self, kube: KubeApi, namespace: str, name: str, spec: ClickModelSpec,
-                     action: RecordPromotion) -> None:  # fmt: skip
+    async def record(self, namespace: str, name: str, spec: ClickModelSpec, action: RecordPromotion) -> None:
         """Carry out RecordPromotion; a failure is remembered for the next observation, not raised."""
         gitops = spec.promotion.gitops
         assert gitops is not None  # the core asks only when it is set
@@ -46,7 +53,7 @@ class GitOpsBridge:
             reason=action.reason,
         )
         try:
-            repo = await self._repository(kube, namespace, gitops)
+            repo = await self._repository(namespace, gitops)
             result = await asyncio.to_thread(repo.record, rec)
         except (GitOpsError, CredentialsError) as exc:
             self.errors[rec.key] = str(exc)
@@ -55,7 +62,7 @@ class GitOpsBridge:
         self.errors.pop(rec.key, None)
         log.info("%s recorded in Git: %s", rec.key, result.message, extra={"clickmodel": f"{namespace}/{name}"})
 
-    async def observe(self, kube: KubeApi, namespace: str, name: str, spec: ClickModelSpec,
+    async def observe(self, namespace: str, name: str, spec: ClickModelSpec,
                       status: ClickModelStatus) -> GitPromotion | None:  # fmt: skip
         """The candidate's promotion in Git, while it is being promoted and not yet recorded."""
         c, gitops = status.candidate, spec.promotion.gitops
@@ -66,19 +73,11 @@ class GitOpsBridge:
         rec = PromotionRecord.from_status(namespace, name, c, time=c.promotion_decided_at, previous=status.stable)
         error = self.errors.get(rec.key)
         try:
-            repo = await self._repository(kube, namespace, gitops)
+            repo = await self._repository(namespace, gitops)
             state = await asyncio.to_thread(repo.state, rec)
         except (GitOpsError, CredentialsError) as exc:
             return GitPromotion(error=error or str(exc))
         return GitPromotion(commit=state.commit, merged=state.merged, branch=state.branch, error=error)
 
-    async def _repository(self, kube: KubeApi, namespace: str, gitops: GitOps) -> GitPromotionRepository:
-        credentials = None
-        if gitops.secret_ref:
-            secret = await asyncio.to_thread(kube.get, "v1", "Secret", namespace, gitops.secret_ref)
-            if secret is None:
-                raise CredentialsError(f"spec.promotion.gitops.secretRef: Secret {namespace}/{gitops.secret_ref} "
-                                       "not found")  # fmt: skip
-            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-            credentials = GitCredentials.from_secret(data)
-        return GitPromotionRepository(gitops, self.cache_dir / namespace, credentials)
+    async def _repository(self, namespace: str, gitops: GitOps) -> GitPromotionRepository:
+        return GitPromotionRepository(gitops, self.cache_dir / namespace, await self.credentials(namespace, gitops))

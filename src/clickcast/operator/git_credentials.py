@@ -1,0 +1,27 @@
+"""GitOps push credentials of the operator: the Secret `spec.promotion.gitops.secretRef` names, read at each use."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from clickcast.api.spec import GitOps
+from clickcast.gitops.credentials import CredentialsError, GitCredentials
+from clickcast.operator.kube import KubeApi
+from clickcast.runtime.gitops import CredentialSource
+
+
+def secret_credentials(kube: KubeApi) -> CredentialSource:
+    """A rotated Secret takes effect at the next push, without a restart."""
+
+    async def credentials(namespace: str, gitops: GitOps) -> GitCredentials | None:
+        if not gitops.secret_ref:
+            return None
+        secret = await asyncio.to_thread(kube.get, "v1", "Secret", namespace, gitops.secret_ref)
+        if secret is None:
+            raise CredentialsError(f"spec.promotion.gitops.secretRef: Secret {namespace}/{gitops.secret_ref} "
+                                   "not found")  # fmt: skip
+        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        return GitCredentials.from_secret(data)
+
+    return credentials

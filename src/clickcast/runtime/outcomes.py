@@ -1,0 +1,64 @@
+"""The outcome of runs as the store holds it, and whether a spec can run here: read by every shell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import fsspec
+
+from clickcast.analysis.evidence import EvaluationReport
+from clickcast.api.spec import ClickModelSpec
+from clickcast.core.observed import TrainedVersion
+from clickcast.core.plan import VersionPin
+from clickcast.model.evidence import read_evidence
+from clickcast.store import layout
+
+
+def _urls(spec: ClickModelSpec) -> Iterator[tuple[str, str]]:
+    yield "spec.data.url", spec.data.url
+    yield "spec.store.url", spec.store.url
+    if spec.store.prediction_log_url:
+        yield "spec.store.predictionLogUrl", spec.store.prediction_log_url
+    if spec.scoring is not None:
+        yield "spec.scoring.dataUrl", spec.scoring.data_url
+        yield "spec.scoring.outputUrl", spec.scoring.output_url
+
+
+def spec_blocker(spec: ClickModelSpec) -> str | None:
+    """Why a valid spec cannot run with this installation: a URL scheme without an fsspec filesystem."""
+    for path, url in _urls(spec):
+        protocol = url.split("://", 1)[0] if "://" in url else "file"
+        try:
+            fsspec.get_filesystem_class(protocol)
+        except ImportError as exc:
+            return f"{path}: the {protocol}:// filesystem is not installed ({exc})"
+        except ValueError:
+            return f"{path}: no filesystem is known for {protocol}://"
+    return None
+
+
+def read_report(url: str) -> EvaluationReport | None:
+    """An evaluation run's report; None while it cannot be read (the shell looks again)."""
+    try:
+        with fsspec.open(url, "r") as handle:
+            return EvaluationReport.model_validate_json(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def evaluation_report(spec: ClickModelSpec, name: str, run_name: str) -> EvaluationReport | None:
+    """The report of evaluation run `run_name` of ClickModel `name`, where every shell has it write."""
+    return read_report(f"{layout.evaluation_dir(spec.store.url, name, run_name)}/metrics.json")
+
+
+def prediction_log(name: str, spec: ClickModelSpec) -> str:
+    """Where the serving workloads of `name` log their predictions."""
+    return spec.store.prediction_log_url or layout.prediction_log_url(spec.store.url, name)
+
+
+def trained_version(spec: ClickModelSpec, name: str, version: str) -> TrainedVersion | None:
+    """A published version with its manifest checksum and evidence; None while it is not published."""
+    found = read_evidence(spec.store.url, name, version)
+    if found is None:
+        return None
+    return TrainedVersion(VersionPin(version, found.uri, found.manifest_sha256), found.evidence)
