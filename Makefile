@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo test-services cluster-up cluster-down test test-unit lint format crd demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo test-services cluster-up cluster-down test test-unit lint format crd docs demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -66,9 +66,12 @@ format: ## Fix what ruff can fix
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-crd: ## Regenerate manifests/crds/ from the API models (and the chart's and kustomize base's copies)
+crd: ## Regenerate manifests/crds/ from the API models (and the chart's and kustomize base's copies, and docs/)
 	$(RUN) clickcast crd -o manifests/crds/clickcast.io_clickmodels.yaml
-	$(MAKE) --no-print-directory chart-crds
+	$(MAKE) --no-print-directory chart-crds docs
+
+docs: ## Regenerate docs/configuration.md, the configuration reference, from the API models
+	$(RUN) clickcast reference -o docs/configuration.md
 
 chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/clickcast and manifests/kustomize/base (one source)
 	bash hack/sync-manifests.sh "$$(bash hack/build-helm.sh | tail -n1)"

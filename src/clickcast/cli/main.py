@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.command()(manifests.validate)
 app.command()(manifests.crd)
+app.command()(manifests.reference)
 app.add_typer(jobs.data_app, name="data")
 app.command()(jobs.train)
 app.command()(jobs.score)

@@ -1,4 +1,4 @@
-"""`clickcast validate` and `clickcast crd`: the API, offline."""
+"""`clickcast validate`, `clickcast crd` and `clickcast reference`: the API, offline."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import yaml
 from rich.console import Console
 
 from clickcast.api.crd import custom_resource_definition
+from clickcast.api.reference import render_reference
 from clickcast.api.validation import validate_file
 from clickcast.cli.errors import fail, stderr
 
 stdout = Console(highlight=False, soft_wrap=True)
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
 
 
 def validate(
@@ -43,10 +45,24 @@ def validate(
 
 
 def crd(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    output: Output = None,
 ) -> None:
     """Print the ClickModel CustomResourceDefinition generated from the API models."""
-    text = render_crd()
+    _emit(render_crd(), output)
+
+
+def reference(
+    output: Output = None,
+) -> None:
+    """Print the configuration reference (Markdown) generated from the API models.
+
+    Every field of the ClickModel spec and status by its path, with its type,
+    default, constraints and description; `make docs` writes docs/configuration.md.
+    """
+    _emit(render_reference(), output)
+
+
+def _emit(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
     else:
