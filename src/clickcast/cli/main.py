@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clickcast import __version__
-from clickcast.cli import canary, dev, jobs, manifests, report, serve
+from clickcast.cli import canary, demo, dev, jobs, manifests, report, run, serve
 from clickcast.cli.operator import operator
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app.add_typer(dev.dev, name="dev")
 app.add_typer(canary.canary_app, name="canary")
 app.command()(serve.serve)
 app.command()(operator)
+app.command()(run.run)
+app.command()(demo.demo)
 app.command()(report.report)
 
 

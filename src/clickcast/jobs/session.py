@@ -18,6 +18,11 @@ BASE_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
 }
+LOCAL_CONF = {
+    # 200 shuffle partitions (Spark's default, sized for clusters) make every group-by of a small local run
+    # schedule hundreds of tiny tasks; the metrics of one training run dozens of them.
+    "spark.sql.shuffle.partitions": "8",
+}
 
 
 def under_spark_submit() -> bool:
@@ -36,9 +41,11 @@ def spark_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
+    local: dict[str, str] = {}
     if master is not None or not under_spark_submit():
         builder = builder.master(master or DEFAULT_MASTER)
-    for key, value in {**BASE_CONF, **s3a.jars_conf(), **dict(conf or {})}.items():
+        local = LOCAL_CONF if (master or DEFAULT_MASTER).startswith("local") else {}
+    for key, value in {**BASE_CONF, **local, **s3a.jars_conf(), **dict(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -26,14 +26,18 @@ class Child:
     def exit_code(self) -> int | None:
         return self.process.poll()
 
-    def tail(self, lines: int = 3, limit: int = 400) -> str:
-        """The last lines of its output: what a failure message quotes."""
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
-        return " | ".join(kept)[-limit:]
+    def tail(self) -> str:
+        return tail(self.log)
+
+
+def tail(log: Path, lines: int = 3, limit: int = 400) -> str:
+    """The last lines of a log: what a failure message quotes."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)[-limit:]
 
 
 def start(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Child:

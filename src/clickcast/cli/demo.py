@@ -1,0 +1,98 @@
+"""`clickcast demo`: the whole lifecycle on this machine in a few minutes (what `make demo` runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clickcast.cli.errors import fail
+from clickcast.cli.run import _until_signal
+
+console = Console(highlight=False, soft_wrap=True)
+SAMPLE = {"date": "2026-03-01", "categoryId": "3", "merchantId": "101", "category": "shoes", "device": "mobile",
+          "price": 10.5}  # fmt: skip
+
+
+def _report(directory: Path, result: Any) -> Path:
+    from clickcast.analysis.evidence import EvaluationReport  # noqa: PLC0415
+    from clickcast.report import build_report  # noqa: PLC0415
+    from clickcast.store import layout  # noqa: PLC0415
+
+    runs = sorted(Path(layout.evaluation_dir(str(directory / "store"), "offers", "x")).parent.glob("*/metrics.json"))
+    evaluations = [EvaluationReport.model_validate_json(p.read_text()) for p in runs]
+    out = directory / "report.html"
+    out.write_text(build_report("offers", result.status, evaluations))
+    return out
+
+
+def _summary(directory: Path, result: Any, report: Path) -> None:
+    status = result.status
+    table = Table(title="versions", title_justify="left")
+    for column in ("version", "decision", "test deviance", "reason", "git"):
+        table.add_column(column)
+    for entry in reversed(status.history):
+        m = entry.metrics
+        deviance = f"{m.poisson_deviance:.4f}" if m is not None and m.poisson_deviance is not None else "-"
+        table.add_row(entry.version, str(entry.decision), deviance, entry.reason, (entry.git_commit or "-")[:10])
+    console.print(table)
+    canary = result.canary
+    if canary is not None and canary.deviance_ratio is not None:
+        console.print(f"canary: {canary.verdict} after {canary.analyses} looks; deviance ratio "
+                      f"{canary.deviance_ratio:.3f} [{canary.ci_low:.3f}, {canary.ci_high:.3f}] on "
+                      f"{canary.candidate_observations:,} offer-days")  # fmt: skip
+    git = subprocess.run(["git", "--git-dir", str(result.git_dir), "log", "--format=%h %s", "-3"],
+                         capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    console.print(f"Git ({result.git_dir}):\n  " + "\n  ".join(git.splitlines()))
+    console.print(f"requests: {result.traffic.sent:,} sent, {result.traffic.failed} failed")
+    for failure in result.traffic.failures:
+        console.print(f"  [red]{failure}[/]")
+    console.print(f"report: {report}")
+
+
+def demo(
+    *,
+    directory: Annotated[Path, typer.Option("--dir", help="Where everything goes (replaced).")] = Path(".demo"),
+    once: Annotated[bool, typer.Option(help="End after the lifecycle instead of serving on until Ctrl-C.")] = False,
+    rows: Annotated[int, typer.Option(min=10_000, help="Offer-days generated.")] = 120_000,
+    port: Annotated[int, typer.Option(help="Port of the stable endpoint (0: any free port).")] = 0,
+) -> None:
+    """Train, serve, retrain on a moved market, shadow-canary, promote through Git, report: one ClickModel."""
+    from clickcast.demo.story import DemoConfig, DemoError, Story  # noqa: PLC0415
+
+    directory = directory.resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    story = Story(DemoConfig(directory, rows=rows, port=port), lambda line: console.print(line, markup=False))
+
+    async def finish(result: Any) -> None:
+        report = await asyncio.to_thread(_report, directory, result)
+        _summary(directory, result, report)
+        async with httpx.AsyncClient() as client:
+            answer = (await client.post(f"{result.endpoint}/predict", json=SAMPLE)).json()
+        curl = f"curl -s {result.endpoint}/predict -H 'content-type: application/json' -d '{json.dumps(SAMPLE)}'"
+        console.print(f"\n$ {curl}\n{json.dumps(answer)}")
+        if not once:
+            console.print("\nserving on; Ctrl-C stops everything")
+            await asyncio.Event().wait()
+
+    async def main() -> object:
+        return await _until_signal(asyncio.create_task(story.run(finish)))
+
+    try:
+        result: Any = asyncio.run(main())
+    except asyncio.CancelledError:
+        console.print("stopped; every process the demo started is stopped too")
+        return
+    except DemoError as exc:
+        fail(str(exc), code=1)
+    if result.traffic.failed:
+        fail(f"{result.traffic.failed} requests failed (see above)", code=1)

@@ -1,0 +1,146 @@
+"""The embedded runner's Observer, Executor and Recorder (clickcast.core.ports): local processes and files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from clickcast.api.resource import ClickModel, ObjectMeta
+from clickcast.api.roles import Role
+from clickcast.api.spec import ClickModelSpec
+from clickcast.api.status import ClickModelStatus, Phase
+from clickcast.core.observed import Observed, RunObservation, RunState, ServiceHealth
+from clickcast.core.plan import (
+    Action,
+    Deploy,
+    Event,
+    RecordPromotion,
+    Retire,
+    Route,
+    StartEvaluation,
+    StartScoring,
+    StartTraining,
+)
+from clickcast.jobs.manifests import evaluation_args, scoring_args, train_args
+from clickcast.local.runs import LocalRuns
+from clickcast.local.services import LocalServices
+from clickcast.runtime.gitops import GitOpsBridge
+from clickcast.runtime.outcomes import evaluation_report, prediction_log, spec_blocker, trained_version
+from clickcast.runtime.service_health import scrape
+from clickcast.store import layout
+
+NAMESPACE = "local"
+"""The namespace of every record `clickcast run` makes (GitOps paths, reports): there is no cluster."""
+
+
+class LocalObserver:
+    def __init__(self, runs: LocalRuns, services: LocalServices, gitops: GitOpsBridge, generation: int) -> None:
+        self.runs, self.services, self.gitops, self.generation = runs, services, gitops, generation
+
+    async def observe(self, name: str, spec: ClickModelSpec, status: ClickModelStatus) -> Observed:
+        await self.services.poll()
+        blocker = spec_blocker(spec)
+        t = status.training
+        training = self.runs.observe(t.job_name) if t is not None and t.job_name else None
+        scoring = self.runs.observe(status.scoring.job_name) if status.scoring is not None else None
+        trained = None
+        if (
+            status.phase in (Phase.TRAINING, Phase.VALIDATING)
+            and t is not None
+            and t.version
+            and blocker is None
+            and (training is None or training.state is not RunState.RUNNING)
+        ):
+            trained = await asyncio.to_thread(trained_version, spec, name, t.version)
+        evaluation, evaluated = None, None
+        run_name = status.canary.job_name if status.canary is not None else None
+        if run_name is None and status.monitoring is not None:
+            run_name = status.monitoring.job_name
+        if run_name is not None:
+            evaluation = self.runs.observe(run_name)
+            if evaluation.state is RunState.SUCCEEDED:
+                evaluated = await asyncio.to_thread(evaluation_report, spec, name, run_name)
+        health: ServiceHealth | None = None
+        if status.canary is not None and evaluated is not None and (urls := self.services.metrics_urls(Role.CANARY)):
+            health = await scrape(urls)
+        if spec.canary.gateway is not None:
+            blocker = blocker or "spec.canary.gateway: `clickcast run` has no Gateway API (split by replicas instead)"
+        git = await self.gitops.observe(NAMESPACE, name, spec, status)
+        return Observed(generation=self.generation, training=training, trained=trained, scoring=scoring,
+                        evaluation=evaluation, evaluated=evaluated, git=git, canary_health=health,
+                        rollouts=self.services.rollouts(), blocker=blocker)  # fmt: skip
+
+
+class LocalExecutor:
+    def __init__(self, runs: LocalRuns, services: LocalServices, gitops: GitOpsBridge) -> None:
+        self.runs, self.services, self.gitops = runs, services, gitops
+
+    async def apply(self, name: str, spec: ClickModelSpec, action: Action) -> None:
+        match action:
+            case StartTraining():
+                reference = (action.reference.uri, action.reference.checksum) if action.reference else None
+                model_file = self.runs.model_file(action.name, name, spec)
+                self.runs.ensure(action.name, "train", train_args(name, action.version, reference, model_file), spec)
+            case StartScoring():
+                self.runs.model_file(action.name, name, spec)
+                self.runs.ensure(action.name, "score", scoring_args(spec, action.pin.uri, action.pin.checksum,
+                                                                    action.output), spec)  # fmt: skip
+            case StartEvaluation():
+                model_file = self.runs.model_file(action.name, name, spec)
+                output = layout.evaluation_dir(spec.store.url, name, action.name)
+                args = evaluation_args(spec, prediction_log(name, spec), output, after=action.after,
+                                       compare=action.compare, model_file=model_file)  # fmt: skip
+                self.runs.ensure(action.name, "evaluate", args, spec)
+            case Deploy():
+                await self.services.deploy(name, spec, action)
+            case Retire():
+                await self.services.retire(action.role)
+            case RecordPromotion():
+                await self.gitops.record(NAMESPACE, name, spec, action)
+            case Route():
+                pass  # never asked: a gateway spec is reported as not runnable here
+
+
+class FileRecorder:
+    """The status in a ClickModel document on disk (replaced atomically), Events in a JSON-lines file."""
+
+    def __init__(self, state_dir: Path, on_event: Callable[[Event], None] | None = None) -> None:
+        self.state_dir = state_dir
+        self.on_event = on_event
+        self.metadata = ObjectMeta(name="unset")  # set by the runner from the ClickModel file
+        self.spec: ClickModelSpec | None = None
+
+    def status_file(self, name: str) -> Path:
+        return self.state_dir / f"{name}.yaml"
+
+    def load(self, name: str) -> ClickModel | None:
+        path = self.status_file(name)
+        if not path.exists():
+            return None
+        return ClickModel.model_validate(yaml.safe_load(path.read_text()))
+
+    async def write_status(self, name: str, status: ClickModelStatus) -> None:
+        assert self.spec is not None
+        doc = ClickModel(metadata=self.metadata, spec=self.spec, status=status).to_wire()
+        path = self.status_file(name)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w") as out:
+            yaml.safe_dump(doc, out, sort_keys=False)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+
+    async def emit(self, name: str, event: Event) -> None:
+        with (self.state_dir / "events.jsonl").open("a") as out:
+            out.write(json.dumps({"type": str(event.type), "reason": event.reason, "message": event.message}) + "\n")
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def run_state(observation: RunObservation | None) -> str:
+    return observation.state.value if observation is not None else "-"
