@@ -48,7 +48,7 @@ def _history(version: str) -> HistoryEntry:
             ),
             0,
             False,
-        ),  # fmt: skip
+        ),
     ],
     ids=["released", "no-new-decision", "in-flight", "failed", "candidate-pending"],
 )
