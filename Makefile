@@ -79,8 +79,8 @@ chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/click
 kind-demo: ## With Docker + kind: build the three images, load them into kind, helm install the chart, run the minimal sample
 	bash hack/kind-demo.sh
 
-demo: setup ## Set up and run the main job: validate, generate data, train, score, serve + predict, evaluate
-	bash hack/demo.sh
+demo: setup ## Set up and run the main job: the whole lifecycle on this machine (clickcast demo), serving on until Ctrl-C
+	$(RUN) clickcast demo --dir .demo $(DEMO_ARGS)
 
 bench: setup ## Run the benchmarks (they print figures)
 	$(RUN) pytest -m bench -s bench $(PYTEST_ARGS)
