@@ -25,6 +25,12 @@ def test_each_pod_gets_the_lowest_free_loopback_address() -> None:
     assert not kubelet.in_network(None) and not kubelet.in_network("not-an-ip")
 
 
+def test_each_cluster_has_its_own_pod_network_off_127_0() -> None:
+    networks = {kubelet.cluster_network(f"c{i}") for i in range(20)}
+    assert len(networks) > 15 and "127.0.0.0/16" not in networks
+    assert kubelet.cluster_network("clickcast") == kubelet.cluster_network("clickcast")
+
+
 CONTAINER = {"name": "web", "ports": [{"name": "http", "containerPort": 3000}]}
 
 

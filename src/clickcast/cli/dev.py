@@ -47,18 +47,20 @@ def up(
     nodes: Annotated[int, typer.Option(min=1, max=50, help="KWOK nodes to add.")] = kwok.DEFAULT_NODES,
     wait: Annotated[int, typer.Option(min=10, help="Seconds to wait for the cluster to be ready.")] = 120,
     run_workloads: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--workloads/--no-workloads",
-            help="Run pods as local processes (the workload runner) instead of faking them Running and Ready.",
+            help="Run pods as local processes (the workload runner) or fake them Running and Ready. "
+            "Default: a new cluster runs them; an existing one stays as it was created.",
+            show_default=False,
         ),
-    ] = True,
+    ] = None,
 ) -> None:
     """Build the binaries if needed (once), start the cluster (and its workload runner); print its kubeconfig path."""
     with user_errors():
         binaries.kubectl()
         path = kwok.up(name, bin_dir(), nodes=nodes, wait_seconds=wait, say=say, workloads=run_workloads)
-        if run_workloads:
+        if kwok.has_workloads(name):
             argv = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster", "workloads", "--name", name]
             pid = workloads.start(name, argv)
             say(f"workload runner: pid {pid}, pod logs in {workloads.state_dir(name)}")
@@ -72,6 +74,23 @@ def down(name: Name = kwok.DEFAULT_NAME) -> None:
         if workloads.stop(name):
             say("workload runner stopped")
         kwok.down(name, bin_dir(), say=say)
+
+
+@cluster.command()
+def logs(
+    pod: Annotated[str, typer.Argument(help="Pod name.")],
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="The pod's namespace.")] = "default",
+    name: Name = kwok.DEFAULT_NAME,
+    path_only: Annotated[bool, typer.Option("--path", help="Print the log file's path instead.")] = False,
+) -> None:
+    """Print a pod's output, as the workload runner wrote it (`kubectl logs` needs a kubelet)."""
+    path = workloads.pod_log(kwok.check_name(name), namespace, pod)
+    if path_only:
+        typer.echo(path)
+        return
+    if not path.is_file():
+        fail(f"no log of pod {namespace}/{pod} (the workload runner writes them to {path.parent})", code=1)
+    typer.echo(path.read_text(errors="replace"), nl=False)
 
 
 @cluster.command("workloads")

@@ -22,6 +22,7 @@ talks to the cluster (the caller passes `now`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ POD_NETWORK = "127.1.0.0/16"
 HOST_IP = "127.0.0.1"
 """Every pod's node is this machine."""
 BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
+
+
+def cluster_network(cluster: str) -> str:
+    """A /16 of 127.0.0.0/8 for one cluster's pods, from its name: two dev clusters do not share addresses.
+
+    127.0.0.0/16 (where 127.0.0.1 and the API servers live) is never chosen.
+    """
+    second = 1 + int.from_bytes(hashlib.sha256(cluster.encode()).digest()[:2], "big") % 254
+    return f"127.{second}.0.0/16"
 
 
 class AddressesExhausted(Exception):  # noqa: N818 - the condition, as the kubelet's IPAM reports it

@@ -209,17 +209,19 @@ def up(
     wait_seconds: int = 120,
     say: Say = print,
     *,
-    workloads: bool = False,
+    workloads: bool | None = False,
 ) -> Path:
     """Create (or restart) the cluster, add `nodes` KWOK nodes, and return its kubeconfig path.
 
     `workloads`: KWOK does not make pods Running or Ready; the workload runner (workloads.py) does, from
-    processes it really runs. Otherwise KWOK reports every scheduled pod Running and Ready at once.
+    processes it really runs. False: KWOK reports every scheduled pod Running and Ready at once. None: an
+    existing cluster stays as it was created, a new one gets the workload runner's stages.
     """
     check_name(name)
     started = time.monotonic()
     if name in clusters(bin_dir):
-        if (made := has_workloads(name)) is not None and made != workloads:
+        made = has_workloads(name)
+        if workloads is not None and made is not None and made != workloads:
             how = "for the workload runner" if made else "without the workload runner"
             raise DevClusterError(
                 f"cluster {name} was created {how}; delete it first (`clickcast dev cluster down --name {name}`)"
@@ -235,7 +237,7 @@ def up(
         say(f"creating cluster {name} (Kubernetes {version}, binaries from {bin_dir})")
         with tempfile.TemporaryDirectory(prefix="clickcast-kwok-") as tmp:
             config = Path(tmp) / "kwok.yaml"
-            config.write_text(render_config(bin_dir, version, workloads), encoding="utf-8")
+            config.write_text(render_config(bin_dir, version, workloads is not False), encoding="utf-8")
             try:
                 run(create_argv(name, config, wait_seconds), bin_dir, timeout=wait_seconds + 60)
             except DevClusterError:

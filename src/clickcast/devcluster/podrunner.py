@@ -50,6 +50,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -317,9 +318,17 @@ class PodRunner:
             if pod.get("status", {}).get("phase", "Pending") in ("Pending", "Running"):
                 self._seen.add(uid)
                 self.started[pod["metadata"]["name"]] = pod
-                self._start(uid, pod, {p.get("status", {}).get("podIP") for p in pods.values()})
-        for uid in list(self._pods):
-            self._advance(uid)
+                in_use = {p.get("status", {}).get("podIP") for p in pods.values()}
+                self._each(pod, self._start, uid, pod, in_use)
+        for uid, state in list(self._pods.items()):
+            self._each(state.pod, self._advance, uid)
+
+    def _each(self, pod: Doc, work: Callable[..., None], *args: Any) -> None:
+        """One pod's step: its failure is recorded and does not hold up the others."""
+        try:
+            work(*args)
+        except Exception as exc:
+            self.errors.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: {type(exc).__name__}: {exc}")
 
     def _doc(self, obj: object) -> Doc:
         doc: Doc = self.api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
@@ -519,8 +528,13 @@ class PodRunner:
             state.reported, state.previous = key, status
 
     def _patch(self, pod: Doc, patch: Doc) -> None:
+        # A JSON merge patch replaces lists whole: a strategic merge would add our address to the podIPs
+        # KWOK set (two IPv4 addresses, refused) and keep containers' stale fields.
         try:
-            self.core.patch_namespaced_pod_status(pod["metadata"]["name"], pod["metadata"]["namespace"], patch)
+            self.core.patch_namespaced_pod_status(
+                pod["metadata"]["name"], pod["metadata"]["namespace"], patch,
+                _content_type="application/merge-patch+json",
+            )  # fmt: skip
         except ApiException as exc:
             if exc.status != 404:  # a pod deleted meanwhile has nobody left to tell
                 raise

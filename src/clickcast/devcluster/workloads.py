@@ -49,6 +49,11 @@ def log_file(name: str) -> Path:
     return state_dir(name) / "runner.log"
 
 
+def pod_log(name: str, namespace: str, pod: str) -> Path:
+    """Where the runner writes a pod's output (`kubectl logs` needs a kubelet; there is none)."""
+    return state_dir(name) / namespace / f"{pod}.log"
+
+
 def _environ(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/environ").read_bytes()
@@ -160,7 +165,7 @@ def serve(name: str) -> None:
         entrypoints=table.entrypoints,
         image_paths=table.paths,
         base_env=dict(os.environ) | table.env,
-        pod_network=kubelet.POD_NETWORK,
+        pod_network=kubelet.cluster_network(name),
     )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
