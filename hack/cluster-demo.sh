@@ -85,7 +85,7 @@ while :; do
     Failed) kubectl -n "$NAMESPACE" describe clickmodel "$MODEL" >>"$LOG" 2>&1; die "ClickModel $MODEL failed" ;;
   esac
   ((SECONDS < deadline)) || die "ClickModel $MODEL did not reach Serving within ${TIMEOUT}s (last phase: ${phase:-none})"
-  sleep 1
+  sleep 3
 done
 sleep 1
 kill "$watcher" 2>/dev/null || true
