@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo test-services cluster-up cluster-down test test-unit lint format crd docs demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo cluster-demo test-services cluster-up cluster-down test test-unit lint format crd docs demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/click
 
 kind-demo: ## With Docker + kind: build the three images, load them into kind, helm install the chart, run the minimal sample
 	bash hack/kind-demo.sh
+
+cluster-demo: setup control-plane helm ## The product on the local control plane: chart, operator pod, training Job, serving pods, a prediction (no Docker)
+	bash hack/cluster-demo.sh
 
 demo: setup ## Set up and run the main job: the whole lifecycle on this machine (clickcast demo), serving on until Ctrl-C
 	$(RUN) clickcast demo --dir .demo $(DEMO_ARGS)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -176,3 +178,24 @@ def jobs(kube: Kube, namespace: str) -> Iterator[Any]:
 
     with JobRunner(kube, namespace) as runner:
         yield runner
+
+
+@pytest.fixture(scope="session")
+def workload_cluster() -> Iterator[Kube]:
+    """A second cluster, started as a user does (`clickcast dev cluster up`): its pods run for real.
+
+    Its KWOK stages leave pod status to the workload runner that `up` starts beside it, so a pod is
+    Running, Ready and at its address only because a local process does and answers. `down` at the end.
+    """
+    if os.environ.get(TEST_KUBECONFIG_ENV):
+        pytest.skip("the workload runner plays the kubelet of a kwok cluster; this session uses another cluster")
+    name = f"cc-wl-{os.getpid()}-{secrets.token_hex(3)}"
+    cli = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster"]
+    up = subprocess.run([*cli, "up", "--name", name], capture_output=True, text=True, timeout=600, check=False)
+    try:
+        assert up.returncode == 0, up.stderr
+        kubeconfig = Path(up.stdout.strip().splitlines()[-1])
+        yield Kube(kubeconfig, config.new_client_from_config(str(kubeconfig)), name)
+    finally:
+        down = subprocess.run([*cli, "down", "--name", name], capture_output=True, text=True, timeout=300, check=False)
+        assert down.returncode == 0, down.stderr

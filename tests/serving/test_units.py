@@ -146,11 +146,14 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
         shadow_url=shadow,
     )
     container = dep["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["MODEL_URI"] == "s3://store/models/offers/v3"
     assert env["MODEL_SHA256"] == "ab" * 32
     assert env["SHADOW_URL"] == "http://offers-canary.ads.svc:3100"
     assert env["BENTOML_PORT"] == "3100"
+    # It listens on its pod's address, defined (downward API) before the variable that refers to it.
+    assert container["env"][0] == {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    assert env["BENTOML_HOST"] == "$(POD_IP)"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert dep["spec"]["replicas"] == 3
     assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 
 from clickcast.cli.errors import fail, stderr
-from clickcast.devcluster import binaries, kwok
+from clickcast.devcluster import binaries, kwok, workloads
 from clickcast.devcluster.errors import DevClusterError
 
 dev = typer.Typer(help="Developer tools.", no_args_is_help=True)
@@ -45,19 +46,58 @@ def up(
     name: Name = kwok.DEFAULT_NAME,
     nodes: Annotated[int, typer.Option(min=1, max=50, help="KWOK nodes to add.")] = kwok.DEFAULT_NODES,
     wait: Annotated[int, typer.Option(min=10, help="Seconds to wait for the cluster to be ready.")] = 120,
+    run_workloads: Annotated[
+        bool | None,
+        typer.Option(
+            "--workloads/--no-workloads",
+            help="Run pods as local processes (the workload runner) or fake them Running and Ready. "
+            "Default: a new cluster runs them; an existing one stays as it was created.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Build the binaries if needed (once), start the cluster and print its kubeconfig path."""
+    """Build the binaries if needed (once), start the cluster (and its workload runner); print its kubeconfig path."""
     with user_errors():
         binaries.kubectl()
-        path = kwok.up(name, bin_dir(), nodes=nodes, wait_seconds=wait, say=say)
+        path = kwok.up(name, bin_dir(), nodes=nodes, wait_seconds=wait, say=say, workloads=run_workloads)
+        if kwok.has_workloads(name):
+            argv = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster", "workloads", "--name", name]
+            pid = workloads.start(name, argv)
+            say(f"workload runner: pid {pid}, pod logs in {workloads.state_dir(name)}")
     typer.echo(path)
 
 
 @cluster.command()
 def down(name: Name = kwok.DEFAULT_NAME) -> None:
-    """Stop the cluster's processes and delete its state."""
+    """Stop the cluster's processes (the workload runner's and its pods' too) and delete its state."""
     with user_errors():
+        if workloads.stop(name):
+            say("workload runner stopped")
         kwok.down(name, bin_dir(), say=say)
+
+
+@cluster.command()
+def logs(
+    pod: Annotated[str, typer.Argument(help="Pod name.")],
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="The pod's namespace.")] = "default",
+    name: Name = kwok.DEFAULT_NAME,
+    path_only: Annotated[bool, typer.Option("--path", help="Print the log file's path instead.")] = False,
+) -> None:
+    """Print a pod's output, as the workload runner wrote it (`kubectl logs` needs a kubelet)."""
+    path = workloads.pod_log(kwok.check_name(name), namespace, pod)
+    if path_only:
+        typer.echo(path)
+        return
+    if not path.is_file():
+        fail(f"no log of pod {namespace}/{pod} (the workload runner writes them to {path.parent})", code=1)
+    typer.echo(path.read_text(errors="replace"), nl=False)
+
+
+@cluster.command("workloads")
+def run_workload_runner(name: Name = kwok.DEFAULT_NAME) -> None:
+    """Run the workload runner in the foreground (`up` starts it detached): every pod as local processes."""
+    with user_errors():
+        workloads.serve(name)
 
 
 @cluster.command()

@@ -56,11 +56,28 @@ def kubeconfig_path(name: str) -> Path:
     return workdir() / "clusters" / name / "kubeconfig.yaml"
 
 
-def stages() -> str:
-    return resources.files("clickcast.devcluster").joinpath("stages.yaml").read_text(encoding="utf-8")
+POD_RUNNING_STAGE = "clickcast-pod-running"
+"""The stage that fakes a running, ready pod; left out when the workload runner plays the kubelet."""
 
 
-def render_config(bin_dir: Path, kube_version: str) -> str:
+def stages(workloads: bool = False) -> str:
+    """Our KWOK stages; with `workloads`, KWOK leaves pod status to the workload runner (it only deletes pods)."""
+    text = resources.files("clickcast.devcluster").joinpath("stages.yaml").read_text(encoding="utf-8")
+    if not workloads:
+        return text
+    docs = [doc for doc in yaml.safe_load_all(text) if doc["metadata"]["name"] != POD_RUNNING_STAGE]
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def has_workloads(name: str) -> bool | None:
+    """Whether the cluster was created for the workload runner (its stages leave pods to it); None: unknown."""
+    config = workdir() / "clusters" / name / "kwok.yaml"
+    if not config.is_file():
+        return None
+    return POD_RUNNING_STAGE not in config.read_text(encoding="utf-8")
+
+
+def render_config(bin_dir: Path, kube_version: str, workloads: bool = False) -> str:
     """The kwokctl config: local binaries, loopback only, and our stages (which replace kwok's defaults)."""
     options = {
         "runtime": "binary",
@@ -74,7 +91,7 @@ def render_config(bin_dir: Path, kube_version: str) -> str:
         "etcdBinary": str(bin_dir / "etcd"),
     }
     head = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration", "options": options}
-    return yaml.safe_dump(head, sort_keys=False) + "---\n" + stages()
+    return yaml.safe_dump(head, sort_keys=False) + "---\n" + stages(workloads)
 
 
 def create_argv(name: str, config: Path, wait_seconds: int) -> list[str]:
@@ -185,11 +202,30 @@ def wait_nodes_ready(name: str, bin_dir: Path, timeout: int) -> None:
     run([*argv, f"--timeout={timeout}s"], bin_dir, timeout=timeout + 10)
 
 
-def up(name: str, bin_dir: Path, nodes: int = DEFAULT_NODES, wait_seconds: int = 120, say: Say = print) -> Path:
-    """Create (or restart) the cluster, add `nodes` KWOK nodes, and return its kubeconfig path."""
+def up(
+    name: str,
+    bin_dir: Path,
+    nodes: int = DEFAULT_NODES,
+    wait_seconds: int = 120,
+    say: Say = print,
+    *,
+    workloads: bool | None = False,
+) -> Path:
+    """Create (or restart) the cluster, add `nodes` KWOK nodes, and return its kubeconfig path.
+
+    `workloads`: KWOK does not make pods Running or Ready; the workload runner (workloads.py) does, from
+    processes it really runs. False: KWOK reports every scheduled pod Running and Ready at once. None: an
+    existing cluster stays as it was created, a new one gets the workload runner's stages.
+    """
     check_name(name)
     started = time.monotonic()
     if name in clusters(bin_dir):
+        made = has_workloads(name)
+        if workloads is not None and made is not None and made != workloads:
+            how = "for the workload runner" if made else "without the workload runner"
+            raise DevClusterError(
+                f"cluster {name} was created {how}; delete it first (`clickcast dev cluster down --name {name}`)"
+            )
         ready, _ = readyz(name)
         if ready:
             say(f"cluster {name} is already running")
@@ -201,7 +237,7 @@ def up(name: str, bin_dir: Path, nodes: int = DEFAULT_NODES, wait_seconds: int =
         say(f"creating cluster {name} (Kubernetes {version}, binaries from {bin_dir})")
         with tempfile.TemporaryDirectory(prefix="clickcast-kwok-") as tmp:
             config = Path(tmp) / "kwok.yaml"
-            config.write_text(render_config(bin_dir, version), encoding="utf-8")
+            config.write_text(render_config(bin_dir, version, workloads is not False), encoding="utf-8")
             try:
                 run(create_argv(name, config, wait_seconds), bin_dir, timeout=wait_seconds + 60)
             except DevClusterError:

@@ -1,45 +1,59 @@
-"""Run a namespace's pods as local processes, concurrently, the way a kubelet would: bare pods included.
+"""Run pods as local processes, concurrently, the way a kubelet would: Job, Deployment and bare pods.
 
 The job runner (jobrunner.py) runs a Job's pods one at a time and waits for
-each. Spark on Kubernetes needs more: the training pod (a Job's) keeps running
-while the executor pods it creates (bare pods, owned by the driver pod) run
-beside it and talk to it. `PodRunner` is a background thread that, for each
-pod of its namespace that KWOK made Running,
+each. `PodRunner` is a background thread that plays the kubelet for every
+scheduled pod of one namespace, or of all of them (the workload runner of
+`clickcast dev cluster up`, see workloads.py). For each pod it
 
 - builds the pod's commands with the job runner's pure part (env, fieldRefs,
   volumes, `$(VAR)` expansion, mount paths rewritten to a scratch directory);
 - gives a container without a command its image's entrypoint, from the
-  `entrypoints` table (what an image would run; e.g. the jobs image's
-  jobs/entrypoint.sh, which honours Spark's `executor` argument);
-- rewrites paths baked into an image (`image_paths`) to local directories;
-- makes the pod reachable: status.podIP is 127.0.0.1 for its processes, as
-  they share the host's loopback, and KUBERNETES_SERVICE_HOST/PORT name the
-  real API server;
-- writes a real ServiceAccount token (TokenRequest, bound to the pod) into
-  the kube-api-access volume, so the pod acts with its own RBAC, never the
-  runner's (the runner's KUBECONFIG is not passed on);
-- starts its containers (init containers first, in order) and reports the
-  exit as Succeeded/Failed, like jobrunner; a pod deleted while running has
-  its processes terminated (SIGTERM, then SIGKILL after the grace period).
+  `entrypoints` table (exact image, or its repository with any tag), and
+  rewrites paths baked into an image (`image_paths`) to local directories;
+- gives the pod an address: its own loopback address from `pod_network`
+  (kubelet.next_address; released when its processes are gone), or, without
+  a pod network, 127.0.0.1 shared by every pod; status.podIP (and so the
+  downward API) says which;
+- hands it a real ServiceAccount token (TokenRequest, bound to the pod) in
+  the kube-api-access volume and a kubeconfig naming only that token
+  (KUBECONFIG), so the pod acts with its own RBAC, never the runner's (the
+  runner's KUBECONFIG is not passed on); KUBERNETES_SERVICE_HOST/PORT name
+  the real API server;
+- starts its init containers in order, then its containers side by side;
+  runs their readiness probes (httpGet, tcpSocket, exec) against the pod's
+  address and reports Ready/ContainersReady from them; restarts an exited
+  container as restartPolicy says, with the kubelet's crash-loop backoff and
+  restartCount; reports Succeeded/Failed once no container will run again;
+- terminates a deleted pod's processes (SIGTERM to each process group, then
+  SIGKILL after terminationGracePeriodSeconds, at most GRACE_SECONDS).
 
-Its output goes to `<workdir>/<pod>.log`.
+The decisions are kubelet.py's pure functions; this module carries them out.
+Output goes to `<workdir>/<namespace>/<pod>.log` (`<workdir>/<pod>.log` when
+it runs one namespace).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
-from collections.abc import Mapping
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import yaml
 from kubernetes.client import (
     ApiClient,
     AuthenticationV1TokenRequest,
@@ -49,47 +63,52 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from clickcast.devcluster import jobrunner
+from clickcast.devcluster import jobrunner, kubelet
 from clickcast.devcluster.jobrunner import Command, ContainerRun, Doc, JobRunnerError, PodRun
+from clickcast.devcluster.kubelet import ContainerView, Probe, ProbeError, ProbeKind, ProbeState
 
 LOOPBACK = "127.0.0.1"
 TOKEN_SECONDS = 3600
 GRACE_SECONDS = 10.0
-NOT_PASSED_ON = ("KUBECONFIG",)  # a pod has no kubeconfig: it must authenticate as its ServiceAccount
+NOT_PASSED_ON = ("KUBECONFIG",)  # a pod has no kubeconfig but its own: it authenticates as its ServiceAccount
+RUNNER_ENV = "CLICKCAST_WORKLOAD_RUNNER"
+"""Set in every process the runner starts (its workdir): how `down` recognises them."""
 
 
-@dataclass
-class _Running:
-    pod: Doc
-    log: Path
-    commands: list[Command]
-    init_left: list[Command]
-    process: subprocess.Popen[bytes] | None = None
-    runs: list[ContainerRun] = field(default_factory=list)
-    init_runs: list[ContainerRun] = field(default_factory=list)
-    main: list[subprocess.Popen[bytes]] = field(default_factory=list)
+# --- pure helpers ---------------------------------------------------------------------------------
 
 
-def reachable(pod: Doc) -> Doc:
-    """The pod as its local processes see it: at the loopback address."""
+def reachable(pod: Doc, address: str = LOOPBACK) -> Doc:
+    """The pod as its local processes see it: at `address`."""
     local = copy.deepcopy(pod)
-    local.setdefault("status", {})["podIP"] = LOOPBACK
-    local["status"]["podIPs"] = [{"ip": LOOPBACK}]
+    local.setdefault("status", {})["podIP"] = address
+    local["status"]["podIPs"] = [{"ip": address}]
     return local
 
 
+def image_repository(image: str) -> str:
+    """`ghcr.io/clickcast/jobs:0.1.0` (or `@sha256:...`) -> `ghcr.io/clickcast/jobs`."""
+    name = image.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
 def with_entrypoints(pod: Doc, entrypoints: Mapping[str, list[str]]) -> Doc:
-    """Containers without a command get their image's entrypoint (the image's args stay as given)."""
+    """Containers without a command get their image's entrypoint (the image's args stay as given).
+
+    `entrypoints` is keyed by image, or by repository for every tag of it.
+    """
     out = copy.deepcopy(pod)
     spec = out.get("spec", {})
     for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
         if not container.get("command"):
             image = container.get("image", "")
-            if image not in entrypoints:
+            entry = entrypoints.get(image) or entrypoints.get(image_repository(image))
+            if entry is None:
                 raise JobRunnerError(
                     f"container {container['name']} has no command and image {image!r} has no local entrypoint"
                 )
-            container["command"] = list(entrypoints[image])
+            container["command"] = list(entry)
     return out
 
 
@@ -107,7 +126,7 @@ def token_paths(pod: Doc) -> dict[str, tuple[str, int, str | None]]:
     return out
 
 
-def image_path_rewriter(image_paths: Mapping[str, Path]) -> Any:
+def image_path_rewriter(image_paths: Mapping[str, Path]) -> Callable[[str], str]:
     if not image_paths:
         return lambda text: text
     ordered = sorted(image_paths, key=len, reverse=True)
@@ -115,19 +134,94 @@ def image_path_rewriter(image_paths: Mapping[str, Path]) -> Any:
     return lambda text: pattern.sub(lambda m: str(image_paths[m.group(0)]), text)
 
 
+def pod_kubeconfig(server: str, ca_file: str | None, token_file: Path, namespace: str) -> Doc:
+    """A kubeconfig that holds nothing but the pod's own token (by file: a refreshed token is read again)."""
+    cluster: Doc = {"server": server, **({"certificate-authority": ca_file} if ca_file else {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "cluster", "cluster": cluster}],
+        "users": [{"name": "pod", "user": {"tokenFile": str(token_file)}}],
+        "contexts": [{"name": "pod", "context": {"cluster": "cluster", "user": "pod", "namespace": namespace}}],
+        "current-context": "pod",
+    }
+
+
+def _timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the state of one running pod -----------------------------------------------------------------
+
+
+@dataclass
+class _Container:
+    command: Command
+    image: str
+    probe: Probe | None
+    process: subprocess.Popen[bytes] | None = None
+    started_at: str = ""
+    started: float = 0.0  # monotonic
+    restarts: int = 0
+    last_state: Doc = field(default_factory=dict)
+    final: Doc | None = None  # the terminated state of a container that will not run again
+    restart_at: float | None = None
+    probe_state: ProbeState = field(default_factory=ProbeState)
+    probe_last: float | None = None
+    probe_result: Future[bool] | None = None
+
+    def view(self) -> ContainerView:
+        if self.final is not None:
+            state = self.final
+        elif self.process is not None:
+            state = kubelet.running(self.started_at)
+        elif self.restart_at is not None:
+            state = kubelet.waiting("CrashLoopBackOff", f"back-off restarting container {self.command.container}")
+        else:
+            state = kubelet.waiting("PodInitializing")
+        ready = self.process is not None and (self.probe is None or self.probe_state.ready)
+        return ContainerView(self.command.container, self.image, state, ready, self.restarts, self.last_state)
+
+
+@dataclass
+class _Pod:
+    pod: Doc
+    address: str
+    log: Path
+    policy: str
+    start_time: str
+    init: list[_Container]
+    main: list[_Container]
+    grace: float
+    reported: Doc | None = None  # the last status written (kubelet.without_times)
+    previous: Doc | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.pod["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.pod["metadata"]["namespace"])
+
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [c.process for c in [*self.init, *self.main] if c.process is not None]
+
+
 class PodRunner:
-    """Runs the pods of `namespace` (matching `label_selector`) as local processes until stopped."""
+    """Runs the scheduled pods of `namespace` (None: every namespace) as local processes until stopped."""
 
     def __init__(
         self,
         api: ApiClient,
-        namespace: str,
+        namespace: str | None,
         workdir: Path,
         *,
         entrypoints: Mapping[str, list[str]] | None = None,
         image_paths: Mapping[str, Path] | None = None,
         base_env: Mapping[str, str] | None = None,
         label_selector: str | None = None,
+        pod_network: str | None = None,
         poll: float = 0.25,
     ) -> None:
         self.api, self.core = api, CoreV1Api(api)
@@ -141,40 +235,59 @@ class PodRunner:
             "KUBERNETES_SERVICE_HOST": server.hostname or LOOPBACK,
             "KUBERNETES_SERVICE_PORT": str(server.port or 443),
             "KUBERNETES_AUTH_TRYKUBECONFIG": "false",  # fabric8 (Spark's client) would read ~/.kube/config
+            RUNNER_ENV: str(workdir),
         }
         self.label_selector = label_selector
+        self.pod_network = pod_network
         self.poll = poll
         self.errors: list[str] = []
         self.started: dict[str, Doc] = {}  # every pod this runner started, as it was then
         self.finished: dict[str, PodRun] = {}
-        self._running: dict[str, _Running] = {}
+        self._pods: dict[str, _Pod] = {}
         self._seen: set[str] = set()
+        self._addresses: dict[str, str] = {}  # uid -> address, until the pod's processes are gone
+        self._lock = threading.Lock()
+        self._stopping: list[threading.Thread] = []
+        self._probes = ThreadPoolExecutor(max_workers=16, thread_name_prefix="probe")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"podrunner-{namespace}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"podrunner-{namespace or 'all'}", daemon=True)
 
     def __enter__(self) -> PodRunner:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def log(self, pod: str) -> str:
-        path = self.workdir / f"{pod}.log"
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def log_path(self, namespace: str, pod: str) -> Path:
+        return self.workdir / f"{pod}.log" if self.namespace else self.workdir / namespace / f"{pod}.log"
+
+    def log(self, pod: str, namespace: str | None = None) -> str:
+        path = self.log_path(namespace or self.namespace or "default", pod)
         return path.read_text(errors="replace") if path.exists() else ""
 
     @property
     def running(self) -> list[str]:
-        return sorted(r.pod["metadata"]["name"] for r in self._running.values())
+        return sorted(p.name for p in list(self._pods.values()))
+
+    def pids(self) -> list[int]:
+        """Every process (group leader) the runner has running now."""
+        return [proc.pid for pod in list(self._pods.values()) for proc in pod.processes()]
 
     def stop(self) -> None:
-        """Stop watching and terminate every process still running."""
+        """Stop watching and terminate every process still running (concurrently, each with its grace period)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
-        for uid in list(self._running):
+        for uid in list(self._pods):
             self._terminate(uid)
+        for thread in self._stopping:
+            thread.join()
+        self._probes.shutdown(wait=False, cancel_futures=True)
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -186,52 +299,115 @@ class PodRunner:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             self._stop.wait(self.poll)
 
+    def _list(self) -> list[Doc]:
+        if self.namespace is None:
+            items = self.core.list_pod_for_all_namespaces(label_selector=self.label_selector).items
+        else:
+            items = self.core.list_namespaced_pod(self.namespace, label_selector=self.label_selector).items
+        return [self._doc(i) for i in items]
+
     def _step(self) -> None:
-        items = self.core.list_namespaced_pod(self.namespace, label_selector=self.label_selector).items
-        pods = {p["metadata"]["uid"]: p for p in (self._doc(i) for i in items)}
-        for uid in list(self._running):
+        pods = {p["metadata"]["uid"]: p for p in self._list()}
+        for uid in list(self._pods):
             pod = pods.get(uid)
             if pod is None or pod["metadata"].get("deletionTimestamp"):
                 self._terminate(uid)  # deleted: the kubelet kills the containers
         for uid, pod in pods.items():
-            if uid in self._seen or pod["metadata"].get("deletionTimestamp"):
+            if uid in self._seen or pod["metadata"].get("deletionTimestamp") or not pod["spec"].get("nodeName"):
                 continue
-            if pod.get("status", {}).get("phase") == "Running":
+            if pod.get("status", {}).get("phase", "Pending") in ("Pending", "Running"):
                 self._seen.add(uid)
                 self.started[pod["metadata"]["name"]] = pod
-                self._start(uid, pod)
-        for uid in list(self._running):
-            self._advance(uid)
+                in_use = {p.get("status", {}).get("podIP") for p in pods.values()}
+                self._each(pod, self._start, uid, pod, in_use)
+        for uid, state in list(self._pods.items()):
+            self._each(state.pod, self._advance, uid)
+
+    def _each(self, pod: Doc, work: Callable[..., None], *args: Any) -> None:
+        """One pod's step: its failure is recorded and does not hold up the others."""
+        try:
+            work(*args)
+        except Exception as exc:
+            self.errors.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: {type(exc).__name__}: {exc}")
 
     def _doc(self, obj: object) -> Doc:
         doc: Doc = self.api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
         return doc
 
-    def _start(self, uid: str, pod: Doc) -> None:
-        name = pod["metadata"]["name"]
-        scratch = self.workdir / "pods" / name
+    def _address(self, uid: str, pod: Doc, in_use: set[str | None]) -> str:
+        if self.pod_network is None:
+            return LOOPBACK
+        with self._lock:
+            own = pod.get("status", {}).get("podIP")
+            taken = set(self._addresses.values())
+            if kubelet.in_network(own, self.pod_network) and own not in taken:
+                address = str(own)  # a pod this runner ran before it restarted keeps its address
+            else:
+                address = kubelet.next_address(taken | {a for a in in_use if a}, self.pod_network)
+            self._addresses[uid] = address
+            return address
+
+    def _start(self, uid: str, pod: Doc, in_use: set[str | None]) -> None:
+        meta, spec = pod["metadata"], pod["spec"]
+        name, namespace = meta["name"], meta["namespace"]
+        scratch = self.workdir / "pods" / name if self.namespace else self.workdir / "pods" / namespace / name
+        policy = spec.get("restartPolicy", "Always")
+        address = self._address(uid, pod, in_use)
         try:
-            local = with_entrypoints(reachable(pod), self.entrypoints)
-            work = jobrunner.workload(
-                local, scratch, jobrunner.cluster_lookup(self.core, self.namespace), self.base_env
-            )
-            self._write_tokens(pod, scratch)
-        except (JobRunnerError, ApiException) as exc:
-            self.errors.append(f"{name}: {exc}")
-            self._report(pod, PodRun(name, [], [ContainerRun("setup", jobrunner.NOT_FOUND_EXIT, f"{exc}\n")]))
+            local = with_entrypoints(reachable(pod, address), self.entrypoints)
+            env = self.base_env | self._write_tokens(pod, scratch)
+            lookup = jobrunner.cluster_lookup(self.core, namespace)
+            work = jobrunner.workload(local, scratch, lookup, env)
+            containers = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+            probes = {c.container: kubelet.parse_probe(containers[c.container]) for c in work.main}
+        except (JobRunnerError, ProbeError, ApiException) as exc:
+            self.errors.append(f"{namespace}/{name}: {exc}")
+            self._setup_failed(uid, pod, address, policy, str(exc))
             return
         rewrite = self.rewrite_image_path
         root = scratch / "root"  # a container's own working directory, never shared with another pod
         root.mkdir(parents=True, exist_ok=True)
-        fix = [
-            Command(c.container, [rewrite(a) for a in c.argv], c.env, c.cwd or root) for c in [*work.init, *work.main]
-        ]
-        init, main = fix[: len(work.init)], fix[len(work.init) :]
-        self._running[uid] = _Running(pod, self.workdir / f"{name}.log", main, init)
 
-    def _write_tokens(self, pod: Doc, scratch: Path) -> None:
+        def local_command(c: Command) -> Command:
+            return Command(c.container, [rewrite(a) for a in c.argv], c.env | {"CLICKCAST_POD": f"{namespace}/{name}"},
+                           c.cwd or root)  # fmt: skip
+
+        log = self.log_path(namespace, name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        grace = min(float(spec.get("terminationGracePeriodSeconds", 30)), GRACE_SECONDS)
+        self._pods[uid] = _Pod(
+            local,
+            address,
+            log,
+            policy,
+            (pod.get("status") or {}).get("startTime") or _timestamp(),
+            [_Container(local_command(c), containers[c.container].get("image", ""), None) for c in work.init],
+            [_Container(local_command(c), containers[c.container].get("image", ""), probes[c.container])
+             for c in work.main],
+            grace,
+            previous=pod.get("status"),
+        )  # fmt: skip
+
+    def _setup_failed(self, uid: str, pod: Doc, address: str, policy: str, message: str) -> None:
+        """A pod that cannot run here: Failed if it would never be retried, else waiting with the reason."""
+        name = pod["metadata"]["name"]
+        if policy == "Never":
+            self._release(uid)
+            run = PodRun(name, [], [ContainerRun("setup", jobrunner.NOT_FOUND_EXIT, f"{message}\n")])
+            self.finished[name] = run
+            self._patch(pod, jobrunner.pod_status_patch(pod, run, _timestamp()))
+            return
+        now = _timestamp()
+        views = [ContainerView(c["name"], c.get("image", ""), kubelet.waiting("CreateContainerConfigError", message))
+                 for c in pod["spec"]["containers"]]  # fmt: skip
+        status = kubelet.pod_status(policy=policy, pod_ip=address, start_time=now, now=now, init=[], containers=views)
+        self._patch(pod, {"status": status})
+
+    def _write_tokens(self, pod: Doc, scratch: Path) -> dict[str, str]:
+        """Write the pod's ServiceAccount tokens; the environment that points its clients at them (KUBECONFIG)."""
         sa = pod.get("spec", {}).get("serviceAccountName") or "default"
         meta = pod["metadata"]
+        env: dict[str, str] = {}
         for volume, (path, seconds, audience) in token_paths(pod).items():
             request = AuthenticationV1TokenRequest(
                 spec=V1TokenRequestSpec(
@@ -242,78 +418,179 @@ class PodRunner:
                     ),
                 )
             )
-            answer = self.core.create_namespaced_service_account_token(sa, self.namespace, request)
+            answer = self.core.create_namespaced_service_account_token(sa, meta["namespace"], request)
             if answer.status is None or not answer.status.token:
-                raise JobRunnerError(f"no token issued for ServiceAccount {self.namespace}/{sa}")
+                raise JobRunnerError(f"no token issued for ServiceAccount {meta['namespace']}/{sa}")
             target = scratch / "volumes" / volume / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(answer.status.token)
+            if audience is None and "KUBECONFIG" not in env:
+                config = pod_kubeconfig(self.api.configuration.host, self.api.configuration.ssl_ca_cert, target,
+                                        meta["namespace"])  # fmt: skip
+                kubeconfig = scratch / "kubeconfig.yaml"
+                kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+                env["KUBECONFIG"] = str(kubeconfig)
+        return env
 
-    def _spawn(self, state: _Running, command: Command) -> subprocess.Popen[bytes]:
+    # --- containers -----------------------------------------------------------------------------
+
+    def _spawn(self, state: _Pod, container: _Container) -> None:
+        command = container.command
         with state.log.open("ab") as out:
             out.write(f"--- {command.container}: {' '.join(command.argv)}\n".encode())
             out.flush()
-            return subprocess.Popen(
-                command.argv, env=command.env, cwd=command.cwd, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: terminate() reaches the JVM's children too
-            )  # fmt: skip
+            try:
+                container.process = subprocess.Popen(
+                    command.argv, env=command.env, cwd=command.cwd, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: terminate() reaches the JVM's children too
+                )  # fmt: skip
+            except OSError as exc:  # a missing executable: what a shell reports as 127
+                out.write(f"{exc}\n".encode())
+                container.process = None
+                container.started_at = _timestamp()
+                self._exited(state, container, jobrunner.NOT_FOUND_EXIT)
+                return
+        container.started_at, container.started = _timestamp(), time.monotonic()
+        container.restart_at = None
+        container.probe_state, container.probe_last, container.probe_result = ProbeState(), None, None
+
+    def _exited(self, state: _Pod, container: _Container, code: int, *, init: bool = False) -> None:
+        finished = kubelet.terminated(code, container.started_at, _timestamp())
+        container.process = None
+        if not init and kubelet.should_restart(state.policy, code):
+            container.last_state = finished
+            container.restart_at = time.monotonic() + kubelet.backoff_seconds(container.restarts)
+            container.restarts += 1
+        else:
+            container.final = finished
 
     def _advance(self, uid: str) -> None:
-        state = self._running[uid]
-        if state.process is not None:  # an init container
-            code = state.process.poll()
-            if code is None:
-                return
-            state.init_runs.append(ContainerRun(state.init_left.pop(0).container, code, ""))
-            state.process = None
-            if code:
-                self._finish(uid)
-                return
-        if state.init_left:
-            state.process = self._spawn(state, state.init_left[0])
+        state = self._pods[uid]
+        for container in state.init:  # in order: one at a time, the next once the previous succeeded
+            if container.final is not None:
+                if container.final["terminated"]["exitCode"] != 0:
+                    return self._report(uid, done=True)
+                continue
+            if container.process is None:
+                self._spawn(state, container)
+            elif (code := container.process.poll()) is not None:
+                self._exited(state, container, code, init=True)
+            return self._report(uid)
+        now = time.monotonic()
+        for container in state.main:
+            if container.final is not None:
+                continue
+            if container.process is None:
+                if container.restart_at is None or now >= container.restart_at:
+                    self._spawn(state, container)
+            elif (code := container.process.poll()) is not None:
+                self._exited(state, container, code)
+            else:
+                self._probe(state, container, now)
+        self._report(uid, done=all(c.final is not None for c in state.main))
+
+    def _probe(self, state: _Pod, container: _Container, now: float) -> None:
+        probe = container.probe
+        if probe is None:
             return
-        if not state.main:
-            state.main = [self._spawn(state, c) for c in state.commands]
-        if all(p.poll() is not None for p in state.main):
-            state.runs = [
-                ContainerRun(c.container, int(p.returncode), "")
-                for c, p in zip(state.commands, state.main, strict=True)
-            ]
-            self._finish(uid)
+        if container.probe_result is not None:
+            if not container.probe_result.done():
+                return
+            container.probe_state = container.probe_state.observe(probe, container.probe_result.result())
+            container.probe_result = None
+        if kubelet.probe_due(probe, container.started, container.probe_last, now):
+            container.probe_last = now
+            container.probe_result = self._probes.submit(
+                run_probe, probe, state.address, container.command.env, container.command.cwd
+            )
 
-    def _finish(self, uid: str) -> None:
-        state = self._running.pop(uid)
-        name = state.pod["metadata"]["name"]
-        run = PodRun(name, state.init_runs, state.runs)
-        self.finished[name] = run
-        self._report(state.pod, run)
+    # --- status ---------------------------------------------------------------------------------
 
-    def _report(self, pod: Doc, run: PodRun) -> None:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def _report(self, uid: str, *, done: bool = False) -> None:
+        state = self._pods[uid]
+        now = _timestamp()
+        status = kubelet.pod_status(
+            policy=state.policy, pod_ip=state.address, start_time=state.start_time, now=now,
+            init=[c.view() for c in state.init], containers=[c.view() for c in state.main], previous=state.previous,
+        )  # fmt: skip
+        if done or status["phase"] in ("Succeeded", "Failed"):
+            self._pods.pop(uid)
+            self._release(uid)
+            run = PodRun(
+                state.name,
+                [ContainerRun(c.command.container, _exit_code(c), "") for c in state.init if c.final],
+                [ContainerRun(c.command.container, _exit_code(c), "") for c in state.main if c.final],
+            )
+            self.finished[state.name] = run
+        key = kubelet.without_times(status)
+        if key != state.reported:
+            self._patch(state.pod, {"status": status})
+            state.reported, state.previous = key, status
+
+    def _patch(self, pod: Doc, patch: Doc) -> None:
+        # A JSON merge patch replaces lists whole: a strategic merge would add our address to the podIPs
+        # KWOK set (two IPv4 addresses, refused) and keep containers' stale fields.
         try:
             self.core.patch_namespaced_pod_status(
-                pod["metadata"]["name"], self.namespace, jobrunner.pod_status_patch(pod, run, now)
-            )
+                pod["metadata"]["name"], pod["metadata"]["namespace"], patch,
+                _content_type="application/merge-patch+json",
+            )  # fmt: skip
         except ApiException as exc:
             if exc.status != 404:  # a pod deleted meanwhile has nobody left to tell
                 raise
 
+    # --- termination ----------------------------------------------------------------------------
+
+    def _release(self, uid: str) -> None:
+        with self._lock:
+            self._addresses.pop(uid, None)
+
     def _terminate(self, uid: str) -> None:
-        state = self._running.pop(uid, None)
+        state = self._pods.pop(uid, None)
         if state is None:
             return
-        for proc in [*state.main, *([state.process] if state.process else [])]:
-            _stop_group(proc)
+
+        def stop() -> None:
+            for proc in state.processes():
+                _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + state.grace
+            for proc in state.processes():
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    _signal_group(proc, signal.SIGKILL)
+                    proc.wait(GRACE_SECONDS)
+            self._release(uid)  # the address is free once nothing listens on it any more
+
+        thread = threading.Thread(target=stop, name=f"stop-{state.name}", daemon=True)
+        self._stopping.append(thread)
+        thread.start()
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def _exit_code(container: _Container) -> int:
+    return int((container.final or {}).get("terminated", {}).get("exitCode", 0))
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     if proc.poll() is not None:
         return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+def run_probe(probe: Probe, address: str, env: Mapping[str, str], cwd: Path | None) -> bool:
+    """Carry out one probe against the pod's address: HTTP 200-399, a TCP connect, or exit code 0."""
+    host = probe.host or address
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(GRACE_SECONDS)
-    except ProcessLookupError:
-        pass
+        if probe.kind == ProbeKind.HTTP:
+            url = f"{probe.scheme.lower()}://{host}:{probe.port}{probe.path}"
+            with urllib.request.urlopen(url, timeout=probe.timeout) as answer:
+                return 200 <= int(answer.status) < 400
+        if probe.kind == ProbeKind.TCP:
+            with socket.create_connection((host, int(probe.port or 0)), timeout=probe.timeout):
+                return True
+        done = subprocess.run(list(probe.command), env=dict(env), cwd=cwd, capture_output=True,
+                              timeout=probe.timeout, check=False)  # fmt: skip
+        return done.returncode == 0
+    except (OSError, urllib.error.URLError, subprocess.TimeoutExpired, ValueError):
+        return False

@@ -1,0 +1,44 @@
+"""`make cluster-demo` (hack/cluster-demo.sh) on the session's workload cluster: the product, pods really run.
+
+The chart's operator pod (as the chart's ServiceAccount), the training Job's Spark and the serving pods are
+local processes started by the workload runner; the script follows the sample ClickModel to Serving and
+asks the stable pod for a prediction at its own 127.1.x.y address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clickcast.devcluster import workloads
+from tests.k8s.conftest import Kube
+from tests.manifests import ROOT
+
+pytestmark = [pytest.mark.k8s, pytest.mark.e2e]
+
+
+def test_cluster_demo_reaches_serving_and_the_stable_pod_predicts(workload_cluster: Kube, tmp_path: Path) -> None:
+    env = os.environ | {"CLICKCAST_CLUSTER": str(workload_cluster.name), "DEMO_DIR": str(tmp_path), "TIMEOUT": "420"}
+    done = subprocess.run(["bash", str(ROOT / "hack" / "cluster-demo.sh")], env=env, capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    log = (tmp_path / "cluster-demo.log").read_text() if (tmp_path / "cluster-demo.log").exists() else ""
+    assert done.returncode == 0, f"{done.stderr[-3000:]}\n--- log\n{log[-4000:]}"
+
+    phases = re.findall(r"phase: (\w+)", done.stdout)
+    assert phases[0] in ("Pending", "Training") and phases[-1] == "Serving", phases
+    assert "Training" in phases
+    curl = next(line for line in done.stdout.splitlines() if line.startswith("curl "))
+    ip = re.search(r"http://(127\.[\d.]+):3000/predict", curl)
+    assert ip is not None, curl
+    answer = json.loads(done.stdout.strip().splitlines()[done.stdout.strip().splitlines().index(curl) + 1])
+    assert answer["predictedClicks"] > 0 and answer["role"] == "stable"
+
+    operator = next(workloads.state_dir(str(workload_cluster.name)).joinpath("clickcast-system").glob("*.log"))
+    text = operator.read_text()
+    assert "forbidden" not in text.lower(), text[-3000:]
+    assert "Serving" in text  # the operator pod itself decided it, as the chart's ServiceAccount
