@@ -46,7 +46,7 @@ def _summary(directory: Path, result: Any, report: Path) -> None:
     console.print(table)
     canary = result.canary
     if canary is not None and canary.deviance_ratio is not None:
-        console.print(f"canary: {canary.verdict} after {canary.analyses} looks; deviance ratio "
+        console.print(f"canary: {canary.verdict} after {canary.analyses} look(s); deviance ratio "
                       f"{canary.deviance_ratio:.3f} [{canary.ci_low:.3f}, {canary.ci_high:.3f}] on "
                       f"{canary.candidate_observations:,} offer-days")  # fmt: skip
     git = subprocess.run(["git", "--git-dir", str(result.git_dir), "log", "--format=%h %s", "-3"],

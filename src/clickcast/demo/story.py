@@ -82,7 +82,8 @@ def clickmodel(directory: Path) -> dict[str, object]:
         "kind": "ClickModel",
         "metadata": {"name": NAME},
         "spec": {
-            "data": {"url": f"file://{directory}/lake"},
+            # A short window: after the shift, the next version learns mostly from the moved market.
+            "data": {"url": f"file://{directory}/lake", "window": {"trainDays": 14, "testDays": 3}},
             "store": {"url": f"file://{directory}/store"},
             "canary": {"mode": "shadow", "interval": "1h", "minObservations": 1000, "maxDuration": "24h"},
             "monitoring": {"interval": "1h", "autoRetrain": True},
@@ -105,7 +106,7 @@ class Story:
         self.say(f"generating {cfg.rows:,} offer-days over {cfg.days} days (a market shift on day {cfg.shift})")
         market = await asyncio.to_thread(
             Market.generate, self.dir / "source", self.dir / "lake",
-            GeneratorConfig(rows=cfg.rows, days=cfg.days, seed=cfg.seed, shifts=(cfg.shift,), shift_strength=0.8),
+            GeneratorConfig(rows=cfg.rows, days=cfg.days, seed=cfg.seed, shifts=(cfg.shift,), shift_strength=0.6),
         )  # fmt: skip
         market.release_clicks(cfg.shift)
         git_dir = self.dir / "releases.git"
