@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,31 @@ def test_a_version_is_never_overwritten(store_url: str) -> None:
     with pytest.raises(VersionExistsError, match="immutable"):
         store.publish("offers", "v1", {"model.json": b"other"})
     assert load_version(first.uri, first.manifest_sha256).files == FILES
+
+
+def test_garbage_of_dead_publishers_is_collected_once_old_and_nothing_else(
+    store_url: str, request: pytest.FixtureRequest
+) -> None:
+    env = request.getfixturevalue("s3").env() if store_url.startswith("s3://") else None
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.store.crash_publisher", store_url, "v1", "2"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == CRASH_EXIT, proc.stderr
+    store = ModelStore(store_url)
+    published = store.publish("offers", "v2", FILES)  # committed: on S3 its files stay under its attempt
+    staging = layout.model_dir(store.root, "offers") + "/" + layout.STAGING
+    store.fs.invalidate_cache()
+    before = sorted(store.fs.ls(staging, detail=False))
+    assert len(before) == (1 if store_url.startswith("file://") else 2)  # the dead attempt (+ v2's on S3)
+    # Young: it could be a publish in progress, so it stays.
+    assert store.collect_garbage("offers") == []
+    # Old: the dead attempt goes, the committed version's attempt stays and still verifies.
+    later = datetime.now(UTC) + timedelta(days=3)
+    removed = store.collect_garbage("offers", now=later)
+    assert len(removed) == 1 and "/v1-" in removed[0]
+    store.fs.invalidate_cache()
+    left = sorted(store.fs.ls(staging, detail=False)) if store.fs.exists(staging) else []
+    assert left == [p for p in before if "/v1-" not in p]
+    assert load_version(published.uri, published.manifest_sha256).files == FILES
+    assert store.collect_garbage("offers", now=later) == []

@@ -3,6 +3,7 @@ measure both on the test window, publish an immutable version and report it."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -15,6 +16,7 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast import __version__
 from clickcast.analysis.evidence import ReferenceEvidence, TrainingEvidence
+from clickcast.api.duration import parse_duration
 from clickcast.api.spec import AlgorithmName, ClickModelSpec
 from clickcast.api.status import DataWindowStatus, Metrics, ModelVersionStatus, SegmentMetrics
 from clickcast.features.contract import CATEGORY, CLICKS, DATE, DEVICE, INPUT_COLUMNS, PRICE
@@ -34,7 +36,7 @@ from clickcast.model.artifact import (
     PARAMS_FILE,
     load_predictor,
 )
-from clickcast.store.artifacts import ModelStore
+from clickcast.store.artifacts import GARBAGE_AGE, ModelStore, PublishedVersion
 
 Progress = Callable[[str], None]
 PREDICTED, BASELINE, REFERENCE = "predicted", "baseline_predicted", "reference_predicted"
@@ -96,6 +98,17 @@ def _measure_reference(
     )
     scored.unpersist()
     return evidence
+
+
+def _publish(spec: ClickModelSpec, name: str, version: str, files: dict[str, bytes],
+             say: Callable[[str], None]) -> PublishedVersion:  # fmt: skip
+    store = ModelStore(spec.store.url)
+    published = store.publish(name, version, files)
+    with contextlib.suppress(OSError):  # best effort: what dead publishers left, long after any run could end
+        age = max(GARBAGE_AGE, 2 * parse_duration(spec.training.timeout))
+        for prefix in store.collect_garbage(name, older_than=age):
+            say(f"removed {prefix}: staging of a publish that never committed")
+    return published
 
 
 def train(
@@ -205,7 +218,7 @@ def train(
         PARAMS_FILE: json.dumps(params, indent=1, default=str).encode(),
         DATA_FILE: json.dumps(data_doc, indent=1, default=str).encode(),
     }
-    published = ModelStore(spec.store.url).publish(name, version, files)
+    published = _publish(spec, name, version, files, say)
     status = ModelVersionStatus(
         version=version,
         uri=published.uri,

@@ -19,7 +19,8 @@ So of two publishers exactly one commits and the other's files are never
 read, and a publisher that dies midway leaves no version (only staging
 garbage), so the version can be published again. Filesystems without an
 atomic create-if-absent are refused for publishing rather than written
-non-atomically.
+non-atomically. `collect_garbage` removes such leftovers once they are older
+than any publish could take (every training run calls it after publishing).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import threading
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fsspec
@@ -43,6 +44,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from clickcast import __version__
 from clickcast.store import layout
+
+GARBAGE_AGE = timedelta(days=2)
+"""Staging older than this is a dead publisher's (training runs time out long before: spec.training.timeout)."""
 
 MANIFEST_NAME = "MANIFEST.json"
 _VERSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -205,6 +209,36 @@ class ModelStore:
                 with contextlib.suppress(OSError):  # best effort; an orphaned attempt is only garbage
                     self.fs.rm(staging, recursive=True)
 
+    def collect_garbage(
+        self, model: str, older_than: timedelta = GARBAGE_AGE, now: datetime | None = None
+    ) -> list[str]:
+        """Remove staging prefixes no committed version names whose newest file is older than `older_than`.
+
+        They are what publishers that died midway left; a younger one may belong to a publish in progress,
+        and one whose age cannot be read is kept. Returns the removed prefixes.
+        """
+        staging_root = f"{layout.model_dir(self.root, model)}/{layout.STAGING}"
+        self.fs.invalidate_cache(staging_root)
+        if not self.fs.exists(staging_root):
+            return []
+        named = set()
+        for version in self.list_versions(model):
+            manifest = json.loads(self.fs.cat_file(f"{self._path(model, version)}/{MANIFEST_NAME}"))
+            if manifest.get("attempt"):
+                named.add(f"{version}-{manifest['attempt']}")
+        cutoff = (now or datetime.now(UTC)) - older_than
+        removed = []
+        for prefix in self.fs.ls(staging_root, detail=False):
+            if prefix.rstrip("/").rsplit("/", 1)[-1] in named:
+                continue
+            ages = [_modified(info) for info in self.fs.find(prefix, detail=True, withdirs=False).values()]
+            if not ages or any(a is None or a > cutoff for a in ages):
+                continue
+            with contextlib.suppress(OSError):
+                self.fs.rm(prefix, recursive=True)
+                removed.append(self.fs.unstrip_protocol(prefix))
+        return removed
+
     def load(self, uri: str, expected_manifest_sha256: str | None = None) -> VerifiedVersion:
         """Read a version and verify every file against the manifest (and the manifest itself, if given)."""
         if not uri.startswith(self.url):
@@ -260,6 +294,16 @@ def _load(
             )
         files[name] = data
     return VerifiedVersion(uri=uri, manifest=manifest, manifest_sha256=manifest_sha, files=files)
+
+
+def _modified(info: Mapping[str, Any]) -> datetime | None:
+    """When a file was last written, from what the filesystem reports (local mtime, S3 LastModified)."""
+    value = info.get("LastModified", info.get("mtime", info.get("created")))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return None
 
 
 def _conditional_put(fs: Any) -> bool:
