@@ -71,9 +71,12 @@ def demo(
     directory = directory.resolve()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    story = Story(DemoConfig(directory, rows=rows, port=port), lambda line: console.print(line, markup=False))
+    spinner = console.status("starting")
+    story = Story(DemoConfig(directory, rows=rows, port=port), lambda line: console.print(line, markup=False),
+                  progress=spinner.update)  # fmt: skip
 
     async def finish(result: Any) -> None:
+        spinner.stop()
         report = await asyncio.to_thread(_report, directory, result)
         _summary(directory, result, report)
         async with httpx.AsyncClient() as client:
@@ -88,7 +91,8 @@ def demo(
         return await _until_signal(asyncio.create_task(story.run(finish)))
 
     try:
-        result: Any = asyncio.run(main())
+        with spinner:
+            result: Any = asyncio.run(main())
     except asyncio.CancelledError:
         console.print("stopped; every process the demo started is stopped too")
         return

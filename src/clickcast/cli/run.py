@@ -90,4 +90,5 @@ def run(
     from clickcast.api.status import Phase  # noqa: PLC0415
 
     if getattr(status, "phase", None) is Phase.FAILED:
-        fail(f"{name} failed: {summary_line(status)}; see {state / (name + '.yaml')}", code=1)
+        fail(f"{name} failed: {summary_line(status)}; see {state / (name + '.yaml')} and the logs in {state}/runs "
+             f"and {state}/serving", code=1)  # fmt: skip

@@ -93,8 +93,10 @@ def clickmodel(directory: Path) -> dict[str, object]:
 
 
 class Story:
-    def __init__(self, cfg: DemoConfig, say: Callable[[str], None]) -> None:
+    def __init__(self, cfg: DemoConfig, say: Callable[[str], None],
+                 progress: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.cfg, self.say = cfg, say
+        self.progress = progress or (lambda _: None)
         self.dir = cfg.directory
         self.clock = SimulatedClock()
         self.log: list[str] = []
@@ -137,6 +139,8 @@ class Story:
         while True:
             status = runner.status
             self.canary = status.canary or self.canary
+            running = ", ".join(runner.runs.running()) or "no run"
+            self.progress(f"waiting for {what}: phase {status.phase}, {running}")
             if done(status):
                 return status
             if loop.done():

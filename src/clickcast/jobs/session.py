@@ -41,12 +41,15 @@ def spark_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    local: dict[str, str] = {}
     if master is not None or not under_spark_submit():
         builder = builder.master(master or DEFAULT_MASTER)
-        local = LOCAL_CONF if (master or DEFAULT_MASTER).startswith("local") else {}
-    for key, value in {**BASE_CONF, **local, **s3a.jars_conf(), **dict(conf or {})}.items():
+    for key, value in {**BASE_CONF, **s3a.jars_conf(), **dict(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
+    given = session.sparkContext.getConf()
+    if (given.get("spark.master") or "").startswith("local"):  # also under spark-submit --master local[*]
+        for key, value in LOCAL_CONF.items():
+            if not given.contains(key):  # what the user or spark-submit set explicitly wins
+                session.conf.set(key, value)
     session.sparkContext.setLogLevel("ERROR")
     return session
