@@ -69,7 +69,6 @@ class DemoResult:
     status: ClickModelStatus
     endpoint: str
     traffic: Traffic
-    first_version: str
     git_dir: Path
     log: list[str]
     canary: CanaryStatus | None
@@ -211,7 +210,7 @@ class Story:
         await asyncio.sleep(1.0)  # live requests keep going across the roll
         stop.set()
         await live
-        return DemoResult(status, runner.endpoint, traffic, first, git_dir, self.log, self.canary)
+        return DemoResult(status, runner.endpoint, traffic, git_dir, self.log, self.canary)
 
     @staticmethod
     def _shadow_ready(runner: LocalRunner) -> bool:

@@ -26,9 +26,6 @@ class Child:
     def exit_code(self) -> int | None:
         return self.process.poll()
 
-    def tail(self) -> str:
-        return tail(self.log)
-
 
 def tail(log: Path, lines: int = 3, limit: int = 400) -> str:
     """The last lines of a log: what a failure message quotes."""

@@ -13,8 +13,8 @@ import yaml
 from clickcast.api.resource import ClickModel, ObjectMeta
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
-from clickcast.api.status import ClickModelStatus, Phase
-from clickcast.core.observed import Observed, RunObservation, RunState, ServiceHealth
+from clickcast.api.status import ClickModelStatus
+from clickcast.core.observed import Observed, RunState, ServiceHealth
 from clickcast.core.plan import (
     Action,
     Deploy,
@@ -30,7 +30,14 @@ from clickcast.jobs.manifests import evaluation_args, scoring_args, train_args
 from clickcast.local.runs import LocalRuns
 from clickcast.local.services import LocalServices
 from clickcast.runtime.gitops import GitOpsBridge
-from clickcast.runtime.outcomes import evaluation_report, prediction_log, spec_blocker, trained_version
+from clickcast.runtime.outcomes import (
+    evaluation_report,
+    evaluation_run_name,
+    prediction_log,
+    spec_blocker,
+    trained_to_read,
+    trained_version,
+)
 from clickcast.runtime.service_health import scrape
 from clickcast.store import layout
 
@@ -49,19 +56,10 @@ class LocalObserver:
         training = self.runs.observe(t.job_name) if t is not None and t.job_name else None
         scoring = self.runs.observe(status.scoring.job_name) if status.scoring is not None else None
         trained = None
-        if (
-            status.phase in (Phase.TRAINING, Phase.VALIDATING)
-            and t is not None
-            and t.version
-            and blocker is None
-            and (training is None or training.state is not RunState.RUNNING)
-        ):
-            trained = await asyncio.to_thread(trained_version, spec, name, t.version)
+        if blocker is None and (version := trained_to_read(status, training)) is not None:
+            trained = await asyncio.to_thread(trained_version, spec, name, version)
         evaluation, evaluated = None, None
-        run_name = status.canary.job_name if status.canary is not None else None
-        if run_name is None and status.monitoring is not None:
-            run_name = status.monitoring.job_name
-        if run_name is not None:
+        if (run_name := evaluation_run_name(status)) is not None:
             evaluation = self.runs.observe(run_name)
             if evaluation.state is RunState.SUCCEEDED:
                 evaluated = await asyncio.to_thread(evaluation_report, spec, name, run_name)
@@ -140,7 +138,3 @@ class FileRecorder:
             out.write(json.dumps({"type": str(event.type), "reason": event.reason, "message": event.message}) + "\n")
         if self.on_event is not None:
             self.on_event(event)
-
-
-def run_state(observation: RunObservation | None) -> str:
-    return observation.state.value if observation is not None else "-"

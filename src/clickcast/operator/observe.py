@@ -7,11 +7,17 @@ import asyncio
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
-from clickcast.api.status import ClickModelStatus, Phase
+from clickcast.api.status import ClickModelStatus
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
 from clickcast.runtime.gitops import GitOpsBridge
-from clickcast.runtime.outcomes import evaluation_report, spec_blocker, trained_version
+from clickcast.runtime.outcomes import (
+    evaluation_report,
+    evaluation_run_name,
+    spec_blocker,
+    trained_to_read,
+    trained_version,
+)
 from clickcast.runtime.service_health import scrape
 from clickcast.serving.manifests import (
     HTTP_ROUTE_API,
@@ -123,15 +129,8 @@ class KubeObserver:
                 scoring = await self._run(status.scoring.job_name, False)
         except MissingResource as exc:
             blocker = blocker or f"spec.training.backend: {exc} (install the Spark Operator, or use backend: job)"
-        looking = status.phase in (Phase.TRAINING, Phase.VALIDATING)
-        if (
-            looking
-            and t is not None
-            and t.version
-            and blocker is None
-            and (status.phase is Phase.VALIDATING or training is None or training.state is not RunState.RUNNING)
-        ):
-            trained = await asyncio.to_thread(trained_version, spec, name, t.version)  # fmt: skip
+        if blocker is None and (version := trained_to_read(status, training)) is not None:
+            trained = await asyncio.to_thread(trained_version, spec, name, version)
         rollouts: dict[Role, Rollout] = {}
         for role in SERVED_ROLES:
             found = rollout(await self._get("apps/v1", "Deployment", object_name(name, role)))
@@ -164,9 +163,7 @@ class KubeObserver:
         self, name: str, spec: ClickModelSpec, status: ClickModelStatus
     ) -> tuple[RunObservation | None, EvaluationReport | None]:
         """The evaluation run status names (the canary's look, else monitoring's), and its report once done."""
-        run_name = status.canary.job_name if status.canary is not None else None
-        if run_name is None and status.monitoring is not None:
-            run_name = status.monitoring.job_name
+        run_name = evaluation_run_name(status)
         if run_name is None:
             return None, None
         run = await self._run(run_name, False)

@@ -8,7 +8,8 @@ import fsspec
 
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.spec import ClickModelSpec
-from clickcast.core.observed import TrainedVersion
+from clickcast.api.status import ClickModelStatus, Phase
+from clickcast.core.observed import RunObservation, RunState, TrainedVersion
 from clickcast.core.plan import VersionPin
 from clickcast.model.evidence import read_evidence
 from clickcast.store import layout
@@ -62,3 +63,20 @@ def trained_version(spec: ClickModelSpec, name: str, version: str) -> TrainedVer
     if found is None:
         return None
     return TrainedVersion(VersionPin(version, found.uri, found.manifest_sha256), found.evidence)
+
+
+def trained_to_read(status: ClickModelStatus, training: RunObservation | None) -> str | None:
+    """The version whose evidence the core needs now (training or validating it, its run not still going)."""
+    t = status.training
+    if status.phase not in (Phase.TRAINING, Phase.VALIDATING) or t is None or not t.version:
+        return None
+    if status.phase is Phase.VALIDATING or training is None or training.state is not RunState.RUNNING:
+        return t.version
+    return None
+
+
+def evaluation_run_name(status: ClickModelStatus) -> str | None:
+    """The evaluation run status names: the canary's look, else monitoring's quality run."""
+    if status.canary is not None and status.canary.job_name is not None:
+        return status.canary.job_name
+    return status.monitoring.job_name if status.monitoring is not None else None
