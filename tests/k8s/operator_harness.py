@@ -19,7 +19,7 @@ from kopf.testing import KopfRunner
 from kubernetes.client.exceptions import ApiException
 
 from clickcast.devcluster.jobrunner import JobRun, run_job
-from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube
+from tests.k8s.conftest import GROUP, PLURAL, VERSION, Kube, wait_for
 from tests.manifests import ROOT
 
 
@@ -123,6 +123,13 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 def events(kube: Kube, namespace: str, name: str) -> list[tuple[str, str, str]]:
     items = kube.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
     return [(e.type, e.reason, e.message) for e in sorted(items, key=lambda e: e.metadata.creation_timestamp)]
+
+
+def events_once(kube: Kube, namespace: str, name: str, reason: str, timeout: float = 30) -> list[tuple[str, str, str]]:
+    """The Events once one with `reason` is out: status is written before a step's Events, so a test that saw
+    the status must still wait for them."""
+    return wait_for(f"a {reason} Event", lambda: (found := events(kube, namespace, name)) and any(
+        r == reason for _, r, _ in found) and found, timeout=timeout)  # fmt: skip
 
 
 class OperatorProcess:

@@ -29,6 +29,7 @@ from tests.k8s.operator_harness import (
     clickmodel,
     deployment,
     events,
+    events_once,
     manifest,
     wait_for_phase,
 )
@@ -103,7 +104,10 @@ def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidat
         looks = int((status.get("canary") or {}).get("analyses") or 0)
         if looks >= traffic.fed and traffic.fed < LOOK_DAYS and status["phase"] == "Canary":
             if restart is not None and looks == 1:
-                restart.kill()  # mid-canary: the next operator continues the same test
+                # Between looks: once look 1's Event is out (status is written first, then Events; an Event is
+                # best-effort and a kill in that gap may lose it), the next operator continues the same test.
+                events_once(kube, namespace, "offers", "CanaryAnalysis")
+                restart.kill()
                 restart.start()
             traffic.feed(stable, candidate, role=role, quality=quality)
         assert time.monotonic() < deadline, f"no decision after {timeout}s: {status}"

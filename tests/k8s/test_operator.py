@@ -24,7 +24,7 @@ from tests.k8s.operator_harness import (
     clickmodel,
     condition,
     deployment,
-    events,
+    events_once,
     manifest,
     running_operator,
     service_account_kubeconfig,
@@ -72,7 +72,7 @@ def test_apply_trains_validates_and_serves_the_first_version(
         assert header.split()[:5] == ["NAME", "PHASE", "STABLE", "CANDIDATE", "CANARY"]
         assert row.split()[:3] == ["offers", "Serving", version]
         assert f"{status['stable']['metrics']['poissonDeviance']:.4g}"[:4] in row
-        reasons = sorted(r for _, r, _ in events(kube, namespace, "offers"))
+        reasons = sorted(r for _, r, _ in events_once(kube, namespace, "offers", "Promoted"))
         # One Event per transition, none repeated by the reconciliations in between.
         assert reasons == sorted(["TrainingStarted", "TrainingSucceeded", "Validated", "PromotionStarted", "Promoted"])
     assert len(kube.batch.list_namespaced_job(namespace).items) == 1
@@ -229,7 +229,9 @@ def test_a_failing_training_job_is_reported_and_backs_off(
         assert status["training"]["failures"] == 1
         assert status["training"]["retryAt"] > status["training"]["finishedAt"]
         assert status["history"][0]["decision"] == "Failed"
-        assert ("Warning", "TrainingFailed") in {(t, r) for t, r, _ in events(kube, namespace, "offers")}
+        assert ("Warning", "TrainingFailed") in {
+            (t, r) for t, r, _ in events_once(kube, namespace, "offers", "TrainingFailed")
+        }
         time.sleep(5)  # the retry waits for its backoff: still exactly one Job
         assert len(kube.batch.list_namespaced_job(namespace).items) == 1
     assert not kube.apps.list_namespaced_deployment(namespace).items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ def spark() -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+    # py4j's finalizers log at interpreter exit, after pytest has closed the stream its handler writes to.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
