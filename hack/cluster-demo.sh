@@ -31,6 +31,8 @@ helm="$(bash hack/build-helm.sh 2>>"$LOG" | tail -n1)"
 say "installing the chart (the operator pod runs \`clickcast operator\` from .venv as ServiceAccount clickcast)"
 quiet "$helm" upgrade --install clickcast charts/clickcast --namespace clickcast-system --create-namespace \
   --wait --timeout 3m || die "helm install failed"
+say "helm test: a pod finds ClickModel served by the API server and the operator healthy through its Service"
+quiet "$helm" test clickcast --namespace clickcast-system --timeout 2m || die "helm test failed"
 
 say "generating sample clicks into $DEMO/clicks"
 if [ ! -d "$DEMO/clicks" ]; then

@@ -2,7 +2,7 @@
 
 The chart's operator pod (as the chart's ServiceAccount), the training Job's Spark and the serving pods are
 local processes started by the workload runner; the script follows the sample ClickModel to Serving and
-asks the stable pod for a prediction at its own 127.1.x.y address.
+asks the stable pod for a prediction at its own 127.1.x.y address. `helm test` runs the chart's test pod.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def test_cluster_demo_reaches_serving_and_the_stable_pod_predicts(workload_clust
     log = (tmp_path / "cluster-demo.log").read_text() if (tmp_path / "cluster-demo.log").exists() else ""
     assert done.returncode == 0, f"{done.stderr[-3000:]}\n--- log\n{log[-4000:]}"
 
+    # `helm test` ran its pod: it reached the API server and the operator's Service by their names.
+    assert re.search(r"TEST SUITE:\s+\S+-test\s.*?Phase:\s+Succeeded", log, re.S), log[-3000:]
     phases = re.findall(r"phase: (\w+)", done.stdout)
     assert phases[0] in ("Pending", "Training") and phases[-1] == "Serving", phases
     assert "Training" in phases

@@ -13,7 +13,11 @@ scheduled pod of one namespace, or of all of them (the workload runner of
 - gives the pod an address: its own loopback address from `pod_network`
   (kubelet.next_address; released when its processes are gone), or, without
   a pod network, 127.0.0.1 shared by every pod; status.podIP (and so the
-  downward API) says which;
+  downward API) says which; a Python process that binds 0.0.0.0 (or "::")
+  binds the pod's address instead (podnet/sitecustomize.py), as if the pod had
+  its own network namespace, and a Service name resolves to one of its ready
+  pods (the runner's Service table, services.py; API servers refuse
+  loopback addresses in EndpointSlices, so Services have no endpoints);
 - hands it a real ServiceAccount token (TokenRequest, bound to the pod) in
   the kube-api-access volume and a kubeconfig naming only that token
   (KUBECONFIG), so the pod acts with its own RBAC, never the runner's (the
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import re
 import signal
@@ -63,7 +68,7 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from clickcast.devcluster import jobrunner, kubelet
+from clickcast.devcluster import jobrunner, kubelet, services
 from clickcast.devcluster.jobrunner import Command, ContainerRun, Doc, JobRunnerError, PodRun
 from clickcast.devcluster.kubelet import ContainerView, Probe, ProbeError, ProbeKind, ProbeState
 
@@ -71,6 +76,12 @@ LOOPBACK = "127.0.0.1"
 TOKEN_SECONDS = 3600
 GRACE_SECONDS = 10.0
 NOT_PASSED_ON = ("KUBECONFIG",)  # a pod has no kubeconfig but its own: it authenticates as its ServiceAccount
+PODNET = Path(__file__).parent / "podnet"
+"""Its sitecustomize binds a pod's Python servers on the pod's own address when they ask for 0.0.0.0."""
+POD_IP_ENV = "CLICKCAST_POD_IP"
+SERVICES_ENV = "CLICKCAST_SERVICES"
+SERVICES_PERIOD = 1.0
+"""How often the Service table is refreshed (seconds): a pod that turns ready is reachable by name this late."""
 RUNNER_ENV = "CLICKCAST_WORKLOAD_RUNNER"
 """Set in every process the runner starts (its workdir): how `down` recognises them."""
 
@@ -239,6 +250,10 @@ class PodRunner:
         }
         self.label_selector = label_selector
         self.pod_network = pod_network
+        self.api_server = (server.hostname or LOOPBACK, server.port or 443)
+        self.services_file = workdir / "services.json"
+        self._services_at = 0.0
+        self._services: services.Table | None = None
         self.poll = poll
         self.errors: list[str] = []
         self.started: dict[str, Doc] = {}  # every pod this runner started, as it was then
@@ -322,6 +337,24 @@ class PodRunner:
                 self._each(pod, self._start, uid, pod, in_use)
         for uid, state in list(self._pods.items()):
             self._each(state.pod, self._advance, uid)
+        if self.pod_network is not None and time.monotonic() >= self._services_at + SERVICES_PERIOD:
+            self._services_at = time.monotonic()
+            self._write_services()
+
+    def _write_services(self) -> None:
+        """The Service table of the pods that are ready now, replaced atomically when it changed."""
+        if self.namespace is None:
+            items = self.core.list_service_for_all_namespaces().items
+        else:
+            items = self.core.list_namespaced_service(self.namespace).items
+        ready = [(s.pod, s.address) for s in list(self._pods.values()) if s.main and all(c.view().ready
+                                                                                          for c in s.main)]  # fmt: skip
+        table = services.service_table([self._doc(i) for i in items], ready, self.api_server)
+        if table != self._services:
+            staging = self.services_file.with_suffix(".tmp")
+            staging.write_text(json.dumps(table))
+            staging.replace(self.services_file)
+            self._services = table
 
     def _each(self, pod: Doc, work: Callable[..., None], *args: Any) -> None:
         """One pod's step: its failure is recorded and does not hold up the others."""
@@ -368,9 +401,15 @@ class PodRunner:
         root = scratch / "root"  # a container's own working directory, never shared with another pod
         root.mkdir(parents=True, exist_ok=True)
 
+        own = {"CLICKCAST_POD": f"{namespace}/{name}"}
+        if self.pod_network is not None:  # with PODNET first on PYTHONPATH: the pod's address, Service names
+            own |= {POD_IP_ENV: address, SERVICES_ENV: str(self.services_file)}
+
         def local_command(c: Command) -> Command:
-            return Command(c.container, [rewrite(a) for a in c.argv], c.env | {"CLICKCAST_POD": f"{namespace}/{name}"},
-                           c.cwd or root)  # fmt: skip
+            env = c.env | own
+            if self.pod_network is not None:
+                env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PODNET), c.env.get("PYTHONPATH")) if p)
+            return Command(c.container, [rewrite(a) for a in c.argv], env, c.cwd or root)
 
         log = self.log_path(namespace, name)
         log.parent.mkdir(parents=True, exist_ok=True)

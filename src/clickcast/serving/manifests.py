@@ -71,7 +71,7 @@ def deployment(
         "MODEL_NAME": model,
         "PREDICTION_LOG_URL": prediction_log_url,
         "PREDICTION_LOG_FLUSH_INTERVAL": serving.prediction_log_flush_interval,
-        "BENTOML_HOST": "$(POD_IP)",
+        "BENTOML_HOST": "0.0.0.0",  # every interface of the pod: Services, probes, port-forward
         "BENTOML_PORT": str(serving.port),
         "BENTOML_HOME": f"{SCRATCH}/bentoml",
         "HOME": SCRATCH,
@@ -88,13 +88,7 @@ def deployment(
         "name": "serving",
         "image": serving.image,
         "ports": [{"name": "http", "containerPort": serving.port}],
-        # Listen on the pod's own address (the image's default is 0.0.0.0): reached on it by Services, probes
-        # and the operator's scrapes as anywhere, and, on the local dev cluster where every pod shares the
-        # host's loopback, each pod on its own 127.x address. (`kubectl port-forward` would need 0.0.0.0.)
-        "env": [
-            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            *({"name": k, "value": v} for k, v in env.items()),
-        ],
+        "env": [{"name": k, "value": v} for k, v in env.items()],
         "resources": {"requests": resources, "limits": resources},
         "readinessProbe": probe("/readyz", 5),
         "livenessProbe": probe("/livez", 10),
