@@ -12,7 +12,7 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from clickcast.analysis.metrics import metric_sums, placement_margin
 from clickcast.api.spec import RevenueModel
-from clickcast.jobs.spark_metrics import grouped_sums, placement_margin_column
+from clickcast.jobs.spark_metrics import grouped_sums, grouping_set_sums, placement_margin_column
 
 pytestmark = pytest.mark.spark
 
@@ -55,3 +55,20 @@ def test_spark_margin_and_sums_match_numpy(spark: SparkSession) -> None:
         want = metric_sums(part["actual"], part["predicted"], part["price"], REVENUE)
         assert sums.rows == want.rows
         assert dataclasses.astuple(sums) == pytest.approx(dataclasses.astuple(want))
+
+
+def test_grouping_sets_in_one_pass_equal_one_query_per_set_and_column(spark: SparkSession) -> None:
+    rows = _rows().assign(other=lambda d: d["predicted"] * 1.3, tier=lambda d: np.where(d["id"] % 4 == 0, None, "t"))
+    df = spark.createDataFrame(rows)
+    sets = [(), ("group",), ("tier",), ("group", "tier")]
+    together = grouping_set_sums(df, sets, "actual", ["predicted", "other"], price="price", revenue=REVENUE)
+    assert list(together) == sets
+    for s in sets:
+        for column in ("predicted", "other"):
+            alone = grouped_sums(df, list(s), "actual", column, price="price", revenue=REVENUE)
+            got = {k: dataclasses.astuple(v[column]) for k, v in together[s].items()}
+            assert got == {k: pytest.approx(dataclasses.astuple(v)) for k, v in alone.items()}, (s, column)
+    assert together[("tier",)].keys() == {("",), ("t",)}  # a null value is a group of its own, named ""
+    assert sum(v["other"].rows for v in together[("group",)].values()) == len(rows)
+    whole = metric_sums(rows["actual"], rows["other"], rows["price"], REVENUE)
+    assert dataclasses.astuple(together[()][()]["other"]) == pytest.approx(dataclasses.astuple(whole))

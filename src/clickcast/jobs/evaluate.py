@@ -42,7 +42,7 @@ from clickcast.api.spec import DataFormat, RevenueModel
 from clickcast.api.status import Metrics
 from clickcast.features.contract import CLICKS, DATE, DEVICE, OFFER_KEY, PRICE
 from clickcast.jobs.data import ContractError, read_dataset, read_raw, spark_path
-from clickcast.jobs.spark_metrics import canary_sums, grouped_sums, unit_deviance
+from clickcast.jobs.spark_metrics import canary_sums, grouping_set_sums, unit_deviance
 from clickcast.store import prediction_log as log
 
 ACTUAL, DEVIANCE = "actual", "deviance"
@@ -98,11 +98,14 @@ def evaluate(
         spark_path(f"{out_url.rstrip('/')}/joined.parquet")
     )
 
+    # Per version: overall, per segment column and per day, in one aggregation.
+    groups = [(), *[(c,) for c in segment_columns], (DATE,)]
+    by_set = grouping_set_sums(matched, [(*VERSION_KEY, *g) for g in groups], ACTUAL, [log.PREDICTED], price=PRICE,
+                               deviance={log.PREDICTED: DEVIANCE}, revenue=revenue)  # fmt: skip
+
     def measured(group: Sequence[str]) -> dict[tuple[str, ...], Metrics]:
-        sums = grouped_sums(
-            matched, [*VERSION_KEY, *group], ACTUAL, log.PREDICTED, price=PRICE, deviance=DEVIANCE, revenue=revenue
-        )
-        return {k: metrics_from_sums(s) for k, s in sorted(sums.items())}
+        sums = by_set[(*VERSION_KEY, *group)]
+        return {k: metrics_from_sums(s[log.PREDICTED]) for k, s in sorted(sums.items())}
 
     def key(k: tuple[str, ...]) -> dict[str, Any]:
         return {"model": k[0], "model_version": k[1], "role": k[2]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame
@@ -32,19 +32,71 @@ def placement_margin_column(actual: Column, predicted: Column, price: Column, re
 
 
 def _sum_columns(
-    actual: str, predicted: str, price: str | None, deviance: Column, revenue: RevenueModel
+    actual: str, predicted: str, price: str | None, deviance: Column, revenue: RevenueModel, *, prefix: str = ""
 ) -> list[Column]:
     y, mu = F.col(actual).cast("double"), F.col(predicted).cast("double")
     p = F.col(price) if price else F.lit(0.0)
     return [
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.abs(mu - y)).alias("abs_error"),
-        F.sum((mu - y) * (mu - y)).alias("squared_error"),
-        F.sum(deviance).alias("deviance"),
-        F.sum(mu).alias("predicted"),
-        F.sum(y).alias("actual"),
-        F.sum(placement_margin_column(y, mu, p, revenue)).alias("margin"),
+        F.count(F.lit(1)).alias(f"{prefix}rows"),
+        F.sum(F.abs(mu - y)).alias(f"{prefix}abs_error"),
+        F.sum((mu - y) * (mu - y)).alias(f"{prefix}squared_error"),
+        F.sum(deviance).alias(f"{prefix}deviance"),
+        F.sum(mu).alias(f"{prefix}predicted"),
+        F.sum(y).alias(f"{prefix}actual"),
+        F.sum(placement_margin_column(y, mu, p, revenue)).alias(f"{prefix}margin"),
     ]
+
+
+SetSums = dict[tuple[str, ...], dict[tuple[str, ...], dict[str, MetricSums]]]
+"""grouping set -> its group's key -> predicted column -> MetricSums."""
+
+
+def grouping_set_sums(
+    df: DataFrame,
+    sets: Sequence[Sequence[str]],
+    actual: str,
+    predicted: Sequence[str],
+    *,
+    price: str | None = None,
+    deviance: Mapping[str, str] | None = None,
+    revenue: RevenueModel | None = None,
+) -> SetSums:
+    """MetricSums of each `predicted` column, per group of each grouping set, in one Spark aggregation
+    (GROUPING SETS: one pass over `df`, where a query per set and column would each scan it and run the
+    deviance UDF again). `deviance` maps a predicted column to its precomputed unit-deviance column."""
+    unique = list(dict.fromkeys(tuple(s) for s in sets))
+    columns = list(dict.fromkeys(c for s in unique for c in s))
+    revenue = revenue or RevenueModel()
+    deviance = dict(deviance or {})
+    for i, p in enumerate(predicted):  # computed once per row, before GROUPING SETS copies the rows per set
+        if p not in deviance:
+            deviance[p] = f"_clickcast_deviance_{i}"
+            df = df.withColumn(deviance[p], unit_deviance(F.col(actual).cast("double"), F.col(p).cast("double")))
+    sums = [c for i, p in enumerate(predicted)
+            for c in _sum_columns(actual, p, price, F.col(deviance[p]), revenue, prefix=f"s{i}_")]  # fmt: skip
+    if len(unique) == 1:
+        grouped = df.groupBy(*unique[0])
+        gid = {0: unique[0]}
+    else:
+        grouped = df.groupingSets([list(s) for s in unique], *columns)
+        sums.append(F.grouping_id().alias("_clickcast_set"))
+        # grouping_id: a bit per grouping column (the first is the highest), set where the row's set lacks it.
+        gid = {sum(1 << (len(columns) - 1 - j) for j, c in enumerate(columns) if c not in s): s for s in unique}
+    out: SetSums = {s: {} for s in unique}
+    for r in grouped.agg(*sums).collect():
+        group = gid[int(r["_clickcast_set"]) if len(unique) > 1 else 0]
+        key = tuple("" if r[g] is None else str(r[g]) for g in group)
+        out[group][key] = {
+            p: MetricSums(
+                rows=int(r[f"s{i}_rows"]),
+                **{
+                    k: float(r[f"s{i}_{k}"] or 0.0)
+                    for k in ("abs_error", "squared_error", "deviance", "predicted", "actual", "margin")
+                },
+            )
+            for i, p in enumerate(predicted)
+        }
+    return {tuple(s): out[tuple(s)] for s in sets}
 
 
 def grouped_sums(
@@ -59,19 +111,9 @@ def grouped_sums(
 ) -> dict[tuple[str, ...], MetricSums]:
     """MetricSums per group (one Spark aggregation; `deviance` names a precomputed unit-deviance column,
     `revenue` prices the margin, the default RevenueModel when None)."""
-    dev = F.col(deviance) if deviance else unit_deviance(F.col(actual).cast("double"), F.col(predicted).cast("double"))
-    rows = df.groupBy(*group_by).agg(*_sum_columns(actual, predicted, price, dev, revenue or RevenueModel())).collect()
-    out = {}
-    for r in rows:
-        key = tuple("" if r[g] is None else str(r[g]) for g in group_by)
-        out[key] = MetricSums(
-            rows=int(r["rows"]),
-            **{
-                k: float(r[k] or 0.0)
-                for k in ("abs_error", "squared_error", "deviance", "predicted", "actual", "margin")
-            },
-        )
-    return out
+    by_set = grouping_set_sums(df, [group_by], actual, [predicted], price=price,
+                               deviance={predicted: deviance} if deviance else None, revenue=revenue)  # fmt: skip
+    return {key: sums[predicted] for key, sums in by_set[tuple(group_by)].items()}
 
 
 def dataframe_metrics(
@@ -79,6 +121,15 @@ def dataframe_metrics(
 ) -> Metrics:
     sums = grouped_sums(df, [], actual, predicted, price=price, revenue=revenue).get((), MetricSums())
     return metrics_from_sums(sums)
+
+
+def _top_segments(by_set: SetSums, columns: Sequence[str], top_values: int, predicted: str) -> list[SegmentMetrics]:
+    out = []
+    for column in columns:
+        sums = {key: per[predicted] for key, per in by_set[(column,)].items()}
+        top = sorted(sums.items(), key=lambda kv: (-kv[1].rows, kv[0]))[:top_values]
+        out += [SegmentMetrics(column=column, value=key[0], metrics=metrics_from_sums(s)) for key, s in top]
+    return out
 
 
 def segment_metrics(
@@ -92,12 +143,27 @@ def segment_metrics(
     revenue: RevenueModel | None = None,
 ) -> list[SegmentMetrics]:
     """Metrics of the `top_values` most frequent values of each column (most rows first)."""
-    out = []
-    for column in columns:
-        sums = grouped_sums(df, [column], actual, predicted, price=price, revenue=revenue)
-        top = sorted(sums.items(), key=lambda kv: (-kv[1].rows, kv[0]))[:top_values]
-        out += [SegmentMetrics(column=column, value=key[0], metrics=metrics_from_sums(s)) for key, s in top]
-    return out
+    by_set = grouping_set_sums(df, [(c,) for c in columns], actual, [predicted], price=price, revenue=revenue)
+    return _top_segments(by_set, columns, top_values, predicted)
+
+
+def measured(
+    df: DataFrame,
+    columns: Sequence[str],
+    top_values: int,
+    actual: str,
+    predicted: Sequence[str],
+    *,
+    price: str | None = None,
+    revenue: RevenueModel | None = None,
+) -> dict[str, tuple[Metrics, list[SegmentMetrics]]]:
+    """Each predicted column's metrics overall and on its top segments (as segment_metrics): one aggregation."""
+    by_set = grouping_set_sums(df, [(), *[(c,) for c in columns]], actual, predicted, price=price, revenue=revenue)
+    overall = by_set[()].get((), {})
+    return {
+        p: (metrics_from_sums(overall.get(p, MetricSums())), _top_segments(by_set, columns, top_values, p))
+        for p in predicted
+    }
 
 
 def canary_sums(

@@ -24,7 +24,7 @@ from clickcast.jobs.baseline import train_glm
 from clickcast.jobs.data import BadRows, fingerprint, read_dataset, rows_between
 from clickcast.jobs.featurize import apply_feature_spec, feature_columns, fit_feature_spec
 from clickcast.jobs.predict import ModelBlob, predict, predict_rows
-from clickcast.jobs.spark_metrics import dataframe_metrics, segment_metrics
+from clickcast.jobs.spark_metrics import measured
 from clickcast.jobs.window import check_window_rows, holdout
 from clickcast.jobs.xgb import train_xgboost, xgboost_params
 from clickcast.model.artifact import (
@@ -90,11 +90,10 @@ def _measure_reference(
     blob = ModelBlob(predictor.model_file, predictor.version.files[predictor.model_file])
     scored = predict_rows(test_rows, blob, predictor.features, REFERENCE).cache()
     revenue, top = spec.validation.revenue, spec.validation.segments.top_values
+    by_column = measured(scored, segment_columns, top, CLICKS, [REFERENCE], price=PRICE, revenue=revenue)
+    metrics, segments = by_column[REFERENCE]
     evidence = ReferenceEvidence(
-        version=predictor.version_id,
-        checksum=predictor.version.manifest_sha256,
-        metrics=dataframe_metrics(scored, CLICKS, REFERENCE, PRICE, revenue),
-        segments=segment_metrics(scored, segment_columns, top, CLICKS, REFERENCE, price=PRICE, revenue=revenue),
+        version=predictor.version_id, checksum=predictor.version.manifest_sha256, metrics=metrics, segments=segments
     )
     scored.unpersist()
     return evidence
@@ -164,10 +163,8 @@ def train(
     scored = predict(predict(test_enc, model_blob, cols, PREDICTED), glm_blob, cols, BASELINE).cache()
     revenue = spec.validation.revenue
     seg_cols, top = _segment_columns(spec), spec.validation.segments.top_values
-    metrics = dataframe_metrics(scored, CLICKS, PREDICTED, PRICE, revenue)
-    baseline = dataframe_metrics(scored, CLICKS, BASELINE, PRICE, revenue)
-    segments = segment_metrics(scored, seg_cols, top, CLICKS, PREDICTED, price=PRICE, revenue=revenue)
-    baseline_segments = segment_metrics(scored, seg_cols, top, CLICKS, BASELINE, price=PRICE, revenue=revenue)
+    both = measured(scored, seg_cols, top, CLICKS, [PREDICTED, BASELINE], price=PRICE, revenue=revenue)
+    (metrics, segments), (baseline, baseline_segments) = both[PREDICTED], both[BASELINE]
     scored.unpersist()
     ref_evidence = None
     if reference is not None:
