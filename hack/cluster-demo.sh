@@ -2,16 +2,16 @@
 # make cluster-demo: the whole product on the local control plane, no Docker. The workload runner of
 # `clickcast dev cluster up` runs every pod as local processes from this checkout: the operator (installed
 # with the chart, acting as the chart's ServiceAccount), the training Job's Spark, the serving pods on
-# their own 127.1.x.y addresses. Prints each phase of a sample ClickModel until Serving, then a prediction
-# from the stable pod. The cluster stays up: `clickcast dev cluster down` stops it.
+# their own 127.1.x.y addresses, the canary's Service reached by name. Prints each phase of the demo's
+# ClickModel through its first release and a shadow canary, then a prediction from a stable pod. The cluster
+# stays up: `clickcast dev cluster down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CLUSTER="${CLICKCAST_CLUSTER:-clickcast}"
 DEMO="${DEMO_DIR:-$PWD/.cluster-demo}"
 NAMESPACE="${NAMESPACE:-clickcast-demo}"
-TIMEOUT="${TIMEOUT:-600}"
-MODEL=offers-minimal
+MODEL=offers
 LOG="$DEMO/cluster-demo.log"
 clickcast="${CLICKCAST:-$PWD/.venv/bin/clickcast}"
 
@@ -34,63 +34,14 @@ quiet "$helm" upgrade --install clickcast charts/clickcast --namespace clickcast
 say "helm test: a pod finds ClickModel served by the API server and the operator healthy through its Service"
 quiet "$helm" test clickcast --namespace clickcast-system --timeout 2m || die "helm test failed"
 
-say "generating sample clicks into $DEMO/clicks"
-if [ ! -d "$DEMO/clicks" ]; then
-  quiet "$clickcast" data generate --out "file://$DEMO/clicks" --rows 20000 --days 42 --seed 11 \
-    --merchants 300 --categories 60 || die "generating the data failed"
-fi
-
-# manifests/samples/clickmodel-minimal.yaml, with this demo's paths and a small, quick training.
-cat >"$DEMO/clickmodel.yaml" <<YAML
-apiVersion: clickcast.io/v1alpha1
-kind: ClickModel
-metadata:
-  name: $MODEL
-spec:
-  data:
-    url: file://$DEMO/clicks
-    window: {trainDays: 35, testDays: 7}
-  store:
-    url: file://$DEMO/store
-  features: {minCategoryCount: 3}
-  algorithm:
-    xgboost: {numRounds: 30}
-  training:
-    master: local[2]
-    driver: {cpu: "1", memory: 1Gi}
-  serving:
-    replicas: 2
-YAML
-quiet "$clickcast" validate "$DEMO/clickmodel.yaml" || die "the sample ClickModel is invalid"
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet kubectl apply -f - ||
   die "cannot create namespace $NAMESPACE"
-quiet kubectl -n "$NAMESPACE" delete clickmodel "$MODEL" --ignore-not-found --wait
-quiet kubectl -n "$NAMESPACE" apply -f "$DEMO/clickmodel.yaml" || die "kubectl apply of the ClickModel failed"
-
-say "following ClickModel $NAMESPACE/$MODEL (kubectl get clickmodel -w, each new phase)"
-# Every status change streams in; print each phase once, as it is entered.
+# The story (clickcast.demo.cluster): a first version trained by a Job's Spark and served by two pods, then
+# the moved market's clicks, a retrain, a shadow canary (the stable pods mirror to the canary's Service)
+# judged on each next day's real clicks, and the operator's promotion. Each phase prints as it is entered.
 # shellcheck disable=SC2094 # both only append to the log
-timeout "$TIMEOUT" kubectl -n "$NAMESPACE" get clickmodel "$MODEL" -w -o jsonpath='{.status.phase}{"\n"}' 2>>"$LOG" |
-  while read -r phase; do
-    if [ -n "$phase" ] && [ "$phase" != "${last:-}" ]; then
-      printf '[cluster-demo %(%H:%M:%S)T] phase: %s\n' -1 "$phase" | tee -a "$LOG"
-      last="$phase"
-    fi
-  done &
-watcher=$!
-trap 'kill "$watcher" 2>/dev/null || true' EXIT
-deadline=$((SECONDS + TIMEOUT))
-while :; do
-  phase="$(kubectl -n "$NAMESPACE" get clickmodel "$MODEL" -o jsonpath='{.status.phase}' 2>>"$LOG" || true)"
-  case "$phase" in
-    Serving) break ;;
-    Failed) kubectl -n "$NAMESPACE" describe clickmodel "$MODEL" >>"$LOG" 2>&1; die "ClickModel $MODEL failed" ;;
-  esac
-  ((SECONDS < deadline)) || die "ClickModel $MODEL did not reach Serving within ${TIMEOUT}s (last phase: ${phase:-none})"
-  sleep 3
-done
-sleep 1
-kill "$watcher" 2>/dev/null || true
+"$clickcast" demo --cluster --namespace "$NAMESPACE" --dir "$DEMO" --rows "${ROWS:-60000}" 2>>"$LOG" |
+  tee -a "$LOG" || die "the demo on the cluster failed"
 kubectl -n "$NAMESPACE" get clickmodel "$MODEL"
 kubectl -n "$NAMESPACE" get pods -o wide | tee -a "$LOG"
 ip="$(kubectl -n "$NAMESPACE" get pods -l "clickcast.io/model=$MODEL,clickcast.io/role=stable" \

@@ -121,6 +121,7 @@ def test_operator_pod_is_restricted(helm: Helm, values: list[str]) -> None:
         assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001
         assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports == {"healthz": 8080, "metrics": 8000}
         env = {e["name"]: e.get("value") for e in container["env"]}

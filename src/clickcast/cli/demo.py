@@ -64,11 +64,22 @@ def demo(
     once: Annotated[bool, typer.Option(help="End after the lifecycle instead of serving on until Ctrl-C.")] = False,
     rows: Annotated[int, typer.Option(min=10_000, help="Offer-days generated.")] = 120_000,
     port: Annotated[int, typer.Option(help="Port of the stable endpoint (0: any free port).")] = 0,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            help="Tell the story on the cluster of KUBECONFIG, where the operator runs (its pods "
+            "must reach --dir: the local cluster's workload runner)."
+        ),
+    ] = False,
+    namespace: Annotated[str, typer.Option(help="With --cluster: the ClickModel's namespace.")] = "clickcast-demo",
 ) -> None:
     """Train, serve, retrain on a moved market, shadow-canary, promote through Git, report: one ClickModel."""
     from clickcast.demo.story import DemoConfig, DemoError, Story  # noqa: PLC0415
 
     directory = directory.resolve()
+    if cluster:
+        _on_cluster(directory, namespace, rows)
+        return
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     spinner = console.status("starting")
@@ -100,3 +111,25 @@ def demo(
         fail(str(exc), code=1)
     if result.traffic.failed:
         fail(f"{result.traffic.failed} requests failed (see above)", code=1)
+
+
+def _on_cluster(directory: Path, namespace: str, rows: int) -> None:
+    from clickcast.demo.cluster import ClusterStory, cluster_config  # noqa: PLC0415
+    from clickcast.demo.story import DemoError  # noqa: PLC0415
+
+    for part in ("source", "lake", "store"):  # the rest of --dir is the caller's (logs)
+        shutil.rmtree(directory / part, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        obj = ClusterStory(cluster_config(directory, rows), namespace,
+                           lambda line: console.print(line, markup=False)).run()  # fmt: skip
+    except DemoError as exc:
+        fail(str(exc), code=1)
+    table = Table(title="versions", title_justify="left")
+    for column in ("version", "decision", "test deviance", "reason"):
+        table.add_column(column)
+    for entry in reversed(obj["status"].get("history") or []):
+        deviance = (entry.get("metrics") or {}).get("poissonDeviance")
+        table.add_row(entry["version"], entry["decision"], "-" if deviance is None else f"{deviance:.4f}",
+                      entry.get("reason", ""))  # fmt: skip
+    console.print(table)

@@ -254,6 +254,8 @@ class PodRunner:
         self.services_file = workdir / "services.json"
         self._services_at = 0.0
         self._services: services.Table | None = None
+        self._service_docs: list[Doc] = []
+        self._due: list[tuple[str, bool]] = []  # pods whose status this step reports, after the Service table
         self.poll = poll
         self.errors: list[str] = []
         self.started: dict[str, Doc] = {}  # every pod this runner started, as it was then
@@ -335,21 +337,28 @@ class PodRunner:
                 self.started[pod["metadata"]["name"]] = pod
                 in_use = {p.get("status", {}).get("podIP") for p in pods.values()}
                 self._each(pod, self._start, uid, pod, in_use)
+        self._due = []
         for uid, state in list(self._pods.items()):
             self._each(state.pod, self._advance, uid)
-        if self.pod_network is not None and time.monotonic() >= self._services_at + SERVICES_PERIOD:
-            self._services_at = time.monotonic()
-            self._write_services()
+        if self.pod_network is not None:
+            # Before any status goes out: whoever sees a pod Ready can reach it by its Service's name.
+            self._each({"metadata": {"namespace": "-", "name": "services.json"}}, self._write_services)
+        for uid, done in self._due:
+            if uid in self._pods:
+                self._each(self._pods[uid].pod, self._report, uid, done)
 
     def _write_services(self) -> None:
         """The Service table of the pods that are ready now, replaced atomically when it changed."""
-        if self.namespace is None:
-            items = self.core.list_service_for_all_namespaces().items
-        else:
-            items = self.core.list_namespaced_service(self.namespace).items
+        if time.monotonic() >= self._services_at + SERVICES_PERIOD:
+            self._services_at = time.monotonic()
+            if self.namespace is None:
+                items = self.core.list_service_for_all_namespaces().items
+            else:
+                items = self.core.list_namespaced_service(self.namespace).items
+            self._service_docs = [self._doc(i) for i in items]
         ready = [(s.pod, s.address) for s in list(self._pods.values()) if s.main and all(c.view().ready
                                                                                           for c in s.main)]  # fmt: skip
-        table = services.service_table([self._doc(i) for i in items], ready, self.api_server)
+        table = services.service_table(self._service_docs, ready, self.api_server)
         if table != self._services:
             staging = self.services_file.with_suffix(".tmp")
             staging.write_text(json.dumps(table))
@@ -508,13 +517,13 @@ class PodRunner:
         for container in state.init:  # in order: one at a time, the next once the previous succeeded
             if container.final is not None:
                 if container.final["terminated"]["exitCode"] != 0:
-                    return self._report(uid, done=True)
+                    return self._due.append((uid, True))
                 continue
             if container.process is None:
                 self._spawn(state, container)
             elif (code := container.process.poll()) is not None:
                 self._exited(state, container, code, init=True)
-            return self._report(uid)
+            return self._due.append((uid, False))
         now = time.monotonic()
         for container in state.main:
             if container.final is not None:
@@ -526,7 +535,7 @@ class PodRunner:
                 self._exited(state, container, code)
             else:
                 self._probe(state, container, now)
-        self._report(uid, done=all(c.final is not None for c in state.main))
+        self._due.append((uid, all(c.final is not None for c in state.main)))
 
     def _probe(self, state: _Pod, container: _Container, now: float) -> None:
         probe = container.probe
@@ -545,7 +554,7 @@ class PodRunner:
 
     # --- status ---------------------------------------------------------------------------------
 
-    def _report(self, uid: str, *, done: bool = False) -> None:
+    def _report(self, uid: str, done: bool) -> None:
         state = self._pods[uid]
         now = _timestamp()
         status = kubelet.pod_status(

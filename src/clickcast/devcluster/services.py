@@ -38,11 +38,11 @@ def service_table(services: Iterable[Doc], ready: Iterable[tuple[Doc, str]], api
     """The table for `services` and the `ready` pods (each with its address); `kubernetes.default` is the API
     server, as in every cluster."""
     pods = list(ready)
-    table: Table = {"kubernetes.default": {"443": [api_server]}}
+    table: Table = {}
     for service in services:
         meta, spec = service["metadata"], service["spec"]
-        if spec.get("type") == "ExternalName":
-            continue
+        if spec.get("type") == "ExternalName" or not spec.get("selector"):
+            continue  # no pods of its own: its endpoints are kept by hand (as the API server's are)
         ports: dict[str, list[tuple[str, int]]] = {}
         for port in spec.get("ports") or []:
             if (port.get("protocol") or "TCP") != "TCP":
@@ -50,4 +50,5 @@ def service_table(services: Iterable[Doc], ready: Iterable[tuple[Doc, str]], api
             targets = [(address, _target(port, pod)) for pod, address in pods if _selects(service, pod)]
             ports[str(port["port"])] = sorted((a, t) for a, t in targets if t is not None)
         table[f"{meta['name']}.{meta['namespace']}"] = ports
+    table["kubernetes.default"] = {"443": [api_server]}
     return table

@@ -7,14 +7,17 @@ the host's network, so Python imports this module at start-up (`site` imports `s
   two pods' servers both listen on port 3000, as in a cluster. Explicit addresses are left alone;
 - a Service name (`name`, `name.namespace`, `name.namespace.svc[.cluster.local]`) resolves to one of its ready
   pods, at the target port of the Service port asked for, from the table the runner keeps in the file named
-  by CLICKCAST_SERVICES (clickcast.devcluster.services): DNS and kube-proxy in one. Other names resolve as
-  they would anyway.
+  by CLICKCAST_SERVICES (clickcast.devcluster.services): DNS and kube-proxy in one, for the socket module's
+  getaddrinfo and uvloop's (asyncio's default loop goes through the first). Other names resolve as they
+  would anyway. A client that keeps the port it asked for and takes only the address (anyio, so httpx)
+  reaches the pod only where the target port is the Service port, as in clickcast's own Services.
 
 Processes that are not Python (Spark's JVMs) get neither: they bind the pod IP they are given.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -44,6 +47,8 @@ def _pod_bind(bind: Any, pod_ip: str) -> Any:
 
 def service_endpoint(table_file: str, namespace: str, host: Any, port: Any) -> tuple[str, int] | None:
     """A ready pod's (address, target port) behind Service `host` on `port`; None if `host` names no Service."""
+    if isinstance(host, bytes):  # anyio (httpx's transport) passes the host encoded
+        host = host.decode("ascii", "replace")
     found = _SERVICE_NAME.match(host) if isinstance(host, str) else None
     if found is None or port is None:
         return None
@@ -67,7 +72,20 @@ def _service_getaddrinfo(getaddrinfo: Any, table_file: str) -> Any:
     return resolve
 
 
+def _uvloop_getaddrinfo(getaddrinfo: Any, table_file: str) -> Any:
+    async def resolve(self: Any, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        endpoint = service_endpoint(table_file, _NAMESPACE, host, port)
+        return await getaddrinfo(self, *(endpoint or (host, port)), *args, **kwargs)
+
+    return resolve
+
+
 if _POD_IP:
     socket.socket.bind = _pod_bind(socket.socket.bind, _POD_IP)  # type: ignore[method-assign]
 if _SERVICES:
     socket.getaddrinfo = _service_getaddrinfo(socket.getaddrinfo, _SERVICES)
+    # uvloop (BentoML's event loop) resolves in libuv, not through the socket module: its loop's own method.
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        uvloop.Loop.getaddrinfo = _uvloop_getaddrinfo(uvloop.Loop.getaddrinfo, _SERVICES)  # type: ignore[method-assign]
