@@ -77,11 +77,12 @@ TOKEN_SECONDS = 3600
 GRACE_SECONDS = 10.0
 NOT_PASSED_ON = ("KUBECONFIG",)  # a pod has no kubeconfig but its own: it authenticates as its ServiceAccount
 PODNET = Path(__file__).parent / "podnet"
-"""Its sitecustomize binds a pod's Python servers on the pod's own address when they ask for 0.0.0.0."""
+"""Its sitecustomize gives a pod's Python its own address for 0.0.0.0 and resolves Service names."""
 POD_IP_ENV = "CLICKCAST_POD_IP"
 SERVICES_ENV = "CLICKCAST_SERVICES"
 SERVICES_PERIOD = 1.0
-"""How often the Service table is refreshed (seconds): a pod that turns ready is reachable by name this late."""
+"""How often Services are listed again (seconds): a new Service resolves this late (a pod's readiness goes
+into the table in the step that reports it)."""
 RUNNER_ENV = "CLICKCAST_WORKLOAD_RUNNER"
 """Set in every process the runner starts (its workdir): how `down` recognises them."""
 
