@@ -124,27 +124,13 @@ def dataframe_metrics(
 
 
 def _top_segments(by_set: SetSums, columns: Sequence[str], top_values: int, predicted: str) -> list[SegmentMetrics]:
+    """Metrics of the `top_values` most frequent values of each column (most rows first)."""
     out = []
     for column in columns:
         sums = {key: per[predicted] for key, per in by_set[(column,)].items()}
         top = sorted(sums.items(), key=lambda kv: (-kv[1].rows, kv[0]))[:top_values]
         out += [SegmentMetrics(column=column, value=key[0], metrics=metrics_from_sums(s)) for key, s in top]
     return out
-
-
-def segment_metrics(
-    df: DataFrame,
-    columns: Sequence[str],
-    top_values: int,
-    actual: str,
-    predicted: str,
-    *,
-    price: str | None = None,
-    revenue: RevenueModel | None = None,
-) -> list[SegmentMetrics]:
-    """Metrics of the `top_values` most frequent values of each column (most rows first)."""
-    by_set = grouping_set_sums(df, [(c,) for c in columns], actual, [predicted], price=price, revenue=revenue)
-    return _top_segments(by_set, columns, top_values, predicted)
 
 
 def measured(
@@ -157,7 +143,8 @@ def measured(
     price: str | None = None,
     revenue: RevenueModel | None = None,
 ) -> dict[str, tuple[Metrics, list[SegmentMetrics]]]:
-    """Each predicted column's metrics overall and on its top segments (as segment_metrics): one aggregation."""
+    """Each predicted column's metrics overall and on the `top_values` most frequent values of each segment
+    column (most rows first): one aggregation."""
     by_set = grouping_set_sums(df, [(), *[(c,) for c in columns]], actual, predicted, price=price, revenue=revenue)
     overall = by_set[()].get((), {})
     return {
