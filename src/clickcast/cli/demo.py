@@ -34,8 +34,8 @@ def _report(directory: Path, result: Any) -> Path:
     return out
 
 
-def _summary(directory: Path, result: Any, report: Path) -> None:
-    status = result.status
+def _versions(status: Any) -> Table:
+    """The release history, oldest first."""
     table = Table(title="versions", title_justify="left")
     for column in ("version", "decision", "test deviance", "reason", "git"):
         table.add_column(column)
@@ -43,7 +43,11 @@ def _summary(directory: Path, result: Any, report: Path) -> None:
         m = entry.metrics
         deviance = f"{m.poisson_deviance:.4f}" if m is not None and m.poisson_deviance is not None else "-"
         table.add_row(entry.version, str(entry.decision), deviance, entry.reason, (entry.git_commit or "-")[:10])
-    console.print(table)
+    return table
+
+
+def _summary(directory: Path, result: Any, report: Path) -> None:
+    console.print(_versions(result.status))
     canary = result.canary
     if canary is not None and canary.deviance_ratio is not None:
         console.print(f"canary: {canary.verdict} after {canary.analyses} look(s); deviance ratio "
@@ -121,15 +125,8 @@ def _on_cluster(directory: Path, namespace: str, rows: int) -> None:
         shutil.rmtree(directory / part, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        obj = ClusterStory(cluster_config(directory, rows), namespace,
-                           lambda line: console.print(line, markup=False)).run()  # fmt: skip
+        status = ClusterStory(cluster_config(directory, rows), namespace,
+                              lambda line: console.print(line, markup=False)).run()  # fmt: skip
     except DemoError as exc:
         fail(str(exc), code=1)
-    table = Table(title="versions", title_justify="left")
-    for column in ("version", "decision", "test deviance", "reason"):
-        table.add_column(column)
-    for entry in reversed(obj["status"].get("history") or []):
-        deviance = (entry.get("metrics") or {}).get("poissonDeviance")
-        table.add_row(entry["version"], entry["decision"], "-" if deviance is None else f"{deviance:.4f}",
-                      entry.get("reason", ""))  # fmt: skip
-    console.print(table)
+    console.print(_versions(status))

@@ -24,12 +24,14 @@ from typing import Any, cast
 import yaml
 from kubernetes import client, config, watch
 
+from clickcast.api.resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from clickcast.api.roles import Role
+from clickcast.api.status import ClickModelStatus
 from clickcast.demo.market import Market, Traffic
-from clickcast.demo.story import FLUSH_WAIT, DemoConfig, DemoError
+from clickcast.demo.story import FLUSH_WAIT, NAME, DemoConfig, DemoError
 from clickcast.jobs.generate import GeneratorConfig
+from clickcast.serving.manifests import object_name, selector
 
-GROUP, VERSION, PLURAL = "clickcast.io", "v1alpha1", "clickmodels"
-NAME = "offers"
 PORT = 3000
 
 
@@ -42,8 +44,8 @@ def cluster_config(directory: Path, rows: int = 60_000) -> DemoConfig:
 def clickmodel(cfg: DemoConfig, namespace: str) -> dict[str, Any]:
     directory = cfg.directory
     return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ClickModel",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": NAME, "namespace": namespace},
         "spec": {
             "data": {"url": f"file://{directory}/lake", "window": {"trainDays": 7, "testDays": 7}},
@@ -66,8 +68,8 @@ class ClusterStory:
         self.phase: str | None = None  # the last phase printed
         self._stop = threading.Event()
 
-    def run(self) -> dict[str, Any]:
-        """The story; returns the ClickModel once the release has ended."""
+    def run(self) -> ClickModelStatus:
+        """The story; returns the ClickModel's status once the release has ended."""
         cfg = self.cfg
         self.say(f"generating {cfg.rows:,} offer-days over {cfg.days} days (a market shift on day {cfg.shift})")
         gen = GeneratorConfig(rows=cfg.rows, days=cfg.days, seed=cfg.seed, shifts=(cfg.shift,), shift_strength=0.6)
@@ -87,7 +89,7 @@ class ClusterStory:
             self._stop.set()
             follower.join(timeout=5)
 
-    def _story(self, market: Market) -> dict[str, Any]:
+    def _story(self, market: Market) -> ClickModelStatus:
         cfg = self.cfg
         self.say(f"1. the first version trains on days 0-{cfg.shift - 1} (a Job's pod runs Spark), then serves")
         first = self._wait("the first version serving", lambda s: s.get("phase") == "Serving" and s.get("stable"))
@@ -131,7 +133,7 @@ class ClusterStory:
         entry = done["history"][0]
         self.say(f"   {entry['version']}: {entry['decision']} ({entry.get('reason')}); {done['stable']['version']} "
                  "serves")  # fmt: skip
-        return self._get()
+        return ClickModelStatus.model_validate(done)
 
     # --- the cluster ---------------------------------------------------------------------------
 
@@ -152,8 +154,8 @@ class ClusterStory:
         return cast(dict[str, Any], self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, doc))
 
     def _follow(self, resource_version: str) -> None:
-        """Print each phase as it is entered, from a watch (as `kubectl get -w`: a phase that lasts less than a
-        poll, such as Validating, is seen too)."""
+        """Print each phase as it is entered, from a watch (as `kubectl get -w`: every status written is seen,
+        however briefly it lasts)."""
         since: str | None = resource_version
         while not self._stop.is_set():
             try:
@@ -172,21 +174,33 @@ class ClusterStory:
                 since = None if exc.status == 410 else since  # expired: list again
                 time.sleep(1)
 
+    def _until(self, what: str, check: Callable[[], Any], detail: Callable[[], str] = str) -> Any:
+        """Poll `check()` every second until it returns something truthy; DemoError after cfg.timeout."""
+        deadline = time.monotonic() + self.cfg.timeout
+        while not (found := check()):
+            if time.monotonic() > deadline:
+                raise DemoError(f"no {what} after {self.cfg.timeout:.0f}s{detail()}")
+            time.sleep(1.0)
+        return found
+
     def _wait(self, what: str, done: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         """Until `done(status)`; a Failed ClickModel ends the demo."""
-        deadline = time.monotonic() + self.cfg.timeout
-        while True:
+
+        last: dict[str, Any] = {}
+
+        def check() -> dict[str, Any] | None:
             status: dict[str, Any] = self._get().get("status") or {}
-            phase = status.get("phase")
+            last["phase"] = status.get("phase")
             if done(status):
                 return status
-            if phase == "Failed":
+            if status.get("phase") == "Failed":
                 reasons = "; ".join(f"{c['type']}: {c.get('message')}" for c in status.get("conditions") or []
                                     if c.get("status") == "False")  # fmt: skip
                 raise DemoError(f"{NAME} failed while waiting for {what}: {reasons}")
-            if time.monotonic() > deadline:
-                raise DemoError(f"no {what} after {self.cfg.timeout:.0f}s (phase {phase})")
-            time.sleep(1.0)
+            return None
+
+        found: dict[str, Any] = self._until(what, check, lambda: f" (phase {last.get('phase')})")
+        return found
 
     def _doc(self, obj: object) -> dict[str, Any]:
         doc: dict[str, Any] = self.api.sanitize_for_serialization(obj)
@@ -194,22 +208,21 @@ class ClusterStory:
 
     def _wait_for_mirroring(self) -> None:
         """Until the stable Deployment has rolled to pods that mirror to the canary (SHADOW_URL), all ready."""
-        apps, deadline = client.AppsV1Api(self.api), time.monotonic() + self.cfg.timeout
-        while True:
-            dep = self._doc(apps.read_namespaced_deployment(f"{NAME}-stable", self.namespace))
+        apps = client.AppsV1Api(self.api)
+
+        def mirroring() -> bool:
+            dep = self._doc(apps.read_namespaced_deployment(object_name(NAME, Role.STABLE), self.namespace))
             env = {e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0].get("env") or []}
             st, want = dep.get("status") or {}, dep["spec"]["replicas"]
             rolled = st.get("observedGeneration", 0) >= dep["metadata"]["generation"] and st.get("replicas") == want
-            if "SHADOW_URL" in env and rolled and st.get("updatedReplicas") == st.get("readyReplicas") == want:
-                return
-            if time.monotonic() > deadline:
-                raise DemoError(f"the stable pods did not start mirroring within {self.cfg.timeout:.0f}s")
-            time.sleep(1.0)
+            return "SHADOW_URL" in env and rolled and st.get("updatedReplicas") == st.get("readyReplicas") == want
+
+        self._until("stable pods mirroring to the canary", mirroring)
 
     def _stable_endpoint(self) -> str:
         """A ready stable pod, at its own address (the host has no route to Services)."""
-        selector = f"clickcast.io/model={NAME},clickcast.io/role=stable"
-        pods = self._doc(self.core.list_namespaced_pod(self.namespace, label_selector=selector))["items"]
+        labels = ",".join(f"{k}={v}" for k, v in selector(NAME, Role.STABLE).items())
+        pods = self._doc(self.core.list_namespaced_pod(self.namespace, label_selector=labels))["items"]
         for pod in pods:
             status = pod.get("status") or {}
             ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
