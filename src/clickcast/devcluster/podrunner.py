@@ -343,7 +343,7 @@ class PodRunner:
             self._each(state.pod, self._advance, uid)
         if self.pod_network is not None:
             # Before any status goes out: whoever sees a pod Ready can reach it by its Service's name.
-            self._each({"metadata": {"namespace": "-", "name": "services.json"}}, self._write_services)
+            self._each(str(self.services_file), self._write_services)
         for uid, done in self._due:
             if uid in self._pods:
                 self._each(self._pods[uid].pod, self._report, uid, done)
@@ -366,12 +366,14 @@ class PodRunner:
             staging.replace(self.services_file)
             self._services = table
 
-    def _each(self, pod: Doc, work: Callable[..., None], *args: Any) -> None:
-        """One pod's step: its failure is recorded and does not hold up the others."""
+    def _each(self, pod: Doc | str, work: Callable[..., None], *args: Any) -> None:
+        """One pod's step (or one other piece of the step, named by a string): its failure is recorded and does
+        not hold up the others."""
         try:
             work(*args)
         except Exception as exc:
-            self.errors.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: {type(exc).__name__}: {exc}")
+            what = pod if isinstance(pod, str) else f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            self.errors.append(f"{what}: {type(exc).__name__}: {exc}")
 
     def _doc(self, obj: object) -> Doc:
         doc: Doc = self.api.sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]

@@ -43,11 +43,12 @@ def service_table(services: Iterable[Doc], ready: Iterable[tuple[Doc, str]], api
         meta, spec = service["metadata"], service["spec"]
         if spec.get("type") == "ExternalName" or not spec.get("selector"):
             continue  # no pods of its own: its endpoints are kept by hand (as the API server's are)
+        selected = [(pod, address) for pod, address in pods if _selects(service, pod)]
         ports: dict[str, list[tuple[str, int]]] = {}
         for port in spec.get("ports") or []:
             if (port.get("protocol") or "TCP") != "TCP":
                 continue
-            targets = [(address, _target(port, pod)) for pod, address in pods if _selects(service, pod)]
+            targets = [(address, _target(port, pod)) for pod, address in selected]
             ports[str(port["port"])] = sorted((a, t) for a, t in targets if t is not None)
         table[f"{meta['name']}.{meta['namespace']}"] = ports
     table["kubernetes.default"] = {"443": [api_server]}

@@ -45,6 +45,21 @@ def _pod_bind(bind: Any, pod_ip: str) -> Any:
     return bound
 
 
+_read: dict[str, tuple[int, dict[str, Any]]] = {}  # table file -> (its mtime_ns, its contents)
+
+
+def _table(table_file: str) -> dict[str, Any]:
+    """The runner's Service table, read again only when the runner has replaced it."""
+    try:
+        mtime = os.stat(table_file).st_mtime_ns
+        if table_file not in _read or _read[table_file][0] != mtime:
+            with open(table_file, encoding="utf-8") as handle:
+                _read[table_file] = (mtime, json.load(handle))
+    except (OSError, ValueError):
+        return {}
+    return _read[table_file][1]
+
+
 def service_endpoint(table_file: str, namespace: str, host: Any, port: Any) -> tuple[str, int] | None:
     """A ready pod's (address, target port) behind Service `host` on `port`; None if `host` names no Service."""
     if isinstance(host, bytes):  # anyio (httpx's transport) passes the host encoded
@@ -52,11 +67,7 @@ def service_endpoint(table_file: str, namespace: str, host: Any, port: Any) -> t
     found = _SERVICE_NAME.match(host) if isinstance(host, str) else None
     if found is None or port is None:
         return None
-    try:
-        with open(table_file, encoding="utf-8") as handle:
-            table = json.load(handle)
-    except (OSError, ValueError):
-        return None
+    table = _table(table_file)
     endpoints = table.get(f"{found['name']}.{found['namespace'] or namespace}", {}).get(str(port))
     if not endpoints:
         return None
