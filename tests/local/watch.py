@@ -16,6 +16,10 @@ import psutil
 
 from clickcast.local.ownership import STATE_ENV
 
+SPARK_UI_PORTS = range(4040, 4100)
+"""Spark's UI takes the first free port from 4040 up, so another test's Spark may take the one a run's JVM had the
+moment it is free: not watched (the JVM itself is, as a process)."""
+
 
 def alive(process: psutil.Process) -> bool:
     try:
@@ -78,7 +82,8 @@ class Watch:
         for process in [*tree, *marked(self.state)]:
             self.seen.add(process)
             try:
-                self.ports |= {c.laddr.port for c in process.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+                self.ports |= {c.laddr.port for c in process.net_connections("tcp")
+                               if c.status == psutil.CONN_LISTEN and c.laddr.port not in SPARK_UI_PORTS}  # fmt: skip
             except psutil.Error:
                 continue
 
