@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -91,11 +92,13 @@ def describe(process: psutil.Process) -> str:
         return str(process.pid)
 
 
-def listening(ports: Iterable[int]) -> list[int]:
-    """Those of `ports` some process still listens on (TCP, any address)."""
-    wanted = set(ports)
-    return sorted({c.laddr.port for c in psutil.net_connections("tcp")
-                   if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port in wanted})  # fmt: skip
+def answering(host: str, ports: Iterable[int]) -> list[int]:
+    """Those of `ports` on `host` that still accept a connection (asking the port itself needs no privilege)."""
+    found = []
+    for port in sorted(set(ports)):
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1.0):
+            found.append(port)
+    return found
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,9 @@ class Leftovers:
     ports: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, owner: Owner, ports: Iterable[int]) -> Leftovers:
+    def of(cls, owner: Owner, host: str, ports: Iterable[int]) -> Leftovers:
         processes = tuple(describe(p) for p in marked(owner.state_dir, owner.run_id) if alive(p))
-        return cls(processes, tuple(listening(ports)))
+        return cls(processes, tuple(answering(host, ports)))
 
     def __bool__(self) -> bool:
         return bool(self.processes or self.ports)

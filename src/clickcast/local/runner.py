@@ -22,7 +22,7 @@ from clickcast.core.plan import Event, Plan
 from clickcast.core.ports import step
 from clickcast.local.ownership import Leftovers, Owner, StateLock, describe, end, marked
 from clickcast.local.runs import LocalRuns
-from clickcast.local.services import LocalServices
+from clickcast.local.services import HOST, LocalServices
 from clickcast.local.shell import FileRecorder, LocalExecutor, LocalObserver
 from clickcast.local.watchdog import Watchdog
 from clickcast.runtime.gitops import GitOpsBridge
@@ -143,7 +143,7 @@ class LocalRunner:
         if self._watchdog is not None:
             self._watchdog.close()
             self._watchdog = None
-        self.leftovers = Leftovers.of(self.owner, self.services.ports())
+        self.leftovers = Leftovers.of(self.owner, HOST, self.services.ports())
         self._lock.release()
 
     async def step(self) -> Snapshot:
