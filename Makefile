@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo cluster-demo test-services cluster-up cluster-down test test-unit lint format crd docs demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo cluster-demo test-services cluster-up cluster-down test test-fast lint format crd docs demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,11 +50,11 @@ cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints it
 cluster-down: ## Stop and delete the local dev cluster
 	$(RUN) clickcast dev cluster down
 
-test: setup lint test-services ## Set up, lint, build the control plane and MinIO once, and run the whole test suite (benchmarks excluded)
-	$(RUN) pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+test: $(UV) ## Set up, build the tools once, lint and run the whole suite in parallel (benchmarks excluded); prints each phase's time
+	bash hack/test.sh $(PYTEST_ARGS)
 
-test-unit: ## Run only the fast unit tests
-	$(RUN) pytest -m unit $(PYTEST_ARGS)
+test-fast: setup ## The unit tests (pure, no services; under 2 minutes) for the inner loop
+	$(RUN) pytest -m unit -n 2 $(PYTEST_ARGS)
 
 lint: ## ruff, ruff format, mypy (strict) and the import layers
 	$(RUN) ruff check .

@@ -20,6 +20,10 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
 log() { printf '[build-helm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# A test fixture may ask for this build while `make test` runs it in the background:
+# one build at a time, and whoever waited finds the cache warm.
+mkdir -p "$CACHE"; exec 9>"$CACHE/.build-helm.lock"; flock 9
+
 if [ -x "$BIN/helm" ]; then
   echo "$BIN/helm"
   exit 0

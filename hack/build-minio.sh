@@ -17,6 +17,10 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
 log() { printf '[build-minio %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# A test fixture may ask for this build while `make test` runs it in the background:
+# one build at a time, and whoever waited finds the cache warm.
+mkdir -p "$CACHE"; exec 9>"$CACHE/.build-minio.lock"; flock 9
+
 if [ -x "$BIN/minio" ]; then
   echo "$BIN/minio"
   exit 0

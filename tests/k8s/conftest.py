@@ -10,6 +10,7 @@ kubectl talk to the same cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import pytest
 import yaml
 from kubernetes import client, config, utils
@@ -105,8 +107,16 @@ def install_crds(kube: Kube) -> list[str]:
     return installed
 
 
+@contextlib.contextmanager
+def one_start_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Parallel workers start their clusters one after another: kwokctl picks free ports for a cluster's
+    components before it starts them, and two clusters picking at once could pick the same port."""
+    with filelock.FileLock(tmp_path_factory.getbasetemp().parent / "cluster-start.lock"):
+        yield
+
+
 @pytest.fixture(scope="session")
-def kube() -> Iterator[Kube]:
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     existing = os.environ.get(TEST_KUBECONFIG_ENV)
     name = None
     if existing:
@@ -115,7 +125,8 @@ def kube() -> Iterator[Kube]:
         bin_dir = binaries.locate()
         name = f"cc-test-{os.getpid()}-{secrets.token_hex(3)}"
         try:
-            kubeconfig = kwok.up(name, bin_dir, nodes=3, say=lambda _: None)
+            with one_start_at_a_time(tmp_path_factory):
+                kubeconfig = kwok.up(name, bin_dir, nodes=3, say=lambda _: None)
         except BaseException:
             kwok.down(name, bin_dir, say=lambda _: None)  # nodes or readiness failed after the create
             raise
@@ -181,7 +192,7 @@ def jobs(kube: Kube, namespace: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def workload_cluster() -> Iterator[Kube]:
+def workload_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
     """A second cluster, started as a user does (`clickcast dev cluster up`): its pods run for real.
 
     Its KWOK stages leave pod status to the workload runner that `up` starts beside it, so a pod is
@@ -191,7 +202,8 @@ def workload_cluster() -> Iterator[Kube]:
         pytest.skip("the workload runner plays the kubelet of a kwok cluster; this session uses another cluster")
     name = f"cc-wl-{os.getpid()}-{secrets.token_hex(3)}"
     cli = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster"]
-    up = subprocess.run([*cli, "up", "--name", name], capture_output=True, text=True, timeout=600, check=False)
+    with one_start_at_a_time(tmp_path_factory):
+        up = subprocess.run([*cli, "up", "--name", name], capture_output=True, text=True, timeout=600, check=False)
     try:
         assert up.returncode == 0, up.stderr
         kubeconfig = Path(up.stdout.strip().splitlines()[-1])

@@ -44,7 +44,7 @@ class Served:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_live(self, timeout: float = 60) -> None:
+    def wait_live(self, timeout: float = 180) -> None:  # a wait, not a target: BentoML starts slowly on a busy machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -57,7 +57,7 @@ class Served:
             time.sleep(0.2)
         raise AssertionError(f"serve not live after {timeout}s:\n{self.output}")
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
         self.wait_live(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

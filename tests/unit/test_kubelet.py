@@ -31,6 +31,16 @@ def test_each_cluster_has_its_own_pod_network_off_127_0() -> None:
     assert kubelet.cluster_network("clickcast") == kubelet.cluster_network("clickcast")
 
 
+def test_a_cluster_never_takes_a_network_another_cluster_holds() -> None:
+    own = kubelet.cluster_network("a")
+    other = kubelet.cluster_network("a", taken={own})
+    assert other not in (own, "127.0.0.0/16")
+    every = {f"127.{i}.0.0/16" for i in range(1, 255)}
+    assert kubelet.cluster_network("a", taken=every - {"127.7.0.0/16"}) == "127.7.0.0/16"
+    with pytest.raises(kubelet.AddressesExhausted):
+        kubelet.cluster_network("a", taken=every)
+
+
 CONTAINER = {"name": "web", "ports": [{"name": "http", "containerPort": 3000}]}
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from clickcast.devcluster.errors import DevClusterError
 
 BIN_DIR_ENV = "CLICKCAST_BIN_DIR"
-REQUIRED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kwok", "kwokctl", "helm")
+REQUIRED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kwok", "kwokctl")
 SCRIPT = Path("hack") / "build-control-plane.sh"
 
 

@@ -38,13 +38,19 @@ HOST_IP = "127.0.0.1"
 BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
 
 
-def cluster_network(cluster: str) -> str:
-    """A /16 of 127.0.0.0/8 for one cluster's pods, from its name: two dev clusters do not share addresses.
+def cluster_network(cluster: str, taken: Collection[str] = ()) -> str:
+    """A /16 of 127.0.0.0/8 for one cluster's pods: the one its name hashes to, or the next one not `taken`.
 
-    127.0.0.0/16 (where 127.0.0.1 and the API servers live) is never chosen.
+    `taken` are the networks of the other clusters that run now (two clusters started at once, e.g. by
+    parallel test workers, must never share an address). 127.0.0.0/16, where 127.0.0.1 and the API
+    servers live, is never chosen.
     """
-    second = 1 + int.from_bytes(hashlib.sha256(cluster.encode()).digest()[:2], "big") % 254
-    return f"127.{second}.0.0/16"
+    first = int.from_bytes(hashlib.sha256(cluster.encode()).digest()[:2], "big") % 254
+    for step in range(254):
+        network = f"127.{1 + (first + step) % 254}.0.0/16"
+        if network not in taken:
+            return network
+    raise AddressesExhausted(f"every 127.x.0.0/16 is taken by another cluster ({len(taken)} clusters)")
 
 
 class AddressesExhausted(Exception):  # noqa: N818 - the condition, as the kubelet's IPAM reports it

@@ -18,6 +18,7 @@ TokenRequest) and never for the pods'.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -39,6 +40,24 @@ STOP_SECONDS = 30.0
 
 def state_dir(name: str) -> Path:
     return kwok.workdir() / "clusters" / name / "workloads"
+
+
+def claim_network(name: str) -> str:
+    """This cluster's pod network, distinct from those of every other cluster in the workdir.
+
+    Under a lock, so that runners starting at once (parallel test workers) see each other's claims;
+    a claim lives in the cluster's state directory and goes with the cluster.
+    """
+    clusters = kwok.workdir() / "clusters"
+    clusters.mkdir(parents=True, exist_ok=True)
+    with (clusters / ".networks.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        own = state_dir(name) / "network"
+        others = {p.read_text().strip() for p in clusters.glob("*/workloads/network") if p != own}
+        network = kubelet.cluster_network(name, taken=others)
+        own.parent.mkdir(parents=True, exist_ok=True)
+        own.write_text(network)
+    return network
 
 
 def pid_file(name: str) -> Path:
@@ -165,7 +184,7 @@ def serve(name: str) -> None:
         entrypoints=table.entrypoints,
         image_paths=table.paths,
         base_env=dict(os.environ) | table.env,
-        pod_network=kubelet.cluster_network(name),
+        pod_network=claim_network(name),
     )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
