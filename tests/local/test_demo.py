@@ -1,8 +1,10 @@
-"""`clickcast demo --once` (what `make demo` runs, minus serving on): the whole lifecycle, checked from outside."""
+"""`clickcast demo` (what `make demo` runs): the whole lifecycle, serving on until SIGTERM, checked from outside."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,19 +12,32 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.local.test_run import _ours
+from tests.local.watch import Watch, until
 
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_retrains_on_a_moved_market_canaries_promotes_through_git_and_reports(tmp_path: Path) -> None:
-    directory = tmp_path / "demo"
-    done = subprocess.run(
-        [sys.executable, "-m", "clickcast", "demo", "--once", "--dir", str(directory), "--rows", "80000"],
-        capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out[-3000:]
+def _serving_on(out: Path) -> bool:
+    return "serving on; Ctrl-C stops everything" in out.read_text(errors="replace")
+
+
+def test_demo_retrains_on_a_moved_market_canaries_promotes_through_git_reports_and_stops(tmp_path: Path) -> None:
+    directory, output = tmp_path / "demo", tmp_path / "demo.out"
+    with output.open("wb") as sink:  # its own process group, as `make demo` in a terminal
+        demo = subprocess.Popen([sys.executable, "-m", "clickcast", "demo", "--dir", str(directory), "--rows", "80000"],
+                                stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    watch = Watch(demo.pid, directory / "state")
+    until("serving on", lambda: _serving_on(output) or demo.poll() is not None, 1200)
+    assert demo.poll() is None, output.read_text()[-3000:]
+    watch.look()
+    # SIGTERM to the process group (the reported case: under `make demo`, uv forwards it a second time).
+    os.killpg(demo.pid, signal.SIGTERM)
+    os.killpg(demo.pid, signal.SIGTERM)
+    assert demo.wait(90) == 0
+    out = output.read_text(errors="replace")
+    assert "stopped; every process the demo started is stopped too" in out, out[-3000:]
+    assert watch.left() == ([], set())
     status = yaml.safe_load((directory / "state" / "offers.yaml").read_text())["status"]
     first, second = status["history"][1]["version"], status["history"][0]["version"]
     assert [h["decision"] for h in status["history"]] == ["Promoted", "Promoted"]
@@ -44,4 +59,3 @@ def test_demo_retrains_on_a_moved_market_canaries_promotes_through_git_and_repor
     assert answer["modelVersion"] == second and answer["predictedClicks"] > 0
     report = (directory / "report.html").read_text()
     assert first in report and second in report
-    assert _ours(tmp_path) == []

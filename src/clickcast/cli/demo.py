@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clickcast.cli.errors import fail
-from clickcast.cli.run import _until_signal
+from clickcast.cli.stopping import Stopper
 
 console = Console(highlight=False, soft_wrap=True)
 SAMPLE = {"date": "2026-03-01", "categoryId": "3", "merchantId": "101", "category": "shoes", "device": "mobile",
@@ -102,17 +103,22 @@ def demo(
             console.print("\nserving on; Ctrl-C stops everything")
             await asyncio.Event().wait()
 
-    async def main() -> object:
-        return await _until_signal(asyncio.create_task(story.run(finish)))
-
+    stopper = Stopper()
+    spinner.start()
     try:
-        with spinner:
-            result: Any = asyncio.run(main())
+        result: Any = asyncio.run(stopper.run(story.run(finish)))
     except asyncio.CancelledError:
-        console.print("stopped; every process the demo started is stopped too")
+        leftovers = story.runner.leftovers if story.runner is not None else None
+        if not stopper.report(console, leftovers, "the demo"):
+            raise typer.Exit(1) from None
         return
     except DemoError as exc:
         fail(str(exc), code=1)
+    finally:
+        with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP)
+            spinner.stop()
+    if story.runner is not None and story.runner.leftovers:
+        fail(f"the demo ended, but not every process it started: {story.runner.leftovers}", code=1)
     if result.traffic.failed:
         fail(f"{result.traffic.failed} requests failed (see above)", code=1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 
 from clickcast.cli.errors import fail
+from clickcast.cli.stopping import Stopper, say
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -31,14 +31,6 @@ def summary_line(status: object) -> str:
     stable = status.stable.version if status.stable else "-"
     candidate = status.candidate.version if status.candidate else "-"
     return f"phase {status.phase}  stable {stable}  candidate {candidate}"
-
-
-async def _until_signal(work: asyncio.Task[object]) -> object:
-    """Ctrl-C or SIGTERM cancel the work, whose cleanup stops every process it started."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, work.cancel)
-    return await work
 
 
 def run(
@@ -62,10 +54,15 @@ def run(
     except (OSError, ValueError) as exc:
         fail(str(exc))
     state = state_dir or Path(".clickcast") / name
+    try:
+        runner = LocalRunner(model_file, state, port=port, master=master, on_event=show_event,
+                             on_notice=lambda line: say(console, line))  # fmt: skip
+    except (OSError, ValueError) as exc:
+        fail(str(exc), code=1)
     last = [""]
+    stopper = Stopper()
 
     async def main() -> object:
-        runner = LocalRunner(model_file, state, port=port, master=master, on_event=show_event)
         async with runner:
             console.print(f"[bold]{name}[/]: prediction endpoint {runner.endpoint}, status {state / (name + '.yaml')}")
 
@@ -77,18 +74,17 @@ def run(
 
             return await runner.run(once=once, on_step=on_step)
 
-    async def guarded() -> object:
-        return await _until_signal(asyncio.create_task(main()))
-
     try:
-        status = asyncio.run(guarded())
+        status = asyncio.run(stopper.run(main()))
     except asyncio.CancelledError:
-        console.print("stopped; every process it started is stopped too (run it again to continue)")
-        raise typer.Exit(130) from None
+        stopped = stopper.report(console, runner.leftovers, "it", then=" (run it again to continue)")
+        raise typer.Exit(stopper.exit_code if stopped else 1) from None
     except (OSError, ValueError) as exc:
         fail(str(exc), code=1)
     from clickcast.api.status import Phase  # noqa: PLC0415
 
+    if runner.leftovers:
+        fail(f"{name} ended, but not every process it started: {runner.leftovers}", code=1)
     if getattr(status, "phase", None) is Phase.FAILED:
         fail(f"{name} failed: {summary_line(status)}; see {state / (name + '.yaml')} and the logs in {state}/runs "
              f"and {state}/serving", code=1)  # fmt: skip

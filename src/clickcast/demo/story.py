@@ -100,6 +100,8 @@ class Story:
         self.clock = SimulatedClock()
         self.log: list[str] = []
         self.canary: CanaryStatus | None = None
+        self.runner: LocalRunner | None = None
+        """The runner, once started: what its `leftovers` say after the story ends."""
 
     async def run(self, finish: Callable[[DemoResult], Awaitable[None]] | None = None) -> DemoResult:
         """The story; `finish` runs while everything still serves (the summary, then serving on if asked)."""
@@ -115,7 +117,8 @@ class Story:
         model_file = self.dir / "clickmodel.yaml"
         model_file.write_text(yaml.safe_dump(clickmodel(self.dir), sort_keys=False))
         runner = LocalRunner(model_file, self.dir / "state", port=cfg.port, master=cfg.master, clock=self.clock,
-                             on_event=lambda e: self.event(f"{e.reason}: {e.message}"))  # fmt: skip
+                             on_event=lambda e: self.event(f"{e.reason}: {e.message}"), on_notice=self.say)  # fmt: skip
+        self.runner = runner
         async with runner:
             loop = asyncio.create_task(runner.run(), name="clickcast-run")
             try:

@@ -1,17 +1,26 @@
-"""Child processes of the runner: started in their own process group, logged to a file, stopped as a group."""
+"""Child processes of the runner: started in their own process group, logged to a file, stopped as a group.
+
+Each child also dies with the runner (Linux: the parent-death signal), and carries the runner's mark in its
+environment (`clickcast.local.ownership`), so what it starts in other groups and sessions can be found too.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 GRACE_SECONDS = 10.0
+PR_SET_PDEATHSIG = 1
+PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+"""Looked up once here: the child runs as little Python as it can between fork and exec."""
 
 
 @dataclass
@@ -37,6 +46,19 @@ def tail(log: Path, lines: int = 3, limit: int = 400) -> str:
     return " | ".join(kept)[-limit:]
 
 
+def _dies_with(parent: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec: SIGTERM it when the thread that started it ends (the runner's
+    event loop thread, which lives as long as the runner), and at once if the runner is already gone."""
+
+    def preexec() -> None:
+        if PRCTL is not None:
+            PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def start(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Child:
     """Start `argv` in a new session (so Ctrl-C on the terminal reaches the runner only, which stops it)."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -44,20 +66,30 @@ def start(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None, 
         process = subprocess.Popen(
             list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            preexec_fn=_dies_with(os.getpid()),  # noqa: PLW1509 - a C call and two syscalls: no lock to deadlock on
         )  # fmt: skip
     return Child(argv, log, process)
 
 
-def stop(child: Child, grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM the child's process group, SIGKILL it after `grace` seconds (Spark's JVM is in that group too)."""
-    process = child.process
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+def _signal_group(child: Child, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # whatever the leader left behind in its group
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
+        os.killpg(child.process.pid, sig)
+
+
+def stop_all(children: Sequence[Child], grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM every child's process group at once, SIGKILL them after `grace` seconds (Spark's JVM is in its
+    child's group too); one wait for all, so stopping many takes no longer than stopping one."""
+    for child in children:
+        if child.process.poll() is None:
+            _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(c.process.poll() is None for c in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for child in children:
+        _signal_group(child, signal.SIGKILL)  # whatever the leader left behind in its group
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=5)
+
+
+def stop(child: Child, grace: float = GRACE_SECONDS) -> None:
+    stop_all([child], grace)

@@ -20,9 +20,11 @@ from clickcast.api.status import ClickModelStatus, Phase
 from clickcast.api.validation import load_clickmodel
 from clickcast.core.plan import Event, Plan
 from clickcast.core.ports import step
+from clickcast.local.ownership import Leftovers, Owner, StateLock, describe, end, marked
 from clickcast.local.runs import LocalRuns
-from clickcast.local.services import LocalServices
+from clickcast.local.services import HOST, LocalServices
 from clickcast.local.shell import FileRecorder, LocalExecutor, LocalObserver
+from clickcast.local.watchdog import Watchdog
 from clickcast.runtime.gitops import GitOpsBridge
 
 Clock = Callable[[], datetime]
@@ -54,14 +56,21 @@ class LocalRunner:
         clock: Clock | None = None,
         poll: float = 0.5,
         on_event: Callable[[Event], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.model_file = model_file
         self.state_dir = state_dir
         self.clock = clock or (lambda: datetime.now(UTC))
         self.poll = poll
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.runs = LocalRuns(state_dir, master)
-        self.services = LocalServices(state_dir, port)
+        self.owner = Owner.new(state_dir)
+        self.on_notice = on_notice or (lambda _: None)
+        self.runs = LocalRuns(state_dir, master, env=self.owner.env())
+        self.services = LocalServices(state_dir, port, env=self.owner.env())
+        self._lock = StateLock(state_dir)
+        self._watchdog: Watchdog | None = None
+        self.leftovers: Leftovers | None = None
+        """What was still there after `close` (set by it): empty when every process of this runner ended."""
         self.gitops = GitOpsBridge(state_dir / "git")
         self.recorder = FileRecorder(state_dir, on_event)
         model = load_clickmodel(model_file)
@@ -96,16 +105,46 @@ class LocalRunner:
     # --- running ---------------------------------------------------------------------------------
 
     async def __aenter__(self) -> LocalRunner:
-        await self.services.start()
+        self._lock.acquire()
+        try:
+            await asyncio.to_thread(self._end_what_a_killed_run_left)
+            self._watchdog = Watchdog(self.owner, self.state_dir / "watchdog.log")
+            await self.services.start()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
+    def _end_what_a_killed_run_left(self) -> None:
+        """Processes of an earlier run on this state directory that outlived it (the runner and its watchdog were
+        killed): they would hold ports and write to the prediction log as if that run still went on."""
+        left = marked(self.owner.state_dir)
+        if not left:
+            return
+        self.on_notice(f"stopping {len(left)} process(es) a previous run left behind: "
+                       + ", ".join(describe(p) for p in left))  # fmt: skip
+        end(left)
+
     async def close(self) -> None:
-        """Stop every process this runner started (runs in flight start again on the next `clickcast run`)."""
-        await asyncio.to_thread(self.runs.stop)
-        await self.services.stop()
+        """Stop every process this runner started (runs in flight start again on the next `clickcast run`), then
+        check that none is left (`leftovers`)."""
+        try:
+            await asyncio.gather(asyncio.to_thread(self.runs.stop), self.services.stop())
+        finally:
+            self._end_the_rest()
+
+    def _end_the_rest(self) -> None:
+        """Synchronous on purpose: no cancellation can cut it short. What left its parent's group (BentoML's workers,
+        PySpark's daemons) is ended by its mark; the watchdog is told the runner is done; then the check."""
+        end(marked(self.owner.state_dir, self.owner.run_id))
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
+        self.leftovers = Leftovers.of(self.owner, HOST, self.services.ports())
+        self._lock.release()
 
     async def step(self) -> Snapshot:
         self._reload()

@@ -9,7 +9,7 @@ as missing, so the core starts it again under the same name.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -25,10 +25,11 @@ EXIT_FILE = "exit-code"
 
 
 class LocalRuns:
-    def __init__(self, state_dir: Path, master: str | None = None) -> None:
+    def __init__(self, state_dir: Path, master: str | None = None, env: Mapping[str, str] | None = None) -> None:
         self.root = state_dir / "runs"
         self.master = master
         """Spark master of every run (None: the spec's training.master)."""
+        self.env = {**(env or {}), "PYSPARK_PYTHON": sys.executable}
         self.children: dict[str, Child] = {}
 
     def dir(self, name: str) -> Path:
@@ -52,7 +53,7 @@ class LocalRuns:
             return
         master = self.master or spec.training.master
         argv = [sys.executable, "-m", "clickcast", command, *args, "--master", master]
-        self.children[name] = processes.start(argv, self.log(name), env={"PYSPARK_PYTHON": sys.executable})
+        self.children[name] = processes.start(argv, self.log(name), env=self.env)
 
     def poll(self) -> None:
         """Write the exit code of every run that ended (it outlives the runner; the process does not)."""
@@ -81,6 +82,5 @@ class LocalRuns:
 
     def stop(self) -> None:
         """Stop every run still going; each reads as missing next time and is started again."""
-        for child in self.children.values():
-            processes.stop(child)
+        processes.stop_all(list(self.children.values()))
         self.children.clear()

@@ -9,8 +9,8 @@ endpoint (a split canary by replica ratio), not as more processes. A process tha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +61,10 @@ class LocalServices:
     """The process each endpoint sends to."""
     pending: dict[Role, Backend] = field(default_factory=dict)
     """A process started for the role's next configuration, not ready yet."""
-    _draining: set[asyncio.Task[None]] = field(default_factory=set)
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Set on every serving process (the runner's mark)."""
+    _draining: dict[asyncio.Task[None], Backend] = field(default_factory=dict)
+    _ports: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.stable = Endpoint("stable", HOST, self.port, self._stable_targets)
@@ -81,20 +84,26 @@ class LocalServices:
         return [Target(c.url, 1)] if c is not None else []
 
     async def start(self) -> None:
-        await self.stable.start()
-        await self.canary.start()
+        for endpoint in (self.stable, self.canary):
+            await endpoint.start()
+            self._ports.add(endpoint.port)
 
     async def stop(self) -> None:
-        for backend in [*self.active.values(), *self.pending.values()]:
-            await asyncio.to_thread(processes.stop, backend.child)
+        """Stop every serving process (draining ones at once too), then the endpoints."""
+        backends = [*self.active.values(), *self.pending.values(), *self._draining.values()]
+        for task in self._draining:
+            task.cancel()
         self.active.clear()
         self.pending.clear()
-        for task in list(self._draining):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._draining.clear()
+        await asyncio.to_thread(processes.stop_all, [b.child for b in backends])
         await self.stable.stop()
         await self.canary.stop()
         await self._http.aclose()
+
+    def ports(self) -> set[int]:
+        """Every port this runner's endpoints and serving processes listened on (or were to)."""
+        return set(self._ports)
 
     def log(self, role: Role) -> Path:
         return self.state_dir / "serving" / f"{role}.log"
@@ -116,7 +125,8 @@ class LocalServices:
                 "--prediction-log", prediction_log(name, spec), "--flush-interval", FLUSH_INTERVAL]  # fmt: skip
         if action.mirror:
             argv += ["--shadow", self.canary.url]
-        child = processes.start(argv, self.log(action.role))
+        child = processes.start(argv, self.log(action.role), env=self.env)
+        self._ports.add(port)
         self.pending[action.role] = Backend(
             action.role, action.pin, action.mirror, action.public, replicas, port, child
         )
@@ -138,8 +148,8 @@ class LocalServices:
             await asyncio.to_thread(processes.stop, backend.child)
 
         task = asyncio.create_task(drain())
-        self._draining.add(task)
-        task.add_done_callback(self._draining.discard)
+        self._draining[task] = backend
+        task.add_done_callback(lambda done: self._draining.pop(done, None))
 
     # --- the observer's side -------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ class LocalServices:
                 self.pending[role] = self._restart(backend)
 
     def _restart(self, backend: Backend) -> Backend:
-        child = processes.start(backend.child.argv, backend.child.log)
+        child = processes.start(backend.child.argv, backend.child.log, env=self.env)
         return Backend(backend.role, backend.pin, backend.mirror, backend.public, backend.replicas, backend.port,
                        child)  # fmt: skip
 
