@@ -114,6 +114,7 @@ def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidat
         time.sleep(0.5)
 
 
+@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
 def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
     *,
     kube: Kube,

@@ -23,6 +23,7 @@ from tests.manifests import ROOT
 pytestmark = [pytest.mark.k8s, pytest.mark.e2e]
 
 
+@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
 def test_cluster_demo_reaches_serving_and_the_stable_pod_predicts(workload_cluster: Kube, tmp_path: Path) -> None:
     env = os.environ | {"CLICKCAST_CLUSTER": str(workload_cluster.name), "DEMO_DIR": str(tmp_path)}
     done = subprocess.run(["bash", str(ROOT / "hack" / "cluster-demo.sh")], env=env, capture_output=True, text=True,

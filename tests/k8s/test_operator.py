@@ -80,6 +80,7 @@ def test_apply_trains_validates_and_serves_the_first_version(
     assert clickmodel(kube, namespace, "offers")["status"]["observedGeneration"] == 1
 
 
+@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
 def test_a_release_survives_the_operator_being_killed_in_every_phase(
     *, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None, jobs: JobRunner
 ) -> None:

@@ -21,6 +21,7 @@ def _serving_on(out: Path) -> bool:
     return "serving on; Ctrl-C stops everything" in out.read_text(errors="replace")
 
 
+@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
 def test_demo_retrains_on_a_moved_market_canaries_promotes_through_git_reports_and_stops(tmp_path: Path) -> None:
     directory, output = tmp_path / "demo", tmp_path / "demo.out"
     with output.open("wb") as sink:  # its own process group, as `make demo` in a terminal

@@ -153,6 +153,7 @@ def model(tmp_path: Path) -> Model:
     return Model(file, tmp_path / "state", _steady_port())
 
 
+@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
 def test_run_trains_serves_resumes_and_no_process_outlives_it_whatever_signal_ends_it(model: Model) -> None:
     # SIGINT to the process group (Ctrl-C) while Spark trains: the run, its JVM and workers end.
     run = model.start()

@@ -84,6 +84,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
                 proc.kill()
 
 
+@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
 def test_train_and_score_on_a_standalone_cluster(cluster: str, dataset: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"  # the "shared path": every executor sees it
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
