@@ -16,10 +16,6 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--mod=mod}"
 log() { printf '[build-control-plane %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# A test fixture may ask for this build while `make test` runs it in the background:
-# one build at a time, and whoever waited finds the cache warm.
-mkdir -p "$CACHE"; exec 9>"$CACHE/.build-control-plane.lock"; flock 9
-
 ALL=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl)
 cached=1; for c in "${ALL[@]}"; do [ -x "$BIN/$c" ] || cached=0; done
 if [ "$cached" = 1 ]; then
@@ -30,6 +26,9 @@ fi
 log "building into $BIN (once per version set; later runs are a no-op)"
 
 command -v go >/dev/null || die "Go is not installed (need Go >= 1.24 on PATH; see https://go.dev/doc/install)"
+# A test fixture may ask for this build while `make test` runs it in the background: one build at a
+# time; whoever waited finds each binary built (every step below skips what is there).
+mkdir -p "$CACHE"; exec 9>"$CACHE/.build-control-plane.lock"; flock 9
 go env GOPROXY >/dev/null
 curl -fsS -o /dev/null --max-time 20 "$(go env GOPROXY | cut -d, -f1)/k8s.io/kubernetes/@v/list" 2>/dev/null \
   || [ "$(go env GOPROXY | cut -d, -f1)" = "off" ] \

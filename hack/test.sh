@@ -20,6 +20,7 @@ RUN=("$UV" run --frozen --no-sync)
 WORKERS="${CLICKCAST_TEST_WORKERS:-2}"
 LOGS="$(mktemp -d "${TMPDIR:-/tmp}/clickcast-test-XXXXXX")"
 START=$SECONDS
+EPOCH=$(date +%s)
 
 declare -A PID BEGAN ENDED RC
 say() { printf '[test %(%H:%M:%S)T] %s\n' -1 "$*"; }
@@ -28,7 +29,8 @@ say() { printf '[test %(%H:%M:%S)T] %s\n' -1 "$*"; }
 start() {
   local name=$1; shift
   BEGAN[$name]=$((SECONDS - START))
-  ( "$@" >"$LOGS/$name.log" 2>&1 ) &
+  # The phase's own end is written when it ends: finish may be called much later.
+  ( "$@" >"$LOGS/$name.log" 2>&1; rc=$?; echo $(($(date +%s) - EPOCH)) >"$LOGS/$name.end"; exit $rc ) &
   PID[$name]=$!
 }
 
@@ -36,7 +38,7 @@ start() {
 finish() {
   local name=$1
   wait "${PID[$name]}"; RC[$name]=$?
-  ENDED[$name]=$((SECONDS - START))
+  ENDED[$name]=$(cat "$LOGS/$name.end" 2>/dev/null || echo $((SECONDS - START)))
   if [ "${RC[$name]}" -ne 0 ]; then
     say "$name failed (exit ${RC[$name]}); the end of $LOGS/$name.log:"
     tail -n 60 "$LOGS/$name.log"
