@@ -23,6 +23,7 @@ START=$SECONDS
 EPOCH=$(date +%s)
 
 declare -A PID BEGAN ENDED RC
+PHASES=(setup debian-tools spark-jars gateway-api control-plane minio helm lint tests)
 say() { printf '[test %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 # start NAME CMD...: run CMD in the background, its output in $LOGS/NAME.log.
@@ -73,7 +74,7 @@ for phase in control-plane minio helm; do finish "$phase"; done
 echo
 say "phases (seconds from the start of make test)"
 printf '  %-14s %6s %6s %8s  %s\n' phase start end seconds result
-for phase in setup debian-tools spark-jars gateway-api control-plane minio helm lint tests; do
+for phase in "${PHASES[@]}"; do
   b="${BEGAN[$phase]:--}" e="${ENDED[$phase]:--}"
   if [ "$b" = - ] || [ "$e" = - ]; then d=-; else d=$((e - b)); fi
   if [ "${RC[$phase]:-1}" -eq 0 ]; then r=ok; else r="FAILED (${RC[$phase]:-not run})"; fi
@@ -81,6 +82,6 @@ for phase in setup debian-tools spark-jars gateway-api control-plane minio helm 
 done
 say "make test took $((SECONDS - START)) s"
 
-for phase in setup debian-tools spark-jars gateway-api control-plane minio helm lint tests; do
+for phase in "${PHASES[@]}"; do
   [ "${RC[$phase]:-1}" -eq 0 ] || exit 1
 done

@@ -1,10 +1,10 @@
 """What every test folder shares: how the suite is spread over workers, and the local S3 server (MinIO).
 
-`make test` runs the suite on several pytest-xdist workers (`--dist loadgroup`). Most long tests wait on
-operators, pods and polls, so they overlap well; the Spark tests share one session and one trained
-version, so they stay together on one worker (their own group), as do the tests of the one cluster whose
-pods really run. Each worker starts its own services (control plane, MinIO, Spark) the first time a
-test asks for them.
+`make test` runs the suite on pytest-xdist workers with the scheduler below. The suite is mostly CPU-bound
+(Spark runs, BentoML start-ups), so two workers on two cores overlap the waits (operators, pods, polls)
+without doubling the work on a core. The Spark tests share one session and one trained version, so they
+stay together on one worker (their own group), as do the tests of the one cluster whose pods really run.
+Each worker starts its own services (control plane, MinIO, Spark) the first time a test asks for them.
 """
 
 from __future__ import annotations
