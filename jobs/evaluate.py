@@ -1,7 +1,8 @@
-"""spark-submit entry file: `spark-submit jobs/evaluate.py --help` (or `python jobs/evaluate.py --master ...`)."""
+"""spark-submit entry file: `spark-submit jobs/evaluate.py --help` (or `python jobs/evaluate.py --master ...`).
 
-import sys
+It imports the jobs CLI alone, so it runs in the jobs image (the `jobs` extra, no kubernetes).
+"""
 
-from clickcast.cli.main import app
+from clickcast.cli.jobs import run_job
 
-app(["evaluate", *sys.argv[1:]])
+run_job("evaluate")

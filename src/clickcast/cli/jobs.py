@@ -1,11 +1,13 @@
 """`clickcast data generate`, `train`, `score` and `evaluate`: the Spark jobs from the command line.
 
-The spark-submit entry files in jobs/ call these same commands.
+The spark-submit entry files in jobs/ call these same commands through `run_job`, which imports nothing
+but this module: the jobs image has the `jobs` extra only (no kubernetes, kopf, BentoML or dev cluster).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -249,3 +251,14 @@ def evaluate(
         deviance = v.metrics.poisson_deviance
         stdout.print(f"{v.model_version} ({v.role}): {v.metrics.rows} rows, deviance {_fmt(deviance)}")
     stdout.print(f"{result.rows} predictions joined, {result.unmatched} without clicks yet; wrote {result.output}")
+
+
+JOBS: dict[str, Callable[..., None]] = {"train": train, "score": score, "evaluate": evaluate}
+"""The commands an entry file of the jobs image runs (jobs/train.py, score.py, evaluate.py)."""
+
+
+def run_job(name: str, argv: list[str] | None = None) -> None:
+    """Run one job command as a program of its own: `spark-submit jobs/train.py --help` shows train's options."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command(name)(JOBS[name])
+    app(argv if argv is not None else sys.argv[1:], prog_name=f"{name}.py")
