@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 import typer.main
 from typer.core import TyperGroup
-
 
 _LISTING = "clickcast.lazy.listing"
 
@@ -44,7 +43,7 @@ def load(name: str, entry: Lazy) -> click.Command:
 class LazyGroup(TyperGroup):
     """A TyperGroup whose `lazy` table (name -> Lazy) is imported on use, not at start-up."""
 
-    lazy: dict[str, Lazy] = {}  # in the order `--help` lists them
+    lazy: ClassVar[dict[str, Lazy]] = {}  # in the order `--help` lists them
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*self.lazy, *(name for name in super().list_commands(ctx) if name not in self.lazy)]

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from clickcast.cli.errors import fail
-from clickcast.jobs.submit import JOBS_DIR
+from clickcast.jobs.layout import JOBS_DIR
 
 
 def operator(

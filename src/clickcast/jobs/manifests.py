@@ -22,7 +22,8 @@ from clickcast.analysis.evidence import Comparison
 from clickcast.api.duration import parse_duration
 from clickcast.api.resource import API_VERSION, KIND
 from clickcast.api.spec import ClickModelSpec
-from clickcast.jobs.submit import DRIVER_ENV, JOBS_DIR, spark_submit_argv
+from clickcast.jobs.layout import JOBS_DIR
+from clickcast.jobs.submit import DRIVER_ENV, spark_submit_argv
 from clickcast.store import credentials
 
 CONFIG_DIR = "/etc/clickcast"

@@ -18,9 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from clickcast.api.spec import ClickModelSpec
-
-JOBS_DIR = "/opt/clickcast/jobs"
-"""Where the jobs image keeps the entry files (jobs/Dockerfile)."""
+from clickcast.jobs.layout import JOBS_DIR
 
 SERVICE_ACCOUNT_DIR: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
 """Where every pod gets its ServiceAccount token and the cluster CA."""

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from clickcast.jobs.submit import JOBS_DIR
+from clickcast.jobs.layout import JOBS_DIR
 
 
 @dataclass(frozen=True)
