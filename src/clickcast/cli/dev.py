@@ -1,4 +1,8 @@
-"""`clickcast dev cluster up|down|status|kubeconfig`: the local control plane."""
+"""`clickcast dev cluster up|down|status|kubeconfig`: the local control plane.
+
+kwok and binaries are light (the option defaults need kwok); the workload runner brings kubernetes (the
+`devcluster` extra), so only the commands that run pods import it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Annotated
 import typer
 
 from clickcast.cli.errors import fail, stderr
-from clickcast.devcluster import binaries, kwok, workloads
+from clickcast.devcluster import binaries, kwok
 from clickcast.devcluster.errors import DevClusterError
 
 dev = typer.Typer(help="Developer tools.", no_args_is_help=True)
@@ -61,6 +65,8 @@ def up(
         binaries.kubectl()
         path = kwok.up(name, bin_dir(), nodes=nodes, wait_seconds=wait, say=say, workloads=run_workloads)
         if kwok.has_workloads(name):
+            from clickcast.devcluster import workloads  # noqa: PLC0415 - see the module docstring
+
             argv = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster", "workloads", "--name", name]
             pid = workloads.start(name, argv)
             say(f"workload runner: pid {pid}, pod logs in {workloads.state_dir(name)}")
@@ -70,6 +76,8 @@ def up(
 @cluster.command()
 def down(name: Name = kwok.DEFAULT_NAME) -> None:
     """Stop the cluster's processes (the workload runner's and its pods' too) and delete its state."""
+    from clickcast.devcluster import workloads  # noqa: PLC0415 - see the module docstring
+
     with user_errors():
         if workloads.stop(name):
             say("workload runner stopped")
@@ -84,6 +92,8 @@ def logs(
     path_only: Annotated[bool, typer.Option("--path", help="Print the log file's path instead.")] = False,
 ) -> None:
     """Print a pod's output, as the workload runner wrote it (`kubectl logs` needs a kubelet)."""
+    from clickcast.devcluster import workloads  # noqa: PLC0415 - see the module docstring
+
     path = workloads.pod_log(kwok.check_name(name), namespace, pod)
     if path_only:
         typer.echo(path)
@@ -96,6 +106,8 @@ def logs(
 @cluster.command("workloads")
 def run_workload_runner(name: Name = kwok.DEFAULT_NAME) -> None:
     """Run the workload runner in the foreground (`up` starts it detached): every pod as local processes."""
+    from clickcast.devcluster import workloads  # noqa: PLC0415 - see the module docstring
+
     with user_errors():
         workloads.serve(name)
 
