@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 import typer.main
 
@@ -90,7 +91,7 @@ def test_runs_as_non_root(image: str) -> None:
 
 def cli_commands() -> set[str]:
     group = typer.main.get_command(app)
-    return set(group.commands)  # type: ignore[attr-defined]
+    return set(group.list_commands(click.Context(group)))  # type: ignore[attr-defined]
 
 
 def test_operator_image_starts_a_real_cli_command() -> None:
@@ -199,3 +200,35 @@ def test_entrypoint_passes_any_other_command_through(spark_home: Path) -> None:
     env = base_env(spark_home) | {"PATH": f"{spark_home / 'bin'}:{os.environ['PATH']}"}
     argv = run_entrypoint(["spark-submit", "--master", "k8s://https://api:6443", "/opt/clickcast/jobs/train.py"], env)
     assert argv == ["spark-submit", "--master", "k8s://https://api:6443", "/opt/clickcast/jobs/train.py"]
+
+
+def smoke_check(image: str) -> str:
+    """The build's last RUN, which must run as the image's final user (after the last USER)."""
+    instructions = parse(image)
+    last_user = max(n for n, i in enumerate(instructions) if i.op == "USER")
+    runs = [i.args for i in instructions[last_user:] if i.op == "RUN"]
+    assert runs, f"{image}: no smoke check after USER"
+    return runs[-1]
+
+
+def test_jobs_smoke_check_runs_every_entry_file_with_spark_submit() -> None:
+    run = smoke_check("jobs")
+    assert "spark-submit" in run and "--help" in run
+    loop = re.search(r"for job in ([\w ]+); do", run)
+    assert loop, run
+    jobs = loop.group(1).split()
+    assert sorted(jobs) == ["evaluate", "score", "train"]
+    assert '"/opt/clickcast/jobs/$job.py"' in run  # where COPY puts them (WORKDIR /opt/clickcast, ./jobs/)
+    copies = " ".join(i.args for i in parse("jobs") if i.op == "COPY")
+    for job in jobs:
+        assert f"jobs/{job}.py" in copies and (ROOT / "jobs" / f"{job}.py").is_file()
+
+
+def test_operator_smoke_check_runs_its_entrypoint() -> None:
+    entry = exec_form(parse("operator"), "ENTRYPOINT")
+    assert shlex.split(smoke_check("operator"))[:3] == [*entry, "--help"]
+
+
+def test_serving_smoke_check_imports_the_served_class() -> None:
+    module, _, cls = exec_form(parse("serving"), "CMD")[2].partition(":")
+    assert smoke_check("serving") == f'python -c "import {module}; {module}.{cls}"'
