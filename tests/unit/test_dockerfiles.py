@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import pytest
+import typer
 import typer.main
 
 from clickcast.cli.main import app
@@ -91,7 +91,7 @@ def test_runs_as_non_root(image: str) -> None:
 
 def cli_commands() -> set[str]:
     group = typer.main.get_command(app)
-    return set(group.list_commands(click.Context(group)))  # type: ignore[attr-defined]
+    return set(group.list_commands(typer.Context(group)))  # type: ignore[attr-defined]
 
 
 def test_operator_image_starts_a_real_cli_command() -> None:

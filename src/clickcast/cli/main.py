@@ -71,7 +71,7 @@ class Commands(LazyGroup):
         "report": Lazy(
             "clickcast.cli.report:report",
             "Write one self-contained HTML page on a ClickModel: daily predictions against real clicks, metrics "
-            "per version and segment, the canary's looks, quality over time and the release history.",
+            "per version and segment, the canary's looks, quality over time and the release history. It opens offline.",
         ),
     }
 
