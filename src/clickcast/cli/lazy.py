@@ -32,6 +32,7 @@ def load(name: str, entry: Lazy) -> Any:
     """Import the entry's module and turn its attribute into a click command named `name`."""
     module_name, _, attribute = entry.target.partition(":")
     obj = getattr(importlib.import_module(module_name), attribute)
+    command: Any
     if isinstance(obj, typer.Typer):
         command = typer.main.get_group(obj)  # a group even with one subcommand, as add_typer makes it
     else:
