@@ -66,7 +66,3 @@ class LazyGroup(TyperGroup):
             super().format_help(ctx, formatter)
         finally:
             ctx.meta.pop(_LISTING, None)
-
-    def resolve_all(self, ctx: Any) -> dict[str, Any]:
-        """Every lazy command, imported (for tests and documentation)."""
-        return {name: self.get_command(ctx, name) for name in self.lazy}
