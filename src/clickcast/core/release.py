@@ -10,11 +10,14 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import AlgorithmName, CanaryMode, PromotionMode
 from clickcast.api.status import (
     CanaryStatus,
+    CanarySums,
     CandidateStatus,
     ConditionType,
     HistoryEntry,
     ModelVersionStatus,
+    MonitoringStatus,
     Phase,
+    QualityState,
     ReleaseOutcome,
     ScoringStatus,
     Verdict,
@@ -27,6 +30,7 @@ from clickcast.core.canary_analysis import (
     stable_deploy,
     weight_of,
 )
+from clickcast.core.conditions import condition
 from clickcast.core.draft import Context, Draft
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
@@ -187,7 +191,7 @@ def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
     d.act(Retire(Role.CANARY))
     d.condition(ConditionType.PROMOTED, False, reason, f"{c.version}: {message}")
     d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.ROLLED_BACK, reason=reason,
-                          message=message, time=ctx.now, metrics=c.metrics))  # fmt: skip
+                          message=message, time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
     d.event("RolledBack", f"{c.version} rolled back: {message}{keeps}", warning=True)
     d.status.candidate = None
@@ -256,8 +260,9 @@ def promoting(ctx: Context, d: Draft) -> None:
         reason = _promotion_reason(ctx, old)
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason=reason,
-                              message=f"replaced {old.version}" if old else "first version", time=ctx.now,
-                              metrics=c.metrics, git_commit=c.git_commit))  # fmt: skip
+                              message=_replaced(d, old), time=ctx.now, metrics=c.metrics,
+                              git_commit=c.git_commit, canary=_ended_canary(d)))  # fmt: skip
+        new_stable(d, c.version)
         d.condition(ConditionType.PROMOTED, True, reason, f"{c.version} serves as stable")
         d.event("Promoted", f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
         d.status.candidate = None
@@ -275,6 +280,44 @@ def promoting(ctx: Context, d: Draft) -> None:
     d.wake(POLL)
 
 
+def _ended_canary(d: Draft) -> CanaryStatus | None:
+    """The canary as its release decision found it, kept in the history entry (the live one is cleared).
+
+    Its sums stay behind: they only serve the running test, and status must stay small.
+    """
+    c = d.status.canary
+    return c.model_copy(update={"sums": CanarySums(), "job_name": None}, deep=True) if c is not None else None
+
+
+def _replaced(d: Draft, old: ModelVersionStatus | None) -> str:
+    """The promotion's history message: which version it replaced and that version's last quality state."""
+    if old is None:
+        return "first version"
+    m = d.status.monitoring
+    quality = f" (its quality: {m.state})" if m is not None and m.state is not QualityState.UNKNOWN else ""
+    return f"replaced {old.version}{quality}"
+
+
+def new_stable(d: Draft, version: str) -> None:
+    """A new stable version's quality is unknown until it is measured: the series and detectors start over.
+
+    What the replaced version's quality was stays in the history entry and in its days of `monitoring.daily`
+    (each day names its version); the run counter and the last day measured carry on, so run names stay unique
+    and no day is measured twice.
+    """
+    m = d.status.monitoring
+    if m is not None:
+        d.status.monitoring = MonitoringStatus(
+            evaluations=m.evaluations,
+            job_name=m.job_name,
+            evaluated_through=m.evaluated_through,
+            last_evaluated_at=m.last_evaluated_at,
+            daily=m.daily,
+        )
+    if condition(d.status.conditions, ConditionType.HEALTHY) is not None:
+        d.condition(ConditionType.HEALTHY, None, "NewStable", f"{version}: not measured on real clicks yet")
+
+
 def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     """The new stable pods never became ready: go back to the old version (the rollout kept it serving)."""
     message = f"{c.version} not ready within {ctx.spec.serving.ready_timeout} as stable"
@@ -285,7 +328,7 @@ def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
         d.act(Retire(Role.STABLE))
     outcome = ReleaseOutcome.ROLLED_BACK if previous is not None else ReleaseOutcome.FAILED
     d.record(HistoryEntry(version=c.version, decision=outcome, reason="PromotionNotReady", message=message,
-                          time=ctx.now, metrics=c.metrics))  # fmt: skip
+                          time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     d.condition(ConditionType.PROMOTED, False, "PromotionNotReady", message)
     d.event("RolledBack", message, warning=True)
     _route(ctx, d, 0)
@@ -320,6 +363,7 @@ def scoring(ctx: Context, d: Draft) -> None:
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason="Scored",
                               message=f"predictions in {s.output}", time=ctx.now, metrics=c.metrics))  # fmt: skip
+        new_stable(d, c.version)
         d.condition(ConditionType.PROMOTED, True, "Scored", f"{c.version} scored into {s.output}")
         d.event("Scored", f"{c.version} scored into {s.output}" + (f" (previous {old.version})" if old else ""))
         d.status.candidate = None
