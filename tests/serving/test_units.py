@@ -33,7 +33,7 @@ def test_settings_from_env_and_default_log_url() -> None:
         Settings.from_env({"MODEL_ROLE": "shadow"})
     with pytest.raises(ValueError, match="PREDICTION_LOG_FLUSH_INTERVAL"):
         Settings.from_env({"PREDICTION_LOG_FLUSH_INTERVAL": "soon"})
-    assert Settings.from_env({"MODEL_SHA256": "0f" * 32}).model_sha256 == "0f" * 32
+    assert Settings.from_env({"MODEL_SHA256": "0f" * 32}).manifest_sha256 == "0f" * 32
     with pytest.raises(ValueError, match="MODEL_SHA256"):
         Settings.from_env({"MODEL_SHA256": "not-a-checksum"})
 

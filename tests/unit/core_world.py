@@ -76,7 +76,7 @@ def trained(version: str, ev: TrainingEvidence | None = None) -> TrainedVersion:
 
 
 def complete(p: VersionPin, replicas: int = 2, *, public: bool = False, mirror: bool = False) -> Rollout:
-    return Rollout(p.version, p.checksum, desired=replicas, ready=replicas, updated=replicas, public=public,
+    return Rollout(p.version, p.manifest_sha256, desired=replicas, ready=replicas, updated=replicas, public=public,
                    mirror=mirror)  # fmt: skip
 
 
@@ -146,9 +146,9 @@ class World:
                 self.runs.setdefault(action.name, self.evaluation_outcome)
                 self.windows.setdefault(action.name, action.after)
             elif isinstance(action, Deploy):
-                ready = action.pin.checksum and self.rollout_ready
+                ready = action.pin.manifest_sha256 and self.rollout_ready
                 n = action.replicas or (2 if action.role is Role.STABLE else 1)
-                self.rollouts[action.role] = Rollout(action.pin.version, action.pin.checksum, desired=n,
+                self.rollouts[action.role] = Rollout(action.pin.version, action.pin.manifest_sha256, desired=n,
                                                      ready=n if ready else 0, updated=n, mirror=action.mirror,
                                                      public=action.public)  # fmt: skip
             elif isinstance(action, Retire):

@@ -32,12 +32,14 @@ TRAIN_V2 = f"{NAME}-train-{V2}"
 
 def stable(version: str = V1) -> ModelVersionStatus:
     p = pin(version)
-    return ModelVersionStatus(version=version, uri=p.uri, checksum=p.checksum)
+    return ModelVersionStatus(version=version, uri=p.uri, manifest_sha256=p.manifest_sha256)
 
 
 def candidate(version: str = V2, **extra: object) -> CandidateStatus:
     p = pin(version)
-    return CandidateStatus(version=version, uri=p.uri, checksum=p.checksum, rollout_started_at=NOW, **extra)  # type: ignore[arg-type]
+    return CandidateStatus(
+        version=version, uri=p.uri, manifest_sha256=p.manifest_sha256, rollout_started_at=NOW, **extra
+    )  # type: ignore[arg-type]
 
 
 def training(version: str = V2, **extra: object) -> TrainingStatus:
@@ -198,7 +200,7 @@ def canary_status(**extra: object) -> ClickModelStatus:
 
 
 def test_canary_waits_for_readiness_then_times_out_into_a_rollback() -> None:
-    starting = Rollout(V2, pin(V2).checksum, desired=1, ready=0, updated=1, public=True)
+    starting = Rollout(V2, pin(V2).manifest_sha256, desired=1, ready=0, updated=1, public=True)
     not_ready = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: starting})
     waiting = decide(NAME, spec(), canary_status(), not_ready, NOW + timedelta(minutes=5))
     assert (waiting.status.phase, waiting.actions, waiting.events) == (Phase.CANARY, (), ())
@@ -228,7 +230,7 @@ def test_manual_approval_promotes_and_approving_stable_rolls_back() -> None:
 
 def test_promotion_completes_when_every_stable_replica_serves_the_candidate() -> None:
     status = canary_status(phase=Phase.PROMOTING)
-    half = Rollout(V2, pin(V2).checksum, desired=2, ready=2, updated=1)
+    half = Rollout(V2, pin(V2).manifest_sha256, desired=2, ready=2, updated=1)
     rolling = Observed(rollouts={Role.STABLE: half, Role.CANARY: complete(pin(V2), 1)})
     wait = decide(NAME, spec(), status, rolling, NOW)
     assert (wait.status.phase, wait.actions) == (Phase.PROMOTING, ())  # asked already; never re-applied mid-rollout

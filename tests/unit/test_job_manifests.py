@@ -141,7 +141,7 @@ def test_job_state_and_rollout_from_objects() -> None:
                                                "readyReplicas": 3}}  # fmt: skip
     rolling = rollout(dep)
     assert rolling is not None
-    assert rolling.version == "v2" and rolling.checksum == "x"
+    assert rolling.version == "v2" and rolling.manifest_sha256 == "x"
     assert rolling.updated < rolling.desired  # an old pod is still there: not complete yet
 
 

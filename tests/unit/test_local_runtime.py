@@ -63,5 +63,5 @@ def test_only_a_change_of_version_or_traffic_needs_a_new_serving_process(tmp_pat
                       child=Child([], tmp_path / "log", None))  # type: ignore[arg-type]  # fmt: skip
     assert backend.same_process(Deploy(Role.STABLE, PIN, replicas=5))  # a weight, not a restart
     assert not backend.same_process(Deploy(Role.STABLE, PIN, mirror=True))
-    assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v2", PIN.uri, PIN.checksum)))
+    assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v2", PIN.uri, PIN.manifest_sha256)))
     assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v1", PIN.uri, "b" * 64)))

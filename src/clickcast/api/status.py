@@ -131,7 +131,7 @@ class ModelVersionStatus(ApiModel):
     """Immutable version id in the store."""
     uri: str | None = None
     """Artifact URL in the model store."""
-    checksum: str | None = None
+    manifest_sha256: str | None = Field(default=None, alias="checksum")
     """sha256 of the artifact manifest."""
     trained_at: datetime | None = None
     """When training finished."""

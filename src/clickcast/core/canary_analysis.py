@@ -17,6 +17,7 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import CanaryMode
 from clickcast.api.status import CanaryLook, CanaryStatus, CanarySums, CandidateStatus, Verdict
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.naming import canary_run_name
 from clickcast.core.observed import RunState
 from clickcast.core.plan import Deploy, StartEvaluation, VersionPin
@@ -71,7 +72,7 @@ def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, sta
     elif run is not None and run.state is RunState.FAILED:
         # An error is not evidence either way: say so, and look again next interval.
         state.job_name, state.last_analysis_at = None, ctx.now
-        d.event("AnalysisFailed", f"{run_name}: {run.message or 'the evaluation run failed'}", warning=True)
+        d.event(EventReason.ANALYSIS_FAILED, f"{run_name}: {run.message or 'the evaluation run failed'}", warning=True)
         d.wake(parse_duration(ctx.spec.canary.interval))
     else:
         if (run is None or run.state is RunState.MISSING) and not ctx.spec.suspend:
@@ -160,9 +161,9 @@ def _record(ctx: Context, d: Draft, state: CanaryStatus, a: Assessment, *, verdi
     bounds = "" if a.ratio_low is None or a.ratio_high is None else f" [{a.ratio_low:.4f}, {a.ratio_high:.4f}]"
     ratio = "n/a" if a.deviance_ratio is None else f"{a.deviance_ratio:.4f}"
     d.event(
-        "CanaryAnalysis",
+        EventReason.CANARY_ANALYSIS,
         f"look {state.analyses}: deviance ratio {ratio}{bounds} on {state.candidate_observations} offer-days, "
-        f"margin {ctx.spec.canary.max_deviance_increase}: {verdict}" + (f" ({message})" if message else ""),
+        f"margin {ctx.spec.canary.non_inferiority_margin}: {verdict}" + (f" ({message})" if message else ""),
         warning=verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE) or (state.failed_checks > 0 and bool(message)),
     )
 
@@ -175,11 +176,11 @@ def _next_step(ctx: Context, d: Draft, state: CanaryStatus) -> None:
     state.step += 1
     state.weight = weight_of(ctx, state.step)
     if ctx.spec.canary.gateway is not None:
-        d.event("CanaryWeight", f"step {state.step + 1}/{len(steps)}: weight {state.weight}% (HTTPRoute)")
+        d.event(EventReason.CANARY_WEIGHT, f"step {state.step + 1}/{len(steps)}: weight {state.weight}% (HTTPRoute)")
         return
     replicas = split_replicas(ctx.spec.serving.replicas, steps[state.step])
     d.event(
-        "CanaryWeight",
+        EventReason.CANARY_WEIGHT,
         f"step {state.step + 1}/{len(steps)}: weight {steps[state.step]}% "
         f"({replicas} canary beside {ctx.spec.serving.replicas} stable replicas, {state.weight}% of traffic)",
     )

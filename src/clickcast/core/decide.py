@@ -19,6 +19,7 @@ from clickcast.api.status import ClickModelStatus, ConditionType, Phase
 from clickcast.core import monitoring, release, training
 from clickcast.core.canary_analysis import stable_deploy
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Plan, Retire, Route
 from clickcast.core.training import POLL, stable_pin
@@ -57,7 +58,7 @@ def invalid_spec(status: ClickModelStatus, message: str, *, generation: int, now
     """
     d = Draft(status.model_copy(deep=True), generation, now)
     if d.condition(ConditionType.READY, False, "InvalidSpec", message):
-        d.event("InvalidSpec", message, warning=True)
+        d.event(EventReason.INVALID_SPEC, message, warning=True)
     if d.status.stable is None and d.status.phase is Phase.PENDING:
         d.to(Phase.FAILED)
         d.status.phase_since = now
@@ -95,12 +96,12 @@ def suspended(ctx: Context, d: Draft) -> None:
         keep_serving(ctx, d)
         return
     d.to(Phase.SERVING if d.status.stable else Phase.PENDING if d.status.training is None else Phase.FAILED)
-    d.event("Resumed", "spec.suspend cleared")
+    d.event(EventReason.RESUMED, "spec.suspend cleared")
 
 
 def _suspend(d: Draft) -> None:
     d.to(Phase.SUSPENDED)
-    d.event("Suspended", "spec.suspend is set: nothing new starts; the stable version keeps serving")
+    d.event(EventReason.SUSPENDED, "spec.suspend is set: nothing new starts; the stable version keeps serving")
 
 
 def keep_serving(ctx: Context, d: Draft) -> None:

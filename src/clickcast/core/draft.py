@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, HistoryEntry, Phase
 from clickcast.core.conditions import condition, set_condition
+from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Action, Event, EventType, Plan
 
@@ -42,7 +43,7 @@ class Draft:
         if action not in self.actions:
             self.actions.append(action)
 
-    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+    def event(self, reason: EventReason, message: str, *, warning: bool = False) -> None:
         self.events.append(Event(EventType.WARNING if warning else EventType.NORMAL, reason, message))
 
     def wake(self, after: timedelta) -> None:

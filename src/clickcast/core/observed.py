@@ -41,7 +41,7 @@ class Rollout:
     """A role's serving workload (a Deployment, or a local process) as observed."""
 
     version: str | None
-    checksum: str | None
+    manifest_sha256: str | None
     desired: int = 1
     ready: int = 0
     updated: int = 0
@@ -63,7 +63,7 @@ class Rollout:
 
     def serves(self, pin: VersionPin) -> bool:
         """Is this workload asked to serve exactly `pin` (whatever its progress)?"""
-        return self.version == pin.version and self.checksum == pin.checksum
+        return self.version == pin.version and self.manifest_sha256 == pin.manifest_sha256
 
     def complete(self, pin: VersionPin) -> bool:
         """Every replica runs `pin` and is ready."""

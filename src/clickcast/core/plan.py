@@ -9,6 +9,7 @@ from enum import StrEnum
 from clickcast.analysis.evidence import Comparison
 from clickcast.api.roles import Role
 from clickcast.api.status import CanaryStatus, CandidateStatus, ClickModelStatus, ModelVersionStatus
+from clickcast.core.events import EventReason
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class VersionPin:
 
     version: str
     uri: str
-    checksum: str
+    manifest_sha256: str
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Event:
     """A Kubernetes Event on the ClickModel: one per transition."""
 
     type: EventType
-    reason: str
+    reason: EventReason
     message: str
 
 

@@ -32,6 +32,7 @@ from clickcast.core.canary_analysis import (
 )
 from clickcast.core.conditions import condition
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
 from clickcast.core.plan import RecordPromotion, Retire, Route, StartScoring, VersionPin
@@ -40,8 +41,8 @@ from clickcast.core.training import POLL, stable_pin
 
 def _pin(c: CandidateStatus) -> VersionPin:
     assert c.uri is not None
-    assert c.checksum is not None
-    return VersionPin(c.version, c.uri, c.checksum)
+    assert c.manifest_sha256 is not None
+    return VersionPin(c.version, c.uri, c.manifest_sha256)
 
 
 def _as_version(c: CandidateStatus) -> ModelVersionStatus:
@@ -76,13 +77,13 @@ def validating(ctx: Context, d: Draft) -> None:
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.REJECTED, reason="GatesFailed",
                               message=message, time=ctx.now, metrics=c.metrics, gates=bad[:50]))  # fmt: skip
         keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
-        d.event("CandidateRejected", f"{c.version} failed {len(bad)} of {len(results)} gates: {message}{keeps}",
-                warning=True)  # fmt: skip
+        d.event(EventReason.CANDIDATE_REJECTED,
+                f"{c.version} failed {len(bad)} of {len(results)} gates: {message}{keeps}", warning=True)  # fmt: skip
         d.status.candidate = None
         d.to(_idle_phase(d))
         return
     if d.condition(ConditionType.VALIDATED, True, "GatesPassed", f"{c.version} passed {len(results)} gates"):
-        d.event("Validated", f"{c.version} passed all {len(results)} gates")
+        d.event(EventReason.VALIDATED, f"{c.version} passed all {len(results)} gates")
     if ctx.spec.suspend:
         return  # validated, but nothing new starts until spec.suspend is cleared
     c.rollout_started_at = ctx.now
@@ -95,7 +96,7 @@ def validating(ctx: Context, d: Draft) -> None:
     else:
         d.to(Phase.CANARY)
         d.act(canary_deploy(ctx, _pin(c), 0))
-        d.event("CanaryStarted", f"deploying {c.version} as the canary beside stable {stable.version}")
+        d.event(EventReason.CANARY_STARTED, f"deploying {c.version} as the canary beside stable {stable.version}")
         d.wake(POLL)
 
 
@@ -130,7 +131,7 @@ def canary(ctx: Context, d: Draft) -> None:
             d.wake(min(POLL, left))
             return
         d.status.canary = state = CanaryStatus(version=c.version, started_at=ctx.now, weight=weight_of(ctx, 0))
-        d.event("CanaryReady", f"{c.version} is ready beside stable {stable.version}" + (
+        d.event(EventReason.CANARY_READY, f"{c.version} is ready beside stable {stable.version}" + (
             " and sees a copy of its traffic" if ctx.spec.canary.mode is CanaryMode.SHADOW
             else f" with {state.weight}% of the traffic"))  # fmt: skip
     elif (rollout is None or not rollout.matches(deploy)) and not ctx.spec.suspend:
@@ -148,7 +149,9 @@ def canary(ctx: Context, d: Draft) -> None:
         if manual:
             if d.status.phase is not Phase.AWAITING_APPROVAL:
                 d.to(Phase.AWAITING_APPROVAL)
-                d.event("AwaitingApproval", f"{c.version} passed its canary: set approvedVersion to promote it")
+                d.event(
+                    EventReason.AWAITING_APPROVAL, f"{c.version} passed its canary: set approvedVersion to promote it"
+                )
         elif not ctx.spec.suspend:
             start_promotion(ctx, d, f"{c.version} passed its canary")
         return
@@ -193,7 +196,7 @@ def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
     d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.ROLLED_BACK, reason=reason,
                           message=message, time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
-    d.event("RolledBack", f"{c.version} rolled back: {message}{keeps}", warning=True)
+    d.event(EventReason.ROLLED_BACK, f"{c.version} rolled back: {message}{keeps}", warning=True)
     d.status.candidate = None
     d.status.canary = None
     d.to(_idle_phase(d))
@@ -205,11 +208,11 @@ def start_promotion(ctx: Context, d: Draft, why: str) -> None:
     c.rollout_started_at = c.promotion_decided_at = ctx.now
     d.to(Phase.PROMOTING)
     if ctx.spec.promotion.gitops is not None:
-        d.event("PromotionStarted", f"{why}: recording it in Git before stable moves to {c.version}")
+        d.event(EventReason.PROMOTION_STARTED, f"{why}: recording it in Git before stable moves to {c.version}")
         _record_in_git(ctx, d, c)
         return
     d.act(stable_deploy(ctx, _pin(c)))
-    d.event("PromotionStarted", f"{why}: rolling the stable Deployment to {c.version}")
+    d.event(EventReason.PROMOTION_STARTED, f"{why}: rolling the stable Deployment to {c.version}")
     d.wake(POLL)
 
 
@@ -228,15 +231,22 @@ def _record_in_git(ctx: Context, d: Draft, c: CandidateStatus) -> bool:
     assert gitops is not None
     if git is not None and git.commit is not None and git.merged:
         c.git_commit = git.commit
-        d.event("PromotionRecorded", f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}")
+        d.event(
+            EventReason.PROMOTION_RECORDED,
+            f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}",
+        )
         return True
     if git is not None and git.error:
         if d.condition(ConditionType.PROMOTED, False, "GitOpsFailed", f"{c.version}: {git.error}"):
-            d.event("GitOpsFailed", f"{c.version} is not promoted until Git records it: {git.error}", warning=True)
+            d.event(
+                EventReason.GITOPS_FAILED,
+                f"{c.version} is not promoted until Git records it: {git.error}",
+                warning=True,
+            )
     elif git is not None and git.commit is not None:
         message = f"{c.version}: review branch {git.branch} pushed; waiting for it to be merged into {gitops.branch}"
         if d.condition(ConditionType.PROMOTED, False, "AwaitingMerge", message):
-            d.event("AwaitingMerge", message)
+            d.event(EventReason.AWAITING_MERGE, message)
     if not ctx.spec.suspend:
         d.act(RecordPromotion(c.model_copy(deep=True), d.status.stable, d.status.canary,
                               _promotion_reason(ctx, d.status.stable), c.promotion_decided_at or ctx.now))  # fmt: skip
@@ -264,7 +274,7 @@ def promoting(ctx: Context, d: Draft) -> None:
                               git_commit=c.git_commit, canary=_ended_canary(d)))  # fmt: skip
         new_stable(d, c.version)
         d.condition(ConditionType.PROMOTED, True, reason, f"{c.version} serves as stable")
-        d.event("Promoted", f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
+        d.event(EventReason.PROMOTED, f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
         d.status.candidate = None
         d.status.canary = None
         d.to(Phase.SERVING)
@@ -330,7 +340,7 @@ def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     d.record(HistoryEntry(version=c.version, decision=outcome, reason="PromotionNotReady", message=message,
                           time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     d.condition(ConditionType.PROMOTED, False, "PromotionNotReady", message)
-    d.event("RolledBack", message, warning=True)
+    d.event(EventReason.ROLLED_BACK, message, warning=True)
     _route(ctx, d, 0)
     d.act(Retire(Role.CANARY))
     d.status.candidate = None
@@ -346,7 +356,7 @@ def _start_scoring(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     )
     d.to(Phase.SCORING)
     d.act(StartScoring(d.status.scoring.job_name, _pin(c), output))
-    d.event("ScoringStarted", f"{c.version} scores {ctx.spec.scoring.data_url} into {output}")
+    d.event(EventReason.SCORING_STARTED, f"{c.version} scores {ctx.spec.scoring.data_url} into {output}")
     d.wake(POLL)
 
 
@@ -365,7 +375,9 @@ def scoring(ctx: Context, d: Draft) -> None:
                               message=f"predictions in {s.output}", time=ctx.now, metrics=c.metrics))  # fmt: skip
         new_stable(d, c.version)
         d.condition(ConditionType.PROMOTED, True, "Scored", f"{c.version} scored into {s.output}")
-        d.event("Scored", f"{c.version} scored into {s.output}" + (f" (previous {old.version})" if old else ""))
+        d.event(
+            EventReason.SCORED, f"{c.version} scored into {s.output}" + (f" (previous {old.version})" if old else "")
+        )
         d.status.candidate = None
         d.to(Phase.SERVING)
     elif run.state is RunState.FAILED:
@@ -374,7 +386,7 @@ def scoring(ctx: Context, d: Draft) -> None:
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.FAILED, reason="ScoringFailed",
                               message=message, time=ctx.now, metrics=c.metrics))  # fmt: skip
         d.condition(ConditionType.PROMOTED, False, "ScoringFailed", message)
-        d.event("ScoringFailed", f"{c.version}: {message}", warning=True)
+        d.event(EventReason.SCORING_FAILED, f"{c.version}: {message}", warning=True)
         d.status.candidate = None
         d.to(_idle_phase(d))
     elif run.state is RunState.MISSING and not ctx.spec.suspend:

@@ -120,7 +120,8 @@ class LocalServices:
                 return
         await self._discard_pending(action.role)
         port = free_port(HOST)
-        argv = [sys.executable, "-m", "clickcast", "serve", "--model", action.pin.uri, "--sha256", action.pin.checksum,
+        argv = [sys.executable, "-m", "clickcast", "serve", "--model", action.pin.uri,
+                "--sha256", action.pin.manifest_sha256,
                 "--host", HOST, "--port", str(port), "--role", str(action.role), "--name", name,
                 "--prediction-log", prediction_log(name, spec), "--flush-interval", FLUSH_INTERVAL]  # fmt: skip
         if action.mirror:
@@ -191,7 +192,7 @@ class LocalServices:
                 continue
             ready = active.replicas if active is not None else 0
             out[role] = Rollout(
-                version=shown.pin.version, checksum=shown.pin.checksum, desired=shown.replicas,
+                version=shown.pin.version, manifest_sha256=shown.pin.manifest_sha256, desired=shown.replicas,
                 ready=ready if pending is None else min(ready, shown.replicas),
                 updated=0 if pending is not None else shown.replicas, mirror=shown.mirror, public=shown.public,
             )  # fmt: skip

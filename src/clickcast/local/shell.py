@@ -81,12 +81,12 @@ class LocalExecutor:
     async def apply(self, name: str, spec: ClickModelSpec, action: Action) -> None:
         match action:
             case StartTraining():
-                reference = (action.reference.uri, action.reference.checksum) if action.reference else None
+                reference = (action.reference.uri, action.reference.manifest_sha256) if action.reference else None
                 model_file = self.runs.model_file(action.name, name, spec)
                 self.runs.ensure(action.name, "train", train_args(name, action.version, reference, model_file), spec)
             case StartScoring():
                 self.runs.model_file(action.name, name, spec)
-                self.runs.ensure(action.name, "score", scoring_args(spec, action.pin.uri, action.pin.checksum,
+                self.runs.ensure(action.name, "score", scoring_args(spec, action.pin.uri, action.pin.manifest_sha256,
                                                                     action.output), spec)  # fmt: skip
             case StartEvaluation():
                 model_file = self.runs.model_file(action.name, name, spec)

@@ -90,7 +90,7 @@ class KubeExecutor:
         return {"clickmodel": f"{self.namespace}/{self.obj['metadata']['name']}", "version": version}
 
     async def _start_training(self, name: str, spec: ClickModelSpec, action: StartTraining) -> None:
-        reference = (action.reference.uri, action.reference.checksum) if action.reference else None
+        reference = (action.reference.uri, action.reference.manifest_sha256) if action.reference else None
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.version, "spec": spec, "owner": self.owner}  # fmt: skip
         await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
@@ -105,7 +105,7 @@ class KubeExecutor:
                                   "version": action.pin.version, "spec": spec, "owner": self.owner}  # fmt: skip
         await self._create_or_adopt(jobs.model_config_map(**common, run="scoring"))
         await self._create_or_adopt(jobs.scoring_job(**common, model_uri=action.pin.uri,
-                                                     manifest_sha256=action.pin.checksum, output=action.output,
+                                                     manifest_sha256=action.pin.manifest_sha256, output=action.output,
                                                      jobs_dir=self.config.jobs_dir))  # fmt: skip
 
     async def _start_evaluation(self, name: str, spec: ClickModelSpec, action: StartEvaluation) -> None:
@@ -124,7 +124,8 @@ class KubeExecutor:
             shadow_url = serving.service_url(model=name, role=Role.CANARY, serving=spec.serving,
                                              namespace=self.namespace)  # fmt: skip
         deployment = serving.deployment(
-            model=name, version=action.pin.version, model_uri=action.pin.uri, manifest_sha256=action.pin.checksum,
+            model=name, version=action.pin.version, model_uri=action.pin.uri,
+            manifest_sha256=action.pin.manifest_sha256,
             role=action.role, serving=spec.serving, namespace=self.namespace,
             prediction_log_url=prediction_log(name, spec), owner=self.owner,
             storage_secret=spec.data.storage_options_secret, shadow_url=shadow_url, replicas=action.replicas,

@@ -82,7 +82,7 @@ def rollout(deployment: Doc | None) -> Rollout | None:
     total = int(status.get("replicas") or 0)
     return Rollout(
         version=(meta.get("labels") or {}).get("clickcast.io/version"),
-        checksum=(meta.get("annotations") or {}).get(MANIFEST_ANNOTATION),
+        manifest_sha256=(meta.get("annotations") or {}).get(MANIFEST_ANNOTATION),
         desired=desired,
         ready=int(status.get("readyReplicas") or 0),
         # Old pods still around (a rollout in progress) mean not every replica serves the new version yet.

@@ -18,6 +18,7 @@ from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, QualityState
 from clickcast.api.validation import field_errors
 from clickcast.core.decide import invalid_spec
+from clickcast.core.events import EventReason
 from clickcast.core.plan import Plan, StartTraining
 from clickcast.core.ports import step
 from clickcast.operator import metrics
@@ -31,6 +32,8 @@ from clickcast.runtime.gitops import GitOpsBridge
 
 log = logging.getLogger("clickcast.operator")
 Key = tuple[str, str]  # (namespace, name)
+TRAINING_OUTCOME = {EventReason.TRAINING_SUCCEEDED: "succeeded", EventReason.TRAINING_FAILED: "failed"}
+"""The trainings counter's label for each Event that ends a training run."""
 ERROR_BACKOFF = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
 
 
@@ -200,9 +203,9 @@ class Reconciler:
         for event in plan.events:
             metrics.TRANSITIONS.labels(event.reason).inc()
             log.info("%s: %s", event.reason, event.message, extra=extra)
-            if event.reason in ("TrainingSucceeded", "TrainingFailed"):
-                metrics.TRAININGS.labels("succeeded" if event.reason == "TrainingSucceeded" else "failed").inc()
-            if event.reason == "CandidateRejected" and after.history:
+            if event.reason in TRAINING_OUTCOME:
+                metrics.TRAININGS.labels(TRAINING_OUTCOME[event.reason]).inc()
+            if event.reason is EventReason.CANDIDATE_REJECTED and after.history:
                 for gate in failed(after.history[0].gates):
                     metrics.GATE_FAILURES.labels(gate.name).inc()
         if any(isinstance(a, StartTraining) for a in plan.actions) and before.phase is not after.phase:
