@@ -17,11 +17,11 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, Phase
 from clickcast.core import monitoring, release, training
-from clickcast.core.canary_analysis import stable_deploy
 from clickcast.core.draft import Context, Draft
 from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Plan, Retire, Route
+from clickcast.core.traffic import TrafficStrategy, stable_deploy, strategy
 from clickcast.core.training import POLL, stable_pin
 
 PhaseFunction = Callable[[Context, Draft], None]
@@ -31,9 +31,20 @@ MAX_STEPS = 6
 """Phase functions one call may chain (Pending → Training is one step; nothing legitimately needs more)."""
 
 
-def decide(name: str, spec: ClickModelSpec, status: ClickModelStatus, observed: Observed, now: datetime) -> Plan:
-    """The next status, actions, Events and requeue time of ClickModel `name`. Pure and deterministic."""
-    ctx = Context(name, spec, observed, now)
+def decide(
+    name: str,
+    spec: ClickModelSpec,
+    status: ClickModelStatus,
+    observed: Observed,
+    now: datetime,
+    *,
+    traffic: TrafficStrategy | None = None,
+) -> Plan:
+    """The next status, actions, Events and requeue time of ClickModel `name`. Pure and deterministic.
+
+    `traffic`: the canary mode's strategy (default: the one `spec.canary` names; tests pass a mode of their own).
+    """
+    ctx = Context(name, spec, observed, now, traffic or strategy(spec.canary))
     d = Draft(status.model_copy(deep=True), observed.generation, now)
     for _ in range(MAX_STEPS):
         phase, acted = d.status.phase, len(d.actions)
@@ -109,7 +120,7 @@ def keep_serving(ctx: Context, d: Draft) -> None:
     rollouts, pin = ctx.observed.rollouts, stable_pin(d.status)
     if ctx.spec.serving.enabled and pin is not None:
         stable = rollouts.get(Role.STABLE)
-        deploy = stable_deploy(ctx, pin)
+        deploy = stable_deploy(ctx.spec, pin)
         if stable is None or not stable.matches(deploy):
             d.act(deploy)  # repair, undo a change made behind our back, stop mirroring, or rescale
             d.wake(POLL)

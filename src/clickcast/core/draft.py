@@ -11,6 +11,7 @@ from clickcast.core.conditions import condition, set_condition
 from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Action, Event, EventType, Plan
+from clickcast.core.traffic import TrafficStrategy
 
 HISTORY_LIMIT = 50
 
@@ -23,6 +24,8 @@ class Context:
     spec: ClickModelSpec
     observed: Observed
     now: datetime
+    traffic: TrafficStrategy
+    """The canary mode's strategy (`clickcast.core.traffic.strategy` of the spec)."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import timedelta
 from clickcast.analysis.gates import check_gates, failed
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import Role
-from clickcast.api.spec import AlgorithmName, CanaryMode, PromotionMode
+from clickcast.api.spec import AlgorithmName, PromotionMode
 from clickcast.api.status import (
     CanaryStatus,
     CanarySums,
@@ -22,20 +22,15 @@ from clickcast.api.status import (
     ScoringStatus,
     Verdict,
 )
-from clickcast.core.canary_analysis import (
-    analyse,
-    canary_deploy,
-    max_duration_left,
-    route_weight,
-    stable_deploy,
-    weight_of,
-)
+from clickcast.api.traffic import Traffic
+from clickcast.core.canary_analysis import analyse, max_duration_left, route_weight
 from clickcast.core.conditions import condition
 from clickcast.core.draft import Context, Draft
 from clickcast.core.events import EventReason
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
 from clickcast.core.plan import RecordPromotion, Retire, Route, StartScoring, VersionPin
+from clickcast.core.traffic import stable_deploy
 from clickcast.core.training import POLL, stable_pin
 
 
@@ -95,7 +90,7 @@ def validating(ctx: Context, d: Draft) -> None:
         rollback(ctx, d, "RolledBackByUser", f"approvedVersion names the stable version {stable.version}")
     else:
         d.to(Phase.CANARY)
-        d.act(canary_deploy(ctx, _pin(c), 0))
+        d.act(ctx.traffic.canary(ctx.spec, _pin(c), 0))
         d.event(EventReason.CANARY_STARTED, f"deploying {c.version} as the canary beside stable {stable.version}")
         d.wake(POLL)
 
@@ -118,7 +113,7 @@ def canary(ctx: Context, d: Draft) -> None:
         return
     pin = _pin(c)
     state = d.status.canary if d.status.canary is not None and d.status.canary.version == c.version else None
-    deploy = canary_deploy(ctx, pin, state.step if state is not None else 0)
+    deploy = ctx.traffic.canary(ctx.spec, pin, state.step if state is not None else 0)
     rollout = ctx.observed.rollouts.get(Role.CANARY)
     if state is None:
         if rollout is None or not rollout.complete(pin):
@@ -130,14 +125,16 @@ def canary(ctx: Context, d: Draft) -> None:
                 d.act(deploy)
             d.wake(min(POLL, left))
             return
-        d.status.canary = state = CanaryStatus(version=c.version, started_at=ctx.now, weight=weight_of(ctx, 0))
+        d.status.canary = state = CanaryStatus(
+            version=c.version, started_at=ctx.now, weight=ctx.traffic.weight(ctx.spec, 0)
+        )
         d.event(EventReason.CANARY_READY, f"{c.version} is ready beside stable {stable.version}" + (
-            " and sees a copy of its traffic" if ctx.spec.canary.mode is CanaryMode.SHADOW
+            " and sees a copy of its traffic" if ctx.traffic.stable_traffic is Traffic.MIRROR
             else f" with {state.weight}% of the traffic"))  # fmt: skip
     elif (rollout is None or not rollout.matches(deploy)) and not ctx.spec.suspend:
         d.act(deploy)  # the next step's replicas, or a repair
-    if ctx.spec.canary.mode is CanaryMode.SHADOW and not ctx.spec.suspend:
-        _mirror_to_canary(ctx, d)
+    if ctx.traffic.stable_traffic is not Traffic.OWN and not ctx.spec.suspend:
+        _stable_beside_canary(ctx, d)
     if manual and promotion.approved_version == c.version:
         if not ctx.spec.suspend:
             start_promotion(ctx, d, f"{c.version} approved (spec.promotion.approvedVersion)")
@@ -177,13 +174,13 @@ def _route(ctx: Context, d: Draft, weight: int) -> None:
         d.act(Route(weight))
 
 
-def _mirror_to_canary(ctx: Context, d: Draft) -> None:
-    """Shadow mode: the stable workload copies each request to the canary (a rolling update of stable)."""
+def _stable_beside_canary(ctx: Context, d: Draft) -> None:
+    """A mode that changes stable's traffic (shadow: it mirrors to the canary): a rolling update of stable."""
     pin = stable_pin(d.status)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    mirrored = stable_deploy(ctx, pin, mirror=True) if pin is not None else None
-    if mirrored is not None and (rollout is None or not rollout.matches(mirrored)):
-        d.act(mirrored)
+    beside = stable_deploy(ctx.spec, pin, ctx.traffic.stable_traffic) if pin is not None else None
+    if beside is not None and (rollout is None or not rollout.matches(beside)):
+        d.act(beside)
 
 
 def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
@@ -211,7 +208,7 @@ def start_promotion(ctx: Context, d: Draft, why: str) -> None:
         d.event(EventReason.PROMOTION_STARTED, f"{why}: recording it in Git before stable moves to {c.version}")
         _record_in_git(ctx, d, c)
         return
-    d.act(stable_deploy(ctx, _pin(c)))
+    d.act(stable_deploy(ctx.spec, _pin(c)))
     d.event(EventReason.PROMOTION_STARTED, f"{why}: rolling the stable Deployment to {c.version}")
     d.wake(POLL)
 
@@ -266,7 +263,7 @@ def promoting(ctx: Context, d: Draft) -> None:
         c.rollout_started_at = ctx.now  # stable's readiness is awaited from now, not from the decision
     pin = _pin(c)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    if rollout is not None and rollout.complete(pin) and rollout.matches(stable_deploy(ctx, pin)):
+    if rollout is not None and rollout.complete(pin) and rollout.matches(stable_deploy(ctx.spec, pin)):
         reason = _promotion_reason(ctx, old)
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason=reason,
@@ -285,8 +282,8 @@ def promoting(ctx: Context, d: Draft) -> None:
     if _ready_deadline(ctx, c) <= timedelta(0):
         _promotion_not_ready(ctx, d, c)
         return
-    if rollout is None or not rollout.matches(stable_deploy(ctx, pin)):
-        d.act(stable_deploy(ctx, pin))
+    if rollout is None or not rollout.matches(stable_deploy(ctx.spec, pin)):
+        d.act(stable_deploy(ctx.spec, pin))
     d.wake(POLL)
 
 
@@ -333,7 +330,7 @@ def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     message = f"{c.version} not ready within {ctx.spec.serving.ready_timeout} as stable"
     previous = stable_pin(d.status)
     if previous is not None:
-        d.act(stable_deploy(ctx, previous))
+        d.act(stable_deploy(ctx.spec, previous))
     else:
         d.act(Retire(Role.STABLE))
     outcome = ReleaseOutcome.ROLLED_BACK if previous is not None else ReleaseOutcome.FAILED

@@ -8,6 +8,7 @@ from typing import Any
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.api.traffic import Traffic
 from clickcast.core.plan import (
     Action,
     Deploy,
@@ -119,8 +120,8 @@ class KubeExecutor:
         ))  # fmt: skip
 
     async def _deploy(self, name: str, spec: ClickModelSpec, action: Deploy) -> None:
-        shadow_url = None
-        if action.mirror:
+        shadow_url = None  # the one mapping of Traffic here: MIRROR copies to the canary's Service
+        if action.traffic is Traffic.MIRROR:
             shadow_url = serving.service_url(model=name, role=Role.CANARY, serving=spec.serving,
                                              namespace=self.namespace)  # fmt: skip
         deployment = serving.deployment(
@@ -129,7 +130,7 @@ class KubeExecutor:
             role=action.role, serving=spec.serving, namespace=self.namespace,
             prediction_log_url=prediction_log(name, spec), owner=self.owner,
             storage_secret=spec.data.storage_options_secret, shadow_url=shadow_url, replicas=action.replicas,
-            public=action.public,
+            traffic=action.traffic,
         )  # fmt: skip
         svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
                               owner=self.owner)  # fmt: skip

@@ -8,6 +8,7 @@ from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.api.spec import ClickModelSpec, TrainingBackend
 from clickcast.api.status import ClickModelStatus
+from clickcast.api.traffic import Traffic
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
 from clickcast.runtime.gitops import GitOpsBridge
@@ -22,7 +23,7 @@ from clickcast.runtime.service_health import scrape
 from clickcast.serving.manifests import (
     HTTP_ROUTE_API,
     MANIFEST_ANNOTATION,
-    PUBLIC_LABEL,
+    TRAFFIC_ANNOTATION,
     object_name,
     route_weight,
 )
@@ -73,10 +74,6 @@ def rollout(deployment: Doc | None) -> Rollout | None:
     if deployment is None or deployment["metadata"].get("deletionTimestamp"):
         return None
     meta, status = deployment["metadata"], deployment.get("status") or {}
-    template = (deployment.get("spec") or {}).get("template") or {}
-    pod_labels = (template.get("metadata") or {}).get("labels") or {}
-    containers = (template.get("spec") or {}).get("containers") or [{}]
-    env = {e.get("name") for e in containers[0].get("env") or []}
     desired = int((deployment.get("spec") or {}).get("replicas", 1))
     updated = int(status.get("updatedReplicas") or 0)
     total = int(status.get("replicas") or 0)
@@ -88,10 +85,16 @@ def rollout(deployment: Doc | None) -> Rollout | None:
         # Old pods still around (a rollout in progress) mean not every replica serves the new version yet.
         updated=updated if total <= updated else min(updated, desired - 1),
         current=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
-        mirror="SHADOW_URL" in env,
-        # Stable pods are always public; for a canary it means a split by replica ratio.
-        public=pod_labels.get(PUBLIC_LABEL) == "true" and pod_labels.get("clickcast.io/role") == Role.CANARY,
+        traffic=_traffic((meta.get("annotations") or {}).get(TRAFFIC_ANNOTATION)),
     )
+
+
+def _traffic(annotation: str | None) -> Traffic | None:
+    """The Deployment's recorded Traffic; None (not recorded, e.g. an older operator's) makes the core re-apply it."""
+    try:
+        return Traffic(annotation) if annotation is not None else None
+    except ValueError:
+        return None
 
 
 class KubeObserver:
