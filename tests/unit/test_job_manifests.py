@@ -9,7 +9,9 @@ import pytest
 from clickcast.api.spec import ClickModelSpec
 from clickcast.core.observed import RunState
 from clickcast.jobs import manifests
-from clickcast.operator.observe import job_state, rollout, spark_app_state
+from clickcast.operator.backends.job import job_state
+from clickcast.operator.backends.spark_application import spark_app_state
+from clickcast.operator.observe import rollout
 from clickcast.runtime.outcomes import spec_blocker
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from clickcast.api.roles import Role
-from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.api.spec import ClickModelSpec
 from clickcast.api.traffic import Traffic
 from clickcast.core.plan import (
     Action,
@@ -20,6 +20,7 @@ from clickcast.core.plan import (
     StartTraining,
 )
 from clickcast.jobs import manifests as jobs
+from clickcast.operator.backends import backend
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.git_credentials import secret_credentials
 from clickcast.operator.kube import Doc, KubeApi
@@ -95,11 +96,8 @@ class KubeExecutor:
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.version, "spec": spec, "owner": self.owner}  # fmt: skip
         await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
-        if spec.training.backend is TrainingBackend.SPARK_APPLICATION:
-            doc = jobs.spark_application(**common, reference=reference, jobs_dir=self.config.jobs_dir)
-        else:
-            doc = jobs.training_job(**common, reference=reference, jobs_dir=self.config.jobs_dir)
-        await self._create_or_adopt(doc)
+        run = backend(spec.training.backend).build(**common, reference=reference, jobs_dir=self.config.jobs_dir)
+        await self._create_or_adopt(run)
 
     async def _start_scoring(self, name: str, spec: ClickModelSpec, action: StartScoring) -> None:
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,

@@ -6,10 +6,11 @@ import asyncio
 
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
-from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus
 from clickcast.api.traffic import Traffic
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
+from clickcast.operator.backends import JOB, TrainingBackend, backend
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
 from clickcast.runtime.gitops import GitOpsBridge
 from clickcast.runtime.outcomes import (
@@ -28,46 +29,6 @@ from clickcast.serving.manifests import (
     route_weight,
 )
 from clickcast.serving.manifests import selector as serving_selector
-
-SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
-MESSAGE_TAIL = 600
-
-
-def job_state(job: Doc | None, pods: list[Doc]) -> RunObservation:
-    """A Job's outcome, with the reason and the failing container's last words (its termination message)."""
-    if job is None:
-        return RunObservation(RunState.MISSING)
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("status") != "True":
-            continue
-        if cond["type"] == "Complete":
-            return RunObservation(RunState.SUCCEEDED)
-        if cond["type"] == "Failed":
-            detail = next((m for m in map(_termination_message, pods) if m), "")
-            message = f"Job {job['metadata']['name']} failed: {cond.get('reason', '')} {cond.get('message', '')}"
-            return RunObservation(RunState.FAILED, f"{message.strip()}{': ' + detail if detail else ''}")
-    return RunObservation(RunState.RUNNING)
-
-
-def _termination_message(pod: Doc) -> str:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (status.get("state") or {}).get("terminated") or {}
-        if terminated.get("exitCode") and terminated.get("message"):
-            lines = [line for line in terminated["message"].strip().splitlines() if line.strip()]
-            return f"exit code {terminated['exitCode']}: {' | '.join(lines[-3:])}"[-MESSAGE_TAIL:]
-    return ""
-
-
-def spark_app_state(app: Doc | None) -> RunObservation:
-    if app is None:
-        return RunObservation(RunState.MISSING)
-    state = (app.get("status") or {}).get("applicationState") or {}
-    name = state.get("state", "")
-    if name == "COMPLETED":
-        return RunObservation(RunState.SUCCEEDED)
-    if name in ("FAILED", "SUBMISSION_FAILED", "FAILING"):
-        return RunObservation(RunState.FAILED, f"SparkApplication {name}: {state.get('errorMessage', '')}".strip())
-    return RunObservation(RunState.RUNNING, name)
 
 
 def rollout(deployment: Doc | None) -> Rollout | None:
@@ -109,27 +70,23 @@ class KubeObserver:
     async def _get(self, api_version: str, kind: str, name: str) -> Doc | None:
         return await asyncio.to_thread(self.kube.get, api_version, kind, self.namespace, name)
 
-    async def _run(self, name: str, spark_app: bool) -> RunObservation:
-        if spark_app:
-            return spark_app_state(await self._get(*SPARK_APP, name))
-        job = await self._get("batch/v1", "Job", name)
+    async def _run(self, name: str, backend: TrainingBackend = JOB) -> RunObservation:
+        doc = await self._get(backend.api_version, backend.kind, name)
         pods: list[Doc] = []
-        if job is not None and job.get("status", {}).get("failed"):
-            selector = f"batch.kubernetes.io/controller-uid={job['metadata']['uid']}"
+        if doc is not None and (selector := backend.pod_selector(doc)) is not None:
             pods = await asyncio.to_thread(self.kube.list, "v1", "Pod", self.namespace, selector)
-        return job_state(job, pods)
+        return backend.state(doc, pods)
 
     async def observe(self, name: str, spec: ClickModelSpec, status: ClickModelStatus) -> Observed:
         blocker = spec_blocker(spec)
-        spark_app = spec.training.backend is TrainingBackend.SPARK_APPLICATION
         training = scoring = None
         trained: TrainedVersion | None = None
         t = status.training
         try:
             if t is not None and t.job_name is not None:
-                training = await self._run(t.job_name, spark_app)
+                training = await self._run(t.job_name, backend(spec.training.backend))
             if status.scoring is not None:
-                scoring = await self._run(status.scoring.job_name, False)
+                scoring = await self._run(status.scoring.job_name)
         except MissingResource as exc:
             blocker = blocker or f"spec.training.backend: {exc} (install the Spark Operator, or use backend: job)"
         if blocker is None and (version := trained_to_read(status, training)) is not None:
@@ -169,7 +126,7 @@ class KubeObserver:
         run_name = evaluation_run_name(status)
         if run_name is None:
             return None, None
-        run = await self._run(run_name, False)
+        run = await self._run(run_name)
         if run.state is not RunState.SUCCEEDED:
             return run, None
         return run, await asyncio.to_thread(evaluation_report, spec, name, run_name)
