@@ -46,7 +46,7 @@ from clickcast.api.status import (
 from clickcast.cli.main import app
 from clickcast.core import decide
 from clickcast.report import build_report
-from tests.unit import core_world
+from tests.unit.core import core_world
 
 pytestmark = pytest.mark.report
 

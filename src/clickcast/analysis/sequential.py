@@ -45,7 +45,7 @@ form a 1 - 2·alpha confidence sequence (each side alpha), and Pass ⇔ ratio_hi
 equal to stable on almost every offer-day but badly wrong on a rare segment. Early on the rare rows are
 not yet seen, the plug-in variance of D is that of the common rows (tiny, as paired deviances nearly
 cancel), and the confidence sequence collapses onto a mean that is too low: a plug-in test passes such a
-candidate far more often than alpha (`tests/unit/test_sequential.py` shows it). The guard is a **spread floor
+candidate far more often than alpha (`tests/unit/analysis/test_sequential.py` shows it). The guard is a **spread floor
 fixed in advance**: the standard deviation of D(r) per offer-day is taken as at least φ·r·mean(s), with
 φ = `spread_floor` = 0.5 (in the two-sample design the floor applies to the difference of means the same
 way, with the mean of 1/n_c and 1/n_s). Two genuinely different models differ by more than that per

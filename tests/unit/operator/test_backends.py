@@ -12,7 +12,7 @@ from clickcast.api.spec import TrainingBackend
 from clickcast.core.observed import RunState
 from clickcast.operator import backends
 from tests.manifests import MINIMAL, ROOT
-from tests.unit.core_world import spec
+from tests.unit.core.core_world import spec
 
 pytestmark = pytest.mark.unit
 

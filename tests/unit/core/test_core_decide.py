@@ -23,7 +23,7 @@ from clickcast.api.traffic import Traffic
 from clickcast.core import Deploy, Observed, Plan, Retire, Rollout, RunState, StartScoring, StartTraining, decide
 from clickcast.core.conditions import condition
 from clickcast.core.training import training_spec_hash
-from tests.unit.core_world import NAME, NOW, World, complete, drive, evidence, pin, run, spec, trained
+from tests.unit.core.core_world import NAME, NOW, World, complete, drive, evidence, pin, run, spec, trained
 
 pytestmark = pytest.mark.unit
 

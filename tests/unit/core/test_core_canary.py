@@ -10,8 +10,8 @@ from clickcast.api.roles import Role
 from clickcast.api.status import CanaryStatus, ClickModelStatus, Phase, Verdict
 from clickcast.api.traffic import Traffic
 from clickcast.core import Comparison, Deploy, Observed, Retire, RunObservation, RunState, StartEvaluation, decide
-from tests.unit.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec
-from tests.unit.test_core_decide import V1, V2, canary_status
+from tests.unit.core.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec
+from tests.unit.core.test_core_decide import V1, V2, canary_status
 
 pytestmark = pytest.mark.unit
 

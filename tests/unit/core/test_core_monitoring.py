@@ -9,8 +9,8 @@ import pytest
 from clickcast.api.status import ClickModelStatus, ConditionStatus, ConditionType, Metrics, Phase, QualityState
 from clickcast.core import StartEvaluation, StartTraining, decide
 from clickcast.core.conditions import condition
-from tests.unit.core_world import NAME, NOW, World, drive, spec
-from tests.unit.test_core_decide import V1, serving_status, stable
+from tests.unit.core.core_world import NAME, NOW, World, drive, spec
+from tests.unit.core.test_core_decide import V1, serving_status, stable
 
 pytestmark = pytest.mark.unit
 

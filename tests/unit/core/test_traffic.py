@@ -19,8 +19,8 @@ from clickcast.core.traffic.split_replicas import effective_weight
 from clickcast.local.services import Backend, LocalServices
 from clickcast.operator.observe import rollout
 from clickcast.serving import manifests
-from tests.unit.core_world import NAME, NOW, World, complete, pin, spec
-from tests.unit.test_core_decide import V1, serving_status
+from tests.unit.core.core_world import NAME, NOW, World, complete, pin, spec
+from tests.unit.core.test_core_decide import V1, serving_status
 
 pytestmark = pytest.mark.unit
 
