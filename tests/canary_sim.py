@@ -11,7 +11,7 @@ The rare-defect candidate (the skewness pitfall) equals stable except on a share
 it predicts M times too many clicks; E[d_c] - E[d_s] = p · 2 E[λ] (M - 1 - log M) sets M for a target.
 
 Streams x rows matrices are cut into looks of `per_look` rows; `cumulative_sums` gives the sums the
-operator would store after each look, as arrays for `clickcast.analysis.sequential.decide`.
+operator would store after each look, as arrays for `clickcast.analysis.sequential.judge`.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def first_verdicts(codes: npt.NDArray[np.int8], observations: npt.NDArray[np.int
 
 def run(sums: dict[str, F], settings: sequential.TestSettings, *, paired: bool = True) -> Outcome:
     looks = np.arange(1, sums["stable_n"].shape[1] + 1)
-    d = sequential.decide(sums, settings, paired=paired, looks=looks)
+    d = sequential.judge(sums, settings, paired=paired, looks=looks)
     return first_verdicts(d.verdict, d.observations)
 
 

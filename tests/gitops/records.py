@@ -14,7 +14,7 @@ def make_record(version: str = "v2", previous: str | None = "v1") -> PromotionRe
     candidate = CandidateStatus(
         version=version,
         uri=f"s3://models/ads/offers-ctr/{version}",
-        checksum="ab" * 32,
+        manifest_sha256="ab" * 32,
         data=DataWindowStatus(train_start=date(2025, 1, 1), test_end=date(2025, 2, 28), rows=1000, fingerprint="fp1"),
         metrics=Metrics(rows=500, poisson_deviance=0.41, mae=0.3, calibration=1.01),
         gates=[GateResult(name="absolute.maxPoissonDeviance", passed=True, value=0.41, limit=0.5)],

@@ -60,3 +60,5 @@ def test_demo_retrains_on_a_moved_market_canaries_promotes_through_git_reports_a
     assert answer["modelVersion"] == second and answer["predictedClicks"] > 0
     report = (directory / "report.html").read_text()
     assert first in report and second in report
+    assert f"Canary of {second}: Pass, Promoted" in report, "the canary that passed is on the page"
+    assert "quality: <b>Drop</b>" not in report, "the replaced version's drop is not the new stable's"

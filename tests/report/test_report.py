@@ -44,7 +44,9 @@ from clickcast.api.status import (
     Verdict,
 )
 from clickcast.cli.main import app
+from clickcast.core import decide
 from clickcast.report import build_report
+from tests.unit.core import core_world
 
 pytestmark = pytest.mark.report
 
@@ -310,3 +312,37 @@ def test_the_command_line_starts_without_plotly() -> None:
     # plotly is in the `report` extra; the operator's image runs `clickcast operator` without it.
     code = "import sys, clickcast.cli.main; sys.exit('plotly' in sys.modules or 'clickcast.report' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def demo_story() -> ClickModelStatus:
+    """What `make demo` tells, run by the lifecycle core against the simulated world: a first version serves,
+    its quality drops, the retrained version passes a shadow canary and is promoted, and its first quality
+    evaluation finds it healthy."""
+    world = core_world.World(quality_ratio=1.6, canary_ratio=0.9, paired=True)
+    spec = core_world.spec(**{"canary.mode": "shadow", "canary.interval": "1h", "monitoring.interval": "1h",
+                              "monitoring.autoRetrain": True})  # fmt: skip
+    status, now = ClickModelStatus(), core_world.NOW
+    for _ in range(100):
+        plan = decide(core_world.NAME, spec, status, world.observe(status), now)
+        world.apply(plan, None)
+        status, now = plan.status, now + timedelta(minutes=20)
+        if len(status.history) == 2:
+            world.quality_ratio = 1.0  # the new version fits the moved market
+            if status.monitoring is not None and status.monitoring.state is QualityState.HEALTHY:
+                return status
+    raise AssertionError(f"the story did not end: {status.phase}, {[h.reason for h in status.history]}")
+
+
+def test_after_the_demo_story_the_page_shows_the_canary_that_passed_and_a_healthy_stable(tmp_path: Path) -> None:
+    status = demo_story()
+    promoted = status.history[0]
+    assert status.canary is None and promoted.canary is not None, "the live canary is gone; history keeps it"
+    dom = rendered_dom(build_report(core_world.NAME, status), tmp_path)
+    assert js_error(dom) is None
+    assert "No canary yet" not in dom and "No canary running." in dom
+    assert f"Canary of {promoted.version}: Pass, Promoted (CanaryPassed)" in dom
+    assert dom.count('class="point"') >= len(promoted.canary.looks), "its looks are drawn"
+    summary = dom.split("<section", 1)[0]
+    assert "quality: <b>Healthy</b>" in summary and f"stable: <b>{promoted.version}</b>" in summary
+    assert "DevianceDrop" not in summary, "the replaced version's drop is not the new stable's condition"
+    assert f"replaced {status.history[1].version} (its quality: Drop)" in dom, "but it stays in the history"

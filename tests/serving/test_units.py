@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import Serving
+from clickcast.api.traffic import Traffic
 from clickcast.serving import manifests
 from clickcast.serving.app import FastPath
 from clickcast.serving.batcher import AdaptiveBatcher
@@ -33,7 +34,7 @@ def test_settings_from_env_and_default_log_url() -> None:
         Settings.from_env({"MODEL_ROLE": "shadow"})
     with pytest.raises(ValueError, match="PREDICTION_LOG_FLUSH_INTERVAL"):
         Settings.from_env({"PREDICTION_LOG_FLUSH_INTERVAL": "soon"})
-    assert Settings.from_env({"MODEL_SHA256": "0f" * 32}).model_sha256 == "0f" * 32
+    assert Settings.from_env({"MODEL_SHA256": "0f" * 32}).manifest_sha256 == "0f" * 32
     with pytest.raises(ValueError, match="MODEL_SHA256"):
         Settings.from_env({"MODEL_SHA256": "not-a-checksum"})
 
@@ -144,7 +145,9 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
         namespace="ads",
         prediction_log_url="s3://store/predictions/offers",
         shadow_url=shadow,
+        traffic=Traffic.MIRROR,
     )
+    assert dep["metadata"]["annotations"][manifests.TRAFFIC_ANNOTATION] == "mirror", "the observer reads it back"
     container = dep["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["MODEL_URI"] == "s3://store/models/offers/v3"
@@ -160,12 +163,12 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     assert svc["spec"]["selector"].items() <= pods.items()  # the stable Service reaches the stable pods
     # A split canary's pods join the stable Service; a shadow canary's do not (and neither is in the
     # canary Deployment's selector, which stays immutable across steps).
-    for public in (True, False):
+    for traffic in (Traffic.SHARE, Traffic.OWN):
         canary = manifests.deployment(model="offers", version="v4", model_uri="s3://store/models/offers/v4",
                                       manifest_sha256="cd" * 32, role=Role.CANARY, serving=serving, namespace="ads",
-                                      prediction_log_url="s3://p", replicas=2, public=public)  # fmt: skip
+                                      prediction_log_url="s3://p", replicas=2, traffic=traffic)  # fmt: skip
         labels = canary["spec"]["template"]["metadata"]["labels"]
-        assert (svc["spec"]["selector"].items() <= labels.items()) is public
+        assert (svc["spec"]["selector"].items() <= labels.items()) is (traffic is Traffic.SHARE)
         assert canary["spec"]["replicas"] == 2
         assert manifests.PUBLIC_LABEL not in canary["spec"]["selector"]["matchLabels"]
 

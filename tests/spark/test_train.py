@@ -36,7 +36,7 @@ def _split(dataset: Path, trained: Trained) -> tuple[pd.DataFrame, pd.DataFrame]
 def test_artifact_loads_and_predicts_like_the_job_measured(trained: Trained, dataset: Path) -> None:
     status = trained.result.status
     assert status.uri is not None
-    predictor = load_predictor(status.uri, status.checksum)
+    predictor = load_predictor(status.uri, status.manifest_sha256)
     assert set(predictor.version.files) == {MODEL_FILE, FEATURES_FILE, METRICS_FILE, PARAMS_FILE, DATA_FILE}
     _, test = _split(dataset, trained)
     predicted = predictor.predict({c: test[c].to_numpy() for c in INPUT_COLUMNS})
@@ -110,14 +110,16 @@ def test_a_retrain_measures_the_stable_version_on_its_own_test_window(
     spark: SparkSession, trained: Trained, dataset: Path
 ) -> None:
     first = trained.result.status
-    assert first.uri is not None and first.checksum is not None
+    assert first.uri is not None and first.manifest_sha256 is not None
     spec = trained.spec.model_copy(update={"algorithm": trained.spec.algorithm.model_copy(update={"seed": 7})})
-    result = train(spark, spec, "offers", version="v-with-reference", reference=Reference(first.uri, first.checksum))
+    result = train(
+        spark, spec, "offers", version="v-with-reference", reference=Reference(first.uri, first.manifest_sha256)
+    )
     assert result.status.version == "v-with-reference"
     assert result.status.uri is not None
     evidence = TrainingEvidence.model_validate(load_predictor(result.status.uri).metrics)
     assert evidence.reference is not None
-    assert (evidence.reference.version, evidence.reference.checksum) == (first.version, first.checksum)
+    assert (evidence.reference.version, evidence.reference.manifest_sha256) == (first.version, first.manifest_sha256)
     # Same data, same window: the stable version measured again gives exactly what it measured when trained.
     assert first.metrics is not None and evidence.reference.metrics.rows == first.metrics.rows
     assert evidence.reference.metrics.poisson_deviance == pytest.approx(first.metrics.poisson_deviance, rel=1e-9)

@@ -32,7 +32,7 @@ class ReferenceEvidence(Evidence):
     """The stable version, re-measured on the candidate's test window (what relative gates compare with)."""
 
     version: str
-    checksum: str | None = None
+    manifest_sha256: str | None = Field(default=None, alias="checksum")
     metrics: Metrics
     segments: list[SegmentMetrics] = Field(default_factory=list)
 

@@ -140,7 +140,7 @@ def assess_quality(
     recent = [d for d in days if d.day >= drop_start]
     recent_rows = sum(d.rows for d in recent)
     ratio = sum(d.rows * d.ratio for d in recent) / recent_rows if recent_rows else None
-    drop_limit = 1.0 + monitoring.drop.max_deviance_increase
+    drop_limit = 1.0 + monitoring.drop.increase_limit
     drop_judged = monitoring.drop.enabled and ratio is not None and recent_rows >= min_rows
     drop = drop_judged and ratio is not None and ratio > drop_limit
 

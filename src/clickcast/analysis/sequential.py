@@ -45,7 +45,7 @@ form a 1 - 2·alpha confidence sequence (each side alpha), and Pass ⇔ ratio_hi
 equal to stable on almost every offer-day but badly wrong on a rare segment. Early on the rare rows are
 not yet seen, the plug-in variance of D is that of the common rows (tiny, as paired deviances nearly
 cancel), and the confidence sequence collapses onto a mean that is too low: a plug-in test passes such a
-candidate far more often than alpha (`tests/unit/test_sequential.py` shows it). The guard is a **spread floor
+candidate far more often than alpha (`tests/unit/analysis/test_sequential.py` shows it). The guard is a **spread floor
 fixed in advance**: the standard deviation of D(r) per offer-day is taken as at least φ·r·mean(s), with
 φ = `spread_floor` = 0.5 (in the two-sample design the floor applies to the difference of means the same
 way, with the mean of 1/n_c and 1/n_s). Two genuinely different models differ by more than that per
@@ -138,7 +138,7 @@ class TestSettings:
         looks = parse_duration(canary.max_duration) // interval if interval > timedelta(0) else 1
         return cls(
             confidence_level=canary.confidence_level,
-            margin=canary.max_deviance_increase,
+            margin=canary.non_inferiority_margin,
             min_observations=canary.min_observations,
             max_looks=max(1, int(looks)),
         )
@@ -162,7 +162,7 @@ class Assessment:
 
 @dataclass(frozen=True)
 class Decisions:
-    """The vectorised core's output, one element per (stream, look); see `decide`."""
+    """The vectorised core's output, one element per (stream, look); see `judge`."""
 
     verdict: npt.NDArray[np.int8]
     """Codes into `VERDICTS`."""
@@ -194,7 +194,7 @@ def _quadratic_interval(a: FloatArray, b: FloatArray, c: FloatArray) -> tuple[Fl
     return np.where(ok, low, np.nan), np.where(ok, high, np.nan)
 
 
-def decide(sums: Mapping[str, ArrayLike], settings: TestSettings, *, paired: bool, looks: ArrayLike) -> Decisions:
+def judge(sums: Mapping[str, ArrayLike], settings: TestSettings, *, paired: bool, looks: ArrayLike) -> Decisions:
     """The test over arrays of cumulative sums (any broadcastable shape, e.g. streams x looks) at once.
 
     `sums` maps the `SUM_FIELDS` names to arrays; `looks` is the number of analyses so far (this one
@@ -297,7 +297,7 @@ def assess(sums: CanarySums, settings: TestSettings, *, paired: bool, looks: int
         raise ValueError(
             f"paired sums need pairs == stable_n == candidate_n, got {sums.pairs}, {sums.stable_n}, {sums.candidate_n}"
         )
-    d = decide({name: getattr(sums, name) for name in SUM_FIELDS}, settings, paired=paired, looks=looks)
+    d = judge({name: getattr(sums, name) for name in SUM_FIELDS}, settings, paired=paired, looks=looks)
     verdict = VERDICTS[int(d.verdict)]
     bare = Assessment(
         verdict=verdict,

@@ -57,13 +57,13 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {
         "name": "Deviance",
         "type": "number",
-        "jsonPath": ".status.stable.metrics.poissonDeviance",
+        "jsonPath": ".status.stable.deviance",
         "description": "Mean Poisson deviance of the stable version on its test window",
     },
     {
         "name": "Candidate Deviance",
         "type": "number",
-        "jsonPath": ".status.candidate.metrics.poissonDeviance",
+        "jsonPath": ".status.candidate.deviance",
         "description": "Mean Poisson deviance of the candidate on its test window",
     },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

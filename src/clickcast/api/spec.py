@@ -418,7 +418,7 @@ class Canary(ApiModel):
     """Offer-days with real clicks each version needs before a verdict."""
     confidence_level: Annotated[float, Field(ge=0.5, lt=1)] = 0.95
     """Confidence of the test comparing the versions' Poisson deviance on real clicks."""
-    max_deviance_increase: Annotated[float, Field(ge=0, le=1)] = 0.02
+    non_inferiority_margin: Annotated[float, Field(ge=0, le=1, alias="maxDevianceIncrease")] = 0.02
     """Non-inferiority margin δ: the candidate passes when its mean Poisson deviance is at most (1+δ) times the
     stable version's, and fails when it is above, each at `confidenceLevel` however often it is looked at.
     A retrain exactly as good as stable sits δ below the boundary, so δ > 0 lets it pass; the larger δ,
@@ -516,7 +516,7 @@ class DropDetector(ApiModel):
     """Run this detector."""
     window: Duration = "1d"
     """Recent window compared with the reference."""
-    max_deviance_increase: NonNegative = 0.25
+    increase_limit: Annotated[float, Field(ge=0, alias="maxDevianceIncrease")] = 0.25
     """Relative Poisson deviance increase that counts as a drop."""
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from clickcast.api.base import ApiModel
 
@@ -120,6 +120,10 @@ class DataWindowStatus(ApiModel):
     """Content hash of the dataset."""
 
 
+DEVIANCE_DIGITS = 4
+"""Decimals of the deviance `kubectl get` prints."""
+
+
 class ModelVersionStatus(ApiModel):
     """One trained model version and its evidence."""
 
@@ -127,7 +131,7 @@ class ModelVersionStatus(ApiModel):
     """Immutable version id in the store."""
     uri: str | None = None
     """Artifact URL in the model store."""
-    checksum: str | None = None
+    manifest_sha256: str | None = Field(default=None, alias="checksum")
     """sha256 of the artifact manifest."""
     trained_at: datetime | None = None
     """When training finished."""
@@ -139,6 +143,15 @@ class ModelVersionStatus(ApiModel):
     """The GLM baseline's metrics on the same window."""
     segments: Annotated[list[SegmentMetrics], Field(max_length=200)] = Field(default_factory=list)
     """Per-segment metrics."""
+    deviance: float | None = None
+    """`metrics.poissonDeviance` rounded to 4 decimals (set from it): what `kubectl get clickmodels` prints."""
+
+    @model_validator(mode="after")
+    def _round_deviance(self) -> ModelVersionStatus:
+        # A printer column cannot round (jsonPath only), so the rounded value is a field of its own.
+        full = self.metrics.poisson_deviance if self.metrics is not None else None
+        self.deviance = round(full, DEVIANCE_DIGITS) if full is not None else None
+        return self
 
 
 class GateResult(ApiModel):
@@ -405,6 +418,8 @@ class HistoryEntry(ApiModel):
     """Commit recording the promotion, if GitOps is on."""
     gates: Annotated[list[GateResult], Field(max_length=50)] = Field(default_factory=list)
     """The gates it failed (rejections only)."""
+    canary: CanaryStatus | None = None
+    """Its canary as it ended (looks, bounds, verdict), when it had one: the live `canary` is cleared on decision."""
 
 
 class ClickModelStatus(ApiModel):

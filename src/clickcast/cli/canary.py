@@ -4,7 +4,7 @@ The evidence has one row per offer-day both versions predicted (shadow mode, so 
 `look` (the analysis at which the row became available), `actual` (real clicks), `stable` and
 `candidate` (predicted clicks), and optionally `stream` (each stream is its own canary). The rows of a
 stream become cumulative sums per look, and every (stream, look) is decided at once by the same code
-the operator calls (`clickcast.analysis.sequential.decide`); each stream ends at its first verdict.
+the operator calls (`clickcast.analysis.sequential.judge`); each stream ends at its first verdict.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def replay_evidence(evidence: Evidence, settings: sequential.TestSettings) -> li
             "candidate_sum": cumulative(candidate), "candidate_sum_sq": cumulative(candidate * candidate),
             "cross_sum": cumulative(stable * candidate)}  # fmt: skip
     looks = np.arange(1, n_looks + 1)
-    decisions = sequential.decide(sums, settings, paired=True, looks=looks)
+    decisions = sequential.judge(sums, settings, paired=True, looks=looks)
     last = np.zeros(n_streams, dtype=np.int64)
     np.maximum.at(last, evidence.stream_index[keep], evidence.look[keep] - 1)
     verdict = np.where(looks[None, :] - 1 <= last[:, None], decisions.verdict, sequential.RUNNING).astype(np.int8)

@@ -148,7 +148,9 @@ def train(
     for row in metrics_table(result):
         table.add_row(*row)
     stdout.print(table)
-    stdout.print(f"version {result.status.version}\nuri {result.status.uri}\nmanifest sha256 {result.status.checksum}")
+    stdout.print(
+        f"version {result.status.version}\nuri {result.status.uri}\nmanifest sha256 {result.status.manifest_sha256}"
+    )
     if result.bad_rows.total:
         reasons = ", ".join(f"{k}: {v}" for k, v in result.bad_rows.reasons.items())
         stdout.print(f"rejected {result.bad_rows.total} of {result.read_rows} rows ({reasons})")

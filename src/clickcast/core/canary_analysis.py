@@ -14,46 +14,22 @@ from clickcast.analysis.evidence import Comparison, EvaluationReport
 from clickcast.analysis.sequential import Assessment, TestSettings, add, assess
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import Role
-from clickcast.api.spec import CanaryMode
 from clickcast.api.status import CanaryLook, CanaryStatus, CanarySums, CandidateStatus, Verdict
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.naming import canary_run_name
 from clickcast.core.observed import RunState
-from clickcast.core.plan import Deploy, StartEvaluation, VersionPin
+from clickcast.core.plan import StartEvaluation
 from clickcast.core.training import POLL
 
 LOOKS_KEPT = 100
-
-
-def canary_deploy(ctx: Context, pin: VersionPin, step: int) -> Deploy:
-    """The candidate's workload: one replica mirrored to in shadow mode; in split mode as many replicas
-    beside stable's as give it the step's weight behind the stable Service (never fewer than one)."""
-    canary = ctx.spec.canary
-    if canary.mode is CanaryMode.SHADOW or canary.gateway is not None:
-        return Deploy(Role.CANARY, pin, replicas=1)  # with a gateway, the HTTPRoute weighs it (route_weight)
-    return Deploy(Role.CANARY, pin, replicas=split_replicas(ctx.spec.serving.replicas, canary.steps[step]),
-                  public=True)  # fmt: skip
-
-
-def stable_deploy(ctx: Context, pin: VersionPin, *, mirror: bool = False) -> Deploy:
-    """The stable workload: `spec.serving.replicas` replicas of `pin` (mirroring to the canary in shadow mode)."""
-    return Deploy(Role.STABLE, pin, replicas=ctx.spec.serving.replicas, mirror=mirror)
-
-
-def split_replicas(stable: int, weight: int) -> int:
-    """Canary replicas so that canary / (stable + canary) is closest to `weight` percent (at least one)."""
-    return max(1, round(stable * weight / (100 - weight))) if weight < 100 else stable
-
-
-def effective_weight(stable: int, canary: int) -> int:
-    return round(100 * canary / (stable + canary))
 
 
 def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, stable_version: str) -> None:
     """Start the next look when its interval has passed, or apply the finished one's evidence."""
     if state.verdict is not Verdict.RUNNING:
         return
-    paired = ctx.spec.canary.mode is CanaryMode.SHADOW
+    paired = ctx.traffic.paired
     run_name = canary_run_name(ctx.name, c.version, state.analyses + 1)
     start = StartEvaluation(run_name, state.evidence_through, Comparison(stable_version, c.version, paired))
     if state.job_name is None:
@@ -71,7 +47,7 @@ def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, sta
     elif run is not None and run.state is RunState.FAILED:
         # An error is not evidence either way: say so, and look again next interval.
         state.job_name, state.last_analysis_at = None, ctx.now
-        d.event("AnalysisFailed", f"{run_name}: {run.message or 'the evaluation run failed'}", warning=True)
+        d.event(EventReason.ANALYSIS_FAILED, f"{run_name}: {run.message or 'the evaluation run failed'}", warning=True)
         d.wake(parse_duration(ctx.spec.canary.interval))
     else:
         if (run is None or run.state is RunState.MISSING) and not ctx.spec.suspend:
@@ -160,28 +136,24 @@ def _record(ctx: Context, d: Draft, state: CanaryStatus, a: Assessment, *, verdi
     bounds = "" if a.ratio_low is None or a.ratio_high is None else f" [{a.ratio_low:.4f}, {a.ratio_high:.4f}]"
     ratio = "n/a" if a.deviance_ratio is None else f"{a.deviance_ratio:.4f}"
     d.event(
-        "CanaryAnalysis",
+        EventReason.CANARY_ANALYSIS,
         f"look {state.analyses}: deviance ratio {ratio}{bounds} on {state.candidate_observations} offer-days, "
-        f"margin {ctx.spec.canary.max_deviance_increase}: {verdict}" + (f" ({message})" if message else ""),
+        f"margin {ctx.spec.canary.non_inferiority_margin}: {verdict}" + (f" ({message})" if message else ""),
         warning=verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE) or (state.failed_checks > 0 and bool(message)),
     )
 
 
 def _next_step(ctx: Context, d: Draft, state: CanaryStatus) -> None:
-    """Split mode: a healthy look without a verdict moves to the next weight."""
+    """A stepped mode: a healthy look without a verdict moves to the next weight."""
     steps = ctx.spec.canary.steps
-    if ctx.spec.canary.mode is not CanaryMode.SPLIT or state.step + 1 >= len(steps):
+    if not ctx.traffic.stepped or state.step + 1 >= len(steps):
         return
     state.step += 1
-    state.weight = weight_of(ctx, state.step)
-    if ctx.spec.canary.gateway is not None:
-        d.event("CanaryWeight", f"step {state.step + 1}/{len(steps)}: weight {state.weight}% (HTTPRoute)")
-        return
-    replicas = split_replicas(ctx.spec.serving.replicas, steps[state.step])
+    state.weight = ctx.traffic.weight(ctx.spec, state.step)
     d.event(
-        "CanaryWeight",
+        EventReason.CANARY_WEIGHT,
         f"step {state.step + 1}/{len(steps)}: weight {steps[state.step]}% "
-        f"({replicas} canary beside {ctx.spec.serving.replicas} stable replicas, {state.weight}% of traffic)",
+        f"({ctx.traffic.step_detail(ctx.spec, state.step)})",
     )
 
 
@@ -191,16 +163,5 @@ def max_duration_left(ctx: Context, state: CanaryStatus) -> timedelta:
 
 
 def route_weight(ctx: Context, state: CanaryStatus | None) -> int:
-    """The canary's weight in the HTTPRoute: its step's in split mode once it is ready, else none."""
-    if state is None or ctx.spec.canary.mode is CanaryMode.SHADOW:
-        return 0
-    return ctx.spec.canary.steps[state.step]
-
-
-def weight_of(ctx: Context, step: int) -> int:
-    if ctx.spec.canary.mode is CanaryMode.SHADOW:
-        return 0
-    if ctx.spec.canary.gateway is not None:
-        return ctx.spec.canary.steps[step]
-    replicas = split_replicas(ctx.spec.serving.replicas, ctx.spec.canary.steps[step])
-    return effective_weight(ctx.spec.serving.replicas, replicas)
+    """The canary's weight in the HTTPRoute: its step's once it is ready, else none."""
+    return 0 if state is None else ctx.traffic.route(ctx.spec, state.step)

@@ -17,10 +17,11 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, Phase
 from clickcast.core import monitoring, release, training
-from clickcast.core.canary_analysis import stable_deploy
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Plan, Retire, Route
+from clickcast.core.traffic import TrafficStrategy, stable_deploy, strategy
 from clickcast.core.training import POLL, stable_pin
 
 PhaseFunction = Callable[[Context, Draft], None]
@@ -30,9 +31,20 @@ MAX_STEPS = 6
 """Phase functions one call may chain (Pending → Training is one step; nothing legitimately needs more)."""
 
 
-def decide(name: str, spec: ClickModelSpec, status: ClickModelStatus, observed: Observed, now: datetime) -> Plan:
-    """The next status, actions, Events and requeue time of ClickModel `name`. Pure and deterministic."""
-    ctx = Context(name, spec, observed, now)
+def decide(
+    name: str,
+    spec: ClickModelSpec,
+    status: ClickModelStatus,
+    observed: Observed,
+    now: datetime,
+    *,
+    traffic: TrafficStrategy | None = None,
+) -> Plan:
+    """The next status, actions, Events and requeue time of ClickModel `name`. Pure and deterministic.
+
+    `traffic`: the canary mode's strategy (default: the one `spec.canary` names; tests pass a mode of their own).
+    """
+    ctx = Context(name, spec, observed, now, traffic or strategy(spec.canary))
     d = Draft(status.model_copy(deep=True), observed.generation, now)
     for _ in range(MAX_STEPS):
         phase, acted = d.status.phase, len(d.actions)
@@ -57,7 +69,7 @@ def invalid_spec(status: ClickModelStatus, message: str, *, generation: int, now
     """
     d = Draft(status.model_copy(deep=True), generation, now)
     if d.condition(ConditionType.READY, False, "InvalidSpec", message):
-        d.event("InvalidSpec", message, warning=True)
+        d.event(EventReason.INVALID_SPEC, message, warning=True)
     if d.status.stable is None and d.status.phase is Phase.PENDING:
         d.to(Phase.FAILED)
         d.status.phase_since = now
@@ -95,12 +107,12 @@ def suspended(ctx: Context, d: Draft) -> None:
         keep_serving(ctx, d)
         return
     d.to(Phase.SERVING if d.status.stable else Phase.PENDING if d.status.training is None else Phase.FAILED)
-    d.event("Resumed", "spec.suspend cleared")
+    d.event(EventReason.RESUMED, "spec.suspend cleared")
 
 
 def _suspend(d: Draft) -> None:
     d.to(Phase.SUSPENDED)
-    d.event("Suspended", "spec.suspend is set: nothing new starts; the stable version keeps serving")
+    d.event(EventReason.SUSPENDED, "spec.suspend is set: nothing new starts; the stable version keeps serving")
 
 
 def keep_serving(ctx: Context, d: Draft) -> None:
@@ -108,7 +120,7 @@ def keep_serving(ctx: Context, d: Draft) -> None:
     rollouts, pin = ctx.observed.rollouts, stable_pin(d.status)
     if ctx.spec.serving.enabled and pin is not None:
         stable = rollouts.get(Role.STABLE)
-        deploy = stable_deploy(ctx, pin)
+        deploy = stable_deploy(ctx.spec, pin)
         if stable is None or not stable.matches(deploy):
             d.act(deploy)  # repair, undo a change made behind our back, stop mirroring, or rescale
             d.wake(POLL)

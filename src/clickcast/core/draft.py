@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, HistoryEntry, Phase
 from clickcast.core.conditions import condition, set_condition
+from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
 from clickcast.core.plan import Action, Event, EventType, Plan
+from clickcast.core.traffic import TrafficStrategy
 
 HISTORY_LIMIT = 50
 
@@ -22,6 +24,8 @@ class Context:
     spec: ClickModelSpec
     observed: Observed
     now: datetime
+    traffic: TrafficStrategy
+    """The canary mode's strategy (`clickcast.core.traffic.strategy` of the spec)."""
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Draft:
         if action not in self.actions:
             self.actions.append(action)
 
-    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+    def event(self, reason: EventReason, message: str, *, warning: bool = False) -> None:
         self.events.append(Event(EventType.WARNING if warning else EventType.NORMAL, reason, message))
 
     def wake(self, after: timedelta) -> None:

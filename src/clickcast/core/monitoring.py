@@ -17,6 +17,7 @@ from clickcast.api.roles import Role
 from clickcast.api.status import ConditionType, DailyQuality, ModelVersionStatus, MonitoringStatus, QualityState
 from clickcast.core import training
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import DEGRADED_REASON, EventReason
 from clickcast.core.naming import quality_run_name
 from clickcast.core.observed import RunState
 from clickcast.core.plan import StartEvaluation
@@ -48,7 +49,7 @@ def monitor(ctx: Context, d: Draft) -> None:
         d.wake(interval)
     elif run is not None and run.state is RunState.FAILED:
         m.job_name, m.last_evaluated_at = None, ctx.now
-        d.event("QualityEvaluationFailed", f"{run_name}: {run.message or 'the run failed'}", warning=True)
+        d.event(EventReason.QUALITY_EVALUATION_FAILED, f"{run_name}: {run.message or 'the run failed'}", warning=True)
         d.wake(interval)
     else:
         if run is None or run.state is RunState.MISSING:
@@ -83,8 +84,8 @@ def _take_in(ctx: Context, d: Draft, m: MonitoringStatus, stable: ModelVersionSt
     healthy = None if a.state is QualityState.UNKNOWN else a.state is QualityState.HEALTHY
     changed = d.condition(ConditionType.HEALTHY, healthy, a.reason, f"{stable.version}: {a.message}")
     if a.state in DEGRADED and (changed or before is not a.state):
-        d.event(f"Quality{a.state}", f"{stable.version}: {a.message}", warning=True)
+        d.event(DEGRADED_REASON[a.state], f"{stable.version}: {a.message}", warning=True)
         if ctx.spec.monitoring.auto_retrain:
             training.start_training(ctx, d, training.Reason.QUALITY)
     elif a.state is QualityState.HEALTHY and before in DEGRADED:
-        d.event("QualityRecovered", f"{stable.version}: {a.message}")
+        d.event(EventReason.QUALITY_RECOVERED, f"{stable.version}: {a.message}")

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from clickcast.analysis.evidence import EvaluationReport, TrainingEvidence
 from clickcast.api.roles import Role
+from clickcast.api.traffic import Traffic
 from clickcast.core.plan import Deploy, VersionPin
 
 
@@ -41,29 +42,26 @@ class Rollout:
     """A role's serving workload (a Deployment, or a local process) as observed."""
 
     version: str | None
-    checksum: str | None
+    manifest_sha256: str | None
     desired: int = 1
     ready: int = 0
     updated: int = 0
     current: bool = True
     """The workload controller has seen the latest spec (Deployment status.observedGeneration)."""
-    mirror: bool = False
-    """It copies each request to the canary (shadow canary)."""
-    public: bool = False
-    """A canary behind the stable Service (split canary by replica ratio)."""
+    traffic: Traffic | None = Traffic.OWN
+    """Its part in traffic as configured (None: unknown, so it matches no Deploy and is applied again)."""
 
     def matches(self, deploy: Deploy) -> bool:
         """Is this workload configured as `deploy` asks (version, traffic, and replicas when given)?"""
         return (
             self.serves(deploy.pin)
-            and self.mirror == deploy.mirror
-            and self.public == deploy.public
+            and self.traffic is deploy.traffic
             and (deploy.replicas is None or self.desired == deploy.replicas)
         )
 
     def serves(self, pin: VersionPin) -> bool:
         """Is this workload asked to serve exactly `pin` (whatever its progress)?"""
-        return self.version == pin.version and self.checksum == pin.checksum
+        return self.version == pin.version and self.manifest_sha256 == pin.manifest_sha256
 
     def complete(self, pin: VersionPin) -> bool:
         """Every replica runs `pin` and is ready."""

@@ -9,6 +9,8 @@ from enum import StrEnum
 from clickcast.analysis.evidence import Comparison
 from clickcast.api.roles import Role
 from clickcast.api.status import CanaryStatus, CandidateStatus, ClickModelStatus, ModelVersionStatus
+from clickcast.api.traffic import Traffic
+from clickcast.core.events import EventReason
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class VersionPin:
 
     version: str
     uri: str
-    checksum: str
+    manifest_sha256: str
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,8 @@ class Deploy:
     pin: VersionPin
     replicas: int | None = None
     """None: the role's default (stable: spec.serving.replicas; canary: one)."""
-    mirror: bool = False
-    """Stable only: copy each request to the canary's Service (shadow canary)."""
-    public: bool = False
-    """Canary only: also behind the stable Service, so it answers its replica share (split canary)."""
+    traffic: Traffic = Traffic.OWN
+    """Its part in traffic (a canary mode's strategy sets it; each shell maps it once)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class Event:
     """A Kubernetes Event on the ClickModel: one per transition."""
 
     type: EventType
-    reason: str
+    reason: EventReason
     message: str
 
 

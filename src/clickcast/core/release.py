@@ -7,37 +7,37 @@ from datetime import timedelta
 from clickcast.analysis.gates import check_gates, failed
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import Role
-from clickcast.api.spec import AlgorithmName, CanaryMode, PromotionMode
+from clickcast.api.spec import AlgorithmName, PromotionMode
 from clickcast.api.status import (
     CanaryStatus,
+    CanarySums,
     CandidateStatus,
     ConditionType,
     HistoryEntry,
     ModelVersionStatus,
+    MonitoringStatus,
     Phase,
+    QualityState,
     ReleaseOutcome,
     ScoringStatus,
     Verdict,
 )
-from clickcast.core.canary_analysis import (
-    analyse,
-    canary_deploy,
-    max_duration_left,
-    route_weight,
-    stable_deploy,
-    weight_of,
-)
+from clickcast.api.traffic import Traffic
+from clickcast.core.canary_analysis import analyse, max_duration_left, route_weight
+from clickcast.core.conditions import condition
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.naming import scoring_run_name
 from clickcast.core.observed import RunObservation, RunState
 from clickcast.core.plan import RecordPromotion, Retire, Route, StartScoring, VersionPin
+from clickcast.core.traffic import stable_deploy
 from clickcast.core.training import POLL, stable_pin
 
 
 def _pin(c: CandidateStatus) -> VersionPin:
     assert c.uri is not None
-    assert c.checksum is not None
-    return VersionPin(c.version, c.uri, c.checksum)
+    assert c.manifest_sha256 is not None
+    return VersionPin(c.version, c.uri, c.manifest_sha256)
 
 
 def _as_version(c: CandidateStatus) -> ModelVersionStatus:
@@ -72,13 +72,13 @@ def validating(ctx: Context, d: Draft) -> None:
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.REJECTED, reason="GatesFailed",
                               message=message, time=ctx.now, metrics=c.metrics, gates=bad[:50]))  # fmt: skip
         keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
-        d.event("CandidateRejected", f"{c.version} failed {len(bad)} of {len(results)} gates: {message}{keeps}",
-                warning=True)  # fmt: skip
+        d.event(EventReason.CANDIDATE_REJECTED,
+                f"{c.version} failed {len(bad)} of {len(results)} gates: {message}{keeps}", warning=True)  # fmt: skip
         d.status.candidate = None
         d.to(_idle_phase(d))
         return
     if d.condition(ConditionType.VALIDATED, True, "GatesPassed", f"{c.version} passed {len(results)} gates"):
-        d.event("Validated", f"{c.version} passed all {len(results)} gates")
+        d.event(EventReason.VALIDATED, f"{c.version} passed all {len(results)} gates")
     if ctx.spec.suspend:
         return  # validated, but nothing new starts until spec.suspend is cleared
     c.rollout_started_at = ctx.now
@@ -90,8 +90,8 @@ def validating(ctx: Context, d: Draft) -> None:
         rollback(ctx, d, "RolledBackByUser", f"approvedVersion names the stable version {stable.version}")
     else:
         d.to(Phase.CANARY)
-        d.act(canary_deploy(ctx, _pin(c), 0))
-        d.event("CanaryStarted", f"deploying {c.version} as the canary beside stable {stable.version}")
+        d.act(ctx.traffic.canary(ctx.spec, _pin(c), 0))
+        d.event(EventReason.CANARY_STARTED, f"deploying {c.version} as the canary beside stable {stable.version}")
         d.wake(POLL)
 
 
@@ -113,7 +113,7 @@ def canary(ctx: Context, d: Draft) -> None:
         return
     pin = _pin(c)
     state = d.status.canary if d.status.canary is not None and d.status.canary.version == c.version else None
-    deploy = canary_deploy(ctx, pin, state.step if state is not None else 0)
+    deploy = ctx.traffic.canary(ctx.spec, pin, state.step if state is not None else 0)
     rollout = ctx.observed.rollouts.get(Role.CANARY)
     if state is None:
         if rollout is None or not rollout.complete(pin):
@@ -125,14 +125,16 @@ def canary(ctx: Context, d: Draft) -> None:
                 d.act(deploy)
             d.wake(min(POLL, left))
             return
-        d.status.canary = state = CanaryStatus(version=c.version, started_at=ctx.now, weight=weight_of(ctx, 0))
-        d.event("CanaryReady", f"{c.version} is ready beside stable {stable.version}" + (
-            " and sees a copy of its traffic" if ctx.spec.canary.mode is CanaryMode.SHADOW
+        d.status.canary = state = CanaryStatus(
+            version=c.version, started_at=ctx.now, weight=ctx.traffic.weight(ctx.spec, 0)
+        )
+        d.event(EventReason.CANARY_READY, f"{c.version} is ready beside stable {stable.version}" + (
+            " and sees a copy of its traffic" if ctx.traffic.stable_traffic is Traffic.MIRROR
             else f" with {state.weight}% of the traffic"))  # fmt: skip
     elif (rollout is None or not rollout.matches(deploy)) and not ctx.spec.suspend:
         d.act(deploy)  # the next step's replicas, or a repair
-    if ctx.spec.canary.mode is CanaryMode.SHADOW and not ctx.spec.suspend:
-        _mirror_to_canary(ctx, d)
+    if ctx.traffic.stable_traffic is not Traffic.OWN and not ctx.spec.suspend:
+        _stable_beside_canary(ctx, d)
     if manual and promotion.approved_version == c.version:
         if not ctx.spec.suspend:
             start_promotion(ctx, d, f"{c.version} approved (spec.promotion.approvedVersion)")
@@ -144,7 +146,9 @@ def canary(ctx: Context, d: Draft) -> None:
         if manual:
             if d.status.phase is not Phase.AWAITING_APPROVAL:
                 d.to(Phase.AWAITING_APPROVAL)
-                d.event("AwaitingApproval", f"{c.version} passed its canary: set approvedVersion to promote it")
+                d.event(
+                    EventReason.AWAITING_APPROVAL, f"{c.version} passed its canary: set approvedVersion to promote it"
+                )
         elif not ctx.spec.suspend:
             start_promotion(ctx, d, f"{c.version} passed its canary")
         return
@@ -170,13 +174,13 @@ def _route(ctx: Context, d: Draft, weight: int) -> None:
         d.act(Route(weight))
 
 
-def _mirror_to_canary(ctx: Context, d: Draft) -> None:
-    """Shadow mode: the stable workload copies each request to the canary (a rolling update of stable)."""
+def _stable_beside_canary(ctx: Context, d: Draft) -> None:
+    """A mode that changes stable's traffic (shadow: it mirrors to the canary): a rolling update of stable."""
     pin = stable_pin(d.status)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    mirrored = stable_deploy(ctx, pin, mirror=True) if pin is not None else None
-    if mirrored is not None and (rollout is None or not rollout.matches(mirrored)):
-        d.act(mirrored)
+    beside = stable_deploy(ctx.spec, pin, ctx.traffic.stable_traffic) if pin is not None else None
+    if beside is not None and (rollout is None or not rollout.matches(beside)):
+        d.act(beside)
 
 
 def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
@@ -187,9 +191,9 @@ def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
     d.act(Retire(Role.CANARY))
     d.condition(ConditionType.PROMOTED, False, reason, f"{c.version}: {message}")
     d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.ROLLED_BACK, reason=reason,
-                          message=message, time=ctx.now, metrics=c.metrics))  # fmt: skip
+                          message=message, time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
-    d.event("RolledBack", f"{c.version} rolled back: {message}{keeps}", warning=True)
+    d.event(EventReason.ROLLED_BACK, f"{c.version} rolled back: {message}{keeps}", warning=True)
     d.status.candidate = None
     d.status.canary = None
     d.to(_idle_phase(d))
@@ -201,11 +205,11 @@ def start_promotion(ctx: Context, d: Draft, why: str) -> None:
     c.rollout_started_at = c.promotion_decided_at = ctx.now
     d.to(Phase.PROMOTING)
     if ctx.spec.promotion.gitops is not None:
-        d.event("PromotionStarted", f"{why}: recording it in Git before stable moves to {c.version}")
+        d.event(EventReason.PROMOTION_STARTED, f"{why}: recording it in Git before stable moves to {c.version}")
         _record_in_git(ctx, d, c)
         return
-    d.act(stable_deploy(ctx, _pin(c)))
-    d.event("PromotionStarted", f"{why}: rolling the stable Deployment to {c.version}")
+    d.act(stable_deploy(ctx.spec, _pin(c)))
+    d.event(EventReason.PROMOTION_STARTED, f"{why}: rolling the stable Deployment to {c.version}")
     d.wake(POLL)
 
 
@@ -224,15 +228,22 @@ def _record_in_git(ctx: Context, d: Draft, c: CandidateStatus) -> bool:
     assert gitops is not None
     if git is not None and git.commit is not None and git.merged:
         c.git_commit = git.commit
-        d.event("PromotionRecorded", f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}")
+        d.event(
+            EventReason.PROMOTION_RECORDED,
+            f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}",
+        )
         return True
     if git is not None and git.error:
         if d.condition(ConditionType.PROMOTED, False, "GitOpsFailed", f"{c.version}: {git.error}"):
-            d.event("GitOpsFailed", f"{c.version} is not promoted until Git records it: {git.error}", warning=True)
+            d.event(
+                EventReason.GITOPS_FAILED,
+                f"{c.version} is not promoted until Git records it: {git.error}",
+                warning=True,
+            )
     elif git is not None and git.commit is not None:
         message = f"{c.version}: review branch {git.branch} pushed; waiting for it to be merged into {gitops.branch}"
         if d.condition(ConditionType.PROMOTED, False, "AwaitingMerge", message):
-            d.event("AwaitingMerge", message)
+            d.event(EventReason.AWAITING_MERGE, message)
     if not ctx.spec.suspend:
         d.act(RecordPromotion(c.model_copy(deep=True), d.status.stable, d.status.canary,
                               _promotion_reason(ctx, d.status.stable), c.promotion_decided_at or ctx.now))  # fmt: skip
@@ -252,14 +263,15 @@ def promoting(ctx: Context, d: Draft) -> None:
         c.rollout_started_at = ctx.now  # stable's readiness is awaited from now, not from the decision
     pin = _pin(c)
     rollout = ctx.observed.rollouts.get(Role.STABLE)
-    if rollout is not None and rollout.complete(pin) and rollout.matches(stable_deploy(ctx, pin)):
+    if rollout is not None and rollout.complete(pin) and rollout.matches(stable_deploy(ctx.spec, pin)):
         reason = _promotion_reason(ctx, old)
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason=reason,
-                              message=f"replaced {old.version}" if old else "first version", time=ctx.now,
-                              metrics=c.metrics, git_commit=c.git_commit))  # fmt: skip
+                              message=_replaced(d, old), time=ctx.now, metrics=c.metrics,
+                              git_commit=c.git_commit, canary=_ended_canary(d)))  # fmt: skip
+        new_stable(d, c.version)
         d.condition(ConditionType.PROMOTED, True, reason, f"{c.version} serves as stable")
-        d.event("Promoted", f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
+        d.event(EventReason.PROMOTED, f"{c.version} serves as stable" + (f" (was {old.version})" if old else ""))
         d.status.candidate = None
         d.status.canary = None
         d.to(Phase.SERVING)
@@ -270,9 +282,47 @@ def promoting(ctx: Context, d: Draft) -> None:
     if _ready_deadline(ctx, c) <= timedelta(0):
         _promotion_not_ready(ctx, d, c)
         return
-    if rollout is None or not rollout.matches(stable_deploy(ctx, pin)):
-        d.act(stable_deploy(ctx, pin))
+    if rollout is None or not rollout.matches(stable_deploy(ctx.spec, pin)):
+        d.act(stable_deploy(ctx.spec, pin))
     d.wake(POLL)
+
+
+def _ended_canary(d: Draft) -> CanaryStatus | None:
+    """The canary as its release decision found it, kept in the history entry (the live one is cleared).
+
+    Its sums stay behind: they only serve the running test, and status must stay small.
+    """
+    c = d.status.canary
+    return c.model_copy(update={"sums": CanarySums(), "job_name": None}, deep=True) if c is not None else None
+
+
+def _replaced(d: Draft, old: ModelVersionStatus | None) -> str:
+    """The promotion's history message: which version it replaced and that version's last quality state."""
+    if old is None:
+        return "first version"
+    m = d.status.monitoring
+    quality = f" (its quality: {m.state})" if m is not None and m.state is not QualityState.UNKNOWN else ""
+    return f"replaced {old.version}{quality}"
+
+
+def new_stable(d: Draft, version: str) -> None:
+    """A new stable version's quality is unknown until it is measured: the series and detectors start over.
+
+    What the replaced version's quality was stays in the history entry and in its days of `monitoring.daily`
+    (each day names its version); the run counter and the last day measured carry on, so run names stay unique
+    and no day is measured twice.
+    """
+    m = d.status.monitoring
+    if m is not None:
+        d.status.monitoring = MonitoringStatus(
+            evaluations=m.evaluations,
+            job_name=m.job_name,
+            evaluated_through=m.evaluated_through,
+            last_evaluated_at=m.last_evaluated_at,
+            daily=m.daily,
+        )
+    if condition(d.status.conditions, ConditionType.HEALTHY) is not None:
+        d.condition(ConditionType.HEALTHY, None, "NewStable", f"{version}: not measured on real clicks yet")
 
 
 def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
@@ -280,14 +330,14 @@ def _promotion_not_ready(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     message = f"{c.version} not ready within {ctx.spec.serving.ready_timeout} as stable"
     previous = stable_pin(d.status)
     if previous is not None:
-        d.act(stable_deploy(ctx, previous))
+        d.act(stable_deploy(ctx.spec, previous))
     else:
         d.act(Retire(Role.STABLE))
     outcome = ReleaseOutcome.ROLLED_BACK if previous is not None else ReleaseOutcome.FAILED
     d.record(HistoryEntry(version=c.version, decision=outcome, reason="PromotionNotReady", message=message,
-                          time=ctx.now, metrics=c.metrics))  # fmt: skip
+                          time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     d.condition(ConditionType.PROMOTED, False, "PromotionNotReady", message)
-    d.event("RolledBack", message, warning=True)
+    d.event(EventReason.ROLLED_BACK, message, warning=True)
     _route(ctx, d, 0)
     d.act(Retire(Role.CANARY))
     d.status.candidate = None
@@ -303,7 +353,7 @@ def _start_scoring(ctx: Context, d: Draft, c: CandidateStatus) -> None:
     )
     d.to(Phase.SCORING)
     d.act(StartScoring(d.status.scoring.job_name, _pin(c), output))
-    d.event("ScoringStarted", f"{c.version} scores {ctx.spec.scoring.data_url} into {output}")
+    d.event(EventReason.SCORING_STARTED, f"{c.version} scores {ctx.spec.scoring.data_url} into {output}")
     d.wake(POLL)
 
 
@@ -320,8 +370,11 @@ def scoring(ctx: Context, d: Draft) -> None:
         d.status.stable = _as_version(c)
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.PROMOTED, reason="Scored",
                               message=f"predictions in {s.output}", time=ctx.now, metrics=c.metrics))  # fmt: skip
+        new_stable(d, c.version)
         d.condition(ConditionType.PROMOTED, True, "Scored", f"{c.version} scored into {s.output}")
-        d.event("Scored", f"{c.version} scored into {s.output}" + (f" (previous {old.version})" if old else ""))
+        d.event(
+            EventReason.SCORED, f"{c.version} scored into {s.output}" + (f" (previous {old.version})" if old else "")
+        )
         d.status.candidate = None
         d.to(Phase.SERVING)
     elif run.state is RunState.FAILED:
@@ -330,7 +383,7 @@ def scoring(ctx: Context, d: Draft) -> None:
         d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.FAILED, reason="ScoringFailed",
                               message=message, time=ctx.now, metrics=c.metrics))  # fmt: skip
         d.condition(ConditionType.PROMOTED, False, "ScoringFailed", message)
-        d.event("ScoringFailed", f"{c.version}: {message}", warning=True)
+        d.event(EventReason.SCORING_FAILED, f"{c.version}: {message}", warning=True)
         d.status.candidate = None
         d.to(_idle_phase(d))
     elif run.state is RunState.MISSING and not ctx.spec.suspend:

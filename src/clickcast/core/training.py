@@ -17,6 +17,7 @@ from clickcast.api.status import (
     TrainingStatus,
 )
 from clickcast.core.draft import Context, Draft
+from clickcast.core.events import EventReason
 from clickcast.core.naming import training_run_name, version_id
 from clickcast.core.observed import RunObservation, RunState
 from clickcast.core.plan import StartTraining, VersionPin
@@ -52,7 +53,7 @@ def schedule_of(spec: ClickModelSpec) -> str | None:
 
 def stable_pin(status: ClickModelStatus) -> VersionPin | None:
     s = status.stable
-    return VersionPin(s.version, s.uri, s.checksum) if s is not None and s.uri and s.checksum else None
+    return VersionPin(s.version, s.uri, s.manifest_sha256) if s is not None and s.uri and s.manifest_sha256 else None
 
 
 def training_due(ctx: Context, status: ClickModelStatus) -> str | None:
@@ -93,7 +94,7 @@ def start_training(ctx: Context, d: Draft, reason: str) -> None:
         return
     if ctx.observed.blocker is not None:
         if d.condition(ConditionType.TRAINED, False, "SpecNotRunnable", ctx.observed.blocker):
-            d.event("SpecNotRunnable", ctx.observed.blocker, warning=True)
+            d.event(EventReason.SPEC_NOT_RUNNABLE, ctx.observed.blocker, warning=True)
         if d.status.stable is None:
             d.to(Phase.FAILED)
         return
@@ -116,7 +117,7 @@ def start_training(ctx: Context, d: Draft, reason: str) -> None:
     d.to(Phase.TRAINING)
     d.condition(ConditionType.TRAINED, None, "Training", f"training {version} ({reason})")
     _ensure_run(ctx, d)
-    d.event("TrainingStarted", f"training {version} ({reason}) as {d.status.training.job_name}")
+    d.event(EventReason.TRAINING_STARTED, f"training {version} ({reason}) as {d.status.training.job_name}")
 
 
 def _ensure_run(ctx: Context, d: Draft) -> None:
@@ -142,7 +143,7 @@ def training(ctx: Context, d: Draft) -> None:
         d.status.candidate = CandidateStatus(
             version=t.version,
             uri=trained.pin.uri,
-            checksum=trained.pin.checksum,
+            manifest_sha256=trained.pin.manifest_sha256,
             trained_at=ctx.now,
             data=e.window,
             metrics=e.model,
@@ -152,7 +153,9 @@ def training(ctx: Context, d: Draft) -> None:
         )
         deviance = "-" if e.model.poisson_deviance is None else f"{e.model.poisson_deviance:.4g}"
         d.condition(ConditionType.TRAINED, True, "TrainingSucceeded", f"{t.version} published")
-        d.event("TrainingSucceeded", f"{t.version} published; test deviance {deviance} on {e.model.rows} rows")
+        d.event(
+            EventReason.TRAINING_SUCCEEDED, f"{t.version} published; test deviance {deviance} on {e.model.rows} rows"
+        )
         d.to(Phase.VALIDATING)
         return
     run = ctx.observed.training or RunObservation(RunState.MISSING)
@@ -178,6 +181,6 @@ def _failed(ctx: Context, d: Draft, message: str) -> None:
                           message=message, time=ctx.now))  # fmt: skip
     stable = d.status.stable
     keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
-    d.event("TrainingFailed", f"{t.version}: {message}; retry in {delay}{keeps}", warning=True)
+    d.event(EventReason.TRAINING_FAILED, f"{t.version}: {message}; retry in {delay}{keeps}", warning=True)
     d.to(Phase.SERVING if stable is not None else Phase.FAILED)
     d.wake(delay)

@@ -22,6 +22,7 @@ import yaml
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import Role
 from clickcast.api.status import CanaryStatus, ClickModelStatus, Phase
+from clickcast.api.traffic import Traffic as RoleTraffic
 from clickcast.demo.market import Market, Traffic
 from clickcast.jobs.generate import GeneratorConfig
 from clickcast.local.runner import LocalRunner
@@ -219,4 +220,4 @@ class Story:
     def _shadow_ready(runner: LocalRunner) -> bool:
         active = runner.services.active
         stable = active.get(Role.STABLE)
-        return Role.CANARY in active and stable is not None and stable.mirror
+        return Role.CANARY in active and stable is not None and stable.traffic is RoleTraffic.MIRROR

@@ -5,7 +5,7 @@ Batch scoring gets its rows as Arrow batches; encoding them where they are
 objects) is what lets scoring keep up with in-process prediction. The numbers
 are the reference transform's exactly: codes by position in the vocabulary + 1,
 UNKNOWN_CODE for nulls and unseen values, numeric columns as float32, date
-features by the same function. tests/unit/test_feature_spec.py checks both
+features by the same function. tests/unit/features/test_feature_spec.py checks both
 agree on the same rows.
 """
 

@@ -55,7 +55,7 @@ class PromotionRecord:
     name: str
     version: str
     uri: str
-    checksum: str
+    manifest_sha256: str
     """sha256 of the version's artifact manifest."""
     time: datetime
     """When the promotion was decided (timezone-aware)."""
@@ -79,7 +79,7 @@ class PromotionRecord:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError("PromotionRecord.time must be timezone-aware")
-        for field_name in ("namespace", "name", "version", "uri", "checksum"):
+        for field_name in ("namespace", "name", "version", "uri", "manifest_sha256"):
             if not getattr(self, field_name):
                 raise ValueError(f"PromotionRecord.{field_name} must not be empty")
 
@@ -97,14 +97,14 @@ class PromotionRecord:
         message: str = "",
     ) -> PromotionRecord:
         """The record of promoting `candidate` (its uri and checksum must be known)."""
-        if candidate.uri is None or candidate.checksum is None:
+        if candidate.uri is None or candidate.manifest_sha256 is None:
             raise ValueError(f"candidate {candidate.version} has no uri or checksum; it cannot be promoted")
         return cls(
             namespace=namespace,
             name=name,
             version=candidate.version,
             uri=candidate.uri,
-            checksum=candidate.checksum,
+            manifest_sha256=candidate.manifest_sha256,
             time=time,
             previous_version=previous.version if previous is not None else None,
             reason=reason,
@@ -147,7 +147,7 @@ def render_release(rec: PromotionRecord) -> bytes:
         "model": {
             "version": rec.version,
             "uri": rec.uri,
-            "checksum": rec.checksum,
+            "checksum": rec.manifest_sha256,
             "promotedAt": _timestamp(rec.time),
             "previousVersion": rec.previous_version,
             "evidence": f"evidence/{rec.version}.json",
@@ -174,7 +174,7 @@ def evidence(rec: PromotionRecord) -> dict[str, Any]:
         "clickModel": {"namespace": rec.namespace, "name": rec.name},
         "version": rec.version,
         "uri": rec.uri,
-        "checksum": rec.checksum,
+        "checksum": rec.manifest_sha256,
         "previousVersion": rec.previous_version,
         "decision": {
             "outcome": ReleaseOutcome.PROMOTED.value,
@@ -232,7 +232,7 @@ def commit_message(rec: PromotionRecord) -> str:
         )
     if rec.data is not None and rec.data.fingerprint:
         lines.append(f"Data fingerprint: {rec.data.fingerprint}")
-    lines += ["", f"{CHECKSUM_TRAILER_KEY}: {rec.checksum}", trailer(rec)]
+    lines += ["", f"{CHECKSUM_TRAILER_KEY}: {rec.manifest_sha256}", trailer(rec)]
     return "\n".join(lines) + "\n"
 
 

@@ -61,7 +61,7 @@ class TrainResult:
         }
 
 
-def version_id(now: dt.datetime, content_hash: str, params: dict[str, Any]) -> str:
+def fingerprinted_version_id(now: dt.datetime, content_hash: str, params: dict[str, Any]) -> str:
     """Sortable by time, and different for different data or parameters: v20261125-143000-1a2b3c4d."""
     digest = hashlib.sha256((content_hash + json.dumps(params, sort_keys=True)).encode()).hexdigest()[:8]
     return f"v{now:%Y%m%d-%H%M%S}-{digest}"
@@ -93,7 +93,10 @@ def _measure_reference(
     by_column = measured(scored, segment_columns, top, CLICKS, [REFERENCE], price=PRICE, revenue=revenue)
     metrics, segments = by_column[REFERENCE]
     evidence = ReferenceEvidence(
-        version=predictor.version_id, checksum=predictor.version.manifest_sha256, metrics=metrics, segments=segments
+        version=predictor.version_id,
+        manifest_sha256=predictor.version.manifest_sha256,
+        metrics=metrics,
+        segments=segments,
     )
     scored.unpersist()
     return evidence
@@ -188,7 +191,7 @@ def train(
         "codeVersion": __version__,
         "spec": spec.to_wire(),
     }
-    version = version or version_id(trained_at, fp.content_hash, params)
+    version = version or fingerprinted_version_id(trained_at, fp.content_hash, params)
     evidence = TrainingEvidence(
         model=metrics,
         baseline=baseline,
@@ -219,7 +222,7 @@ def train(
     status = ModelVersionStatus(
         version=version,
         uri=published.uri,
-        checksum=published.manifest_sha256,
+        manifest_sha256=published.manifest_sha256,
         trained_at=trained_at,
         data=window,
         metrics=metrics,

@@ -18,6 +18,7 @@ import httpx
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
+from clickcast.api.traffic import Traffic
 from clickcast.core.observed import Rollout
 from clickcast.core.plan import Deploy, VersionPin
 from clickcast.local import processes
@@ -36,8 +37,7 @@ class Backend:
 
     role: Role
     pin: VersionPin
-    mirror: bool
-    public: bool
+    traffic: Traffic
     replicas: int
     port: int
     child: Child
@@ -49,7 +49,7 @@ class Backend:
 
     def same_process(self, action: Deploy) -> bool:
         """Would `action` keep this process (replicas alone only change its weight)?"""
-        return (self.pin, self.mirror, self.public) == (action.pin, action.mirror, action.public)
+        return (self.pin, self.traffic) == (action.pin, action.traffic)
 
 
 @dataclass
@@ -75,7 +75,7 @@ class LocalServices:
         out = []
         if (s := self.active.get(Role.STABLE)) is not None:
             out.append(Target(s.url, s.replicas))
-        if (c := self.active.get(Role.CANARY)) is not None and c.public:
+        if (c := self.active.get(Role.CANARY)) is not None and c.traffic is Traffic.SHARE:
             out.append(Target(c.url, c.replicas))
         return out
 
@@ -120,16 +120,15 @@ class LocalServices:
                 return
         await self._discard_pending(action.role)
         port = free_port(HOST)
-        argv = [sys.executable, "-m", "clickcast", "serve", "--model", action.pin.uri, "--sha256", action.pin.checksum,
+        argv = [sys.executable, "-m", "clickcast", "serve", "--model", action.pin.uri,
+                "--sha256", action.pin.manifest_sha256,
                 "--host", HOST, "--port", str(port), "--role", str(action.role), "--name", name,
                 "--prediction-log", prediction_log(name, spec), "--flush-interval", FLUSH_INTERVAL]  # fmt: skip
-        if action.mirror:
+        if action.traffic is Traffic.MIRROR:
             argv += ["--shadow", self.canary.url]
         child = processes.start(argv, self.log(action.role), env=self.env)
         self._ports.add(port)
-        self.pending[action.role] = Backend(
-            action.role, action.pin, action.mirror, action.public, replicas, port, child
-        )
+        self.pending[action.role] = Backend(action.role, action.pin, action.traffic, replicas, port, child)
 
     async def retire(self, role: Role) -> None:
         await self._discard_pending(role)
@@ -173,8 +172,7 @@ class LocalServices:
 
     def _restart(self, backend: Backend) -> Backend:
         child = processes.start(backend.child.argv, backend.child.log, env=self.env)
-        return Backend(backend.role, backend.pin, backend.mirror, backend.public, backend.replicas, backend.port,
-                       child)  # fmt: skip
+        return Backend(backend.role, backend.pin, backend.traffic, backend.replicas, backend.port, child)
 
     async def _ready(self, backend: Backend) -> bool:
         try:
@@ -191,9 +189,9 @@ class LocalServices:
                 continue
             ready = active.replicas if active is not None else 0
             out[role] = Rollout(
-                version=shown.pin.version, checksum=shown.pin.checksum, desired=shown.replicas,
+                version=shown.pin.version, manifest_sha256=shown.pin.manifest_sha256, desired=shown.replicas,
                 ready=ready if pending is None else min(ready, shown.replicas),
-                updated=0 if pending is not None else shown.replicas, mirror=shown.mirror, public=shown.public,
+                updated=0 if pending is not None else shown.replicas, traffic=shown.traffic,
             )  # fmt: skip
         return out
 

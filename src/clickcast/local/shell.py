@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from clickcast.api.resource import ClickModel, ObjectMeta
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus
-from clickcast.core.observed import Observed, RunState, ServiceHealth
+from clickcast.core.observed import Observed, Rollout, RunObservation
 from clickcast.core.plan import (
     Action,
     Deploy,
@@ -29,16 +28,10 @@ from clickcast.core.plan import (
 from clickcast.jobs.manifests import evaluation_args, scoring_args, train_args
 from clickcast.local.runs import LocalRuns
 from clickcast.local.services import LocalServices
+from clickcast.runtime import observation
 from clickcast.runtime.gitops import GitOpsBridge
-from clickcast.runtime.outcomes import (
-    evaluation_report,
-    evaluation_run_name,
-    prediction_log,
-    spec_blocker,
-    trained_to_read,
-    trained_version,
-)
-from clickcast.runtime.service_health import scrape
+from clickcast.runtime.observation import Unrunnable
+from clickcast.runtime.outcomes import prediction_log
 from clickcast.store import layout
 
 NAMESPACE = "local"
@@ -46,32 +39,31 @@ NAMESPACE = "local"
 
 
 class LocalObserver:
+    """Observer (clickcast.core.ports) over local processes and the model store: the `Sources` of
+    clickcast.runtime.observation, which assembles what they read."""
+
     def __init__(self, runs: LocalRuns, services: LocalServices, gitops: GitOpsBridge, generation: int) -> None:
         self.runs, self.services, self.gitops, self.generation = runs, services, gitops, generation
 
     async def observe(self, name: str, spec: ClickModelSpec, status: ClickModelStatus) -> Observed:
         await self.services.poll()
-        blocker = spec_blocker(spec)
-        t = status.training
-        training = self.runs.observe(t.job_name) if t is not None and t.job_name else None
-        scoring = self.runs.observe(status.scoring.job_name) if status.scoring is not None else None
-        trained = None
-        if blocker is None and (version := trained_to_read(status, training)) is not None:
-            trained = await asyncio.to_thread(trained_version, spec, name, version)
-        evaluation, evaluated = None, None
-        if (run_name := evaluation_run_name(status)) is not None:
-            evaluation = self.runs.observe(run_name)
-            if evaluation.state is RunState.SUCCEEDED:
-                evaluated = await asyncio.to_thread(evaluation_report, spec, name, run_name)
-        health: ServiceHealth | None = None
-        if status.canary is not None and evaluated is not None and (urls := self.services.metrics_urls(Role.CANARY)):
-            health = await scrape(urls)
-        if spec.canary.gateway is not None:
-            blocker = blocker or "spec.canary.gateway: `clickcast run` has no Gateway API (split by replicas instead)"
-        git = await self.gitops.observe(NAMESPACE, name, spec, status)
-        return Observed(generation=self.generation, training=training, trained=trained, scoring=scoring,
-                        evaluation=evaluation, evaluated=evaluated, git=git, canary_health=health,
-                        rollouts=self.services.rollouts(), blocker=blocker)  # fmt: skip
+        return await observation.observe(name, spec, status, self, gitops=self.gitops, namespace=NAMESPACE,
+                                         generation=self.generation)  # fmt: skip
+
+    async def training_run(self, name: str, spec: ClickModelSpec) -> RunObservation:
+        return self.runs.observe(name)
+
+    async def run(self, name: str) -> RunObservation:
+        return self.runs.observe(name)
+
+    async def rollouts(self) -> dict[Role, Rollout]:
+        return self.services.rollouts()
+
+    async def canary_metrics(self, spec: ClickModelSpec) -> list[str]:
+        return self.services.metrics_urls(Role.CANARY)
+
+    async def route_weight(self, spec: ClickModelSpec) -> int | None:
+        raise Unrunnable("spec.canary.gateway: `clickcast run` has no Gateway API (split by replicas instead)")
 
 
 class LocalExecutor:
@@ -81,12 +73,12 @@ class LocalExecutor:
     async def apply(self, name: str, spec: ClickModelSpec, action: Action) -> None:
         match action:
             case StartTraining():
-                reference = (action.reference.uri, action.reference.checksum) if action.reference else None
+                reference = (action.reference.uri, action.reference.manifest_sha256) if action.reference else None
                 model_file = self.runs.model_file(action.name, name, spec)
                 self.runs.ensure(action.name, "train", train_args(name, action.version, reference, model_file), spec)
             case StartScoring():
                 self.runs.model_file(action.name, name, spec)
-                self.runs.ensure(action.name, "score", scoring_args(spec, action.pin.uri, action.pin.checksum,
+                self.runs.ensure(action.name, "score", scoring_args(spec, action.pin.uri, action.pin.manifest_sha256,
                                                                     action.output), spec)  # fmt: skip
             case StartEvaluation():
                 model_file = self.runs.model_file(action.name, name, spec)

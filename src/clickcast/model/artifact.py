@@ -63,9 +63,9 @@ class Predictor:
         return self.predict_matrix(self.encode(columns))
 
 
-def load_predictor(uri: str, expected_manifest_sha256: str | None = None, **storage_options: Any) -> Predictor:
+def load_predictor(uri: str, manifest_sha256: str | None = None, **storage_options: Any) -> Predictor:
     """Load and verify a version; raise a StoreError (or ValueError) with a clear message if it cannot serve."""
-    version = load_version(uri, expected_manifest_sha256, **storage_options)
+    version = load_version(uri, manifest_sha256, **storage_options)
     name = model_file(version.files)
     missing = [f for f in REQUIRED_FILES if f not in version.files] + ([" or ".join(MODEL_FILES)] if not name else [])
     if missing or name is None:

@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 from clickcast.api.roles import Role
-from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.api.spec import ClickModelSpec
+from clickcast.api.traffic import Traffic
 from clickcast.core.plan import (
     Action,
     Deploy,
@@ -19,6 +20,7 @@ from clickcast.core.plan import (
     StartTraining,
 )
 from clickcast.jobs import manifests as jobs
+from clickcast.operator.backends import backend
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.git_credentials import secret_credentials
 from clickcast.operator.kube import Doc, KubeApi
@@ -90,22 +92,19 @@ class KubeExecutor:
         return {"clickmodel": f"{self.namespace}/{self.obj['metadata']['name']}", "version": version}
 
     async def _start_training(self, name: str, spec: ClickModelSpec, action: StartTraining) -> None:
-        reference = (action.reference.uri, action.reference.checksum) if action.reference else None
+        reference = (action.reference.uri, action.reference.manifest_sha256) if action.reference else None
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.version, "spec": spec, "owner": self.owner}  # fmt: skip
         await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
-        if spec.training.backend is TrainingBackend.SPARK_APPLICATION:
-            doc = jobs.spark_application(**common, reference=reference, jobs_dir=self.config.jobs_dir)
-        else:
-            doc = jobs.training_job(**common, reference=reference, jobs_dir=self.config.jobs_dir)
-        await self._create_or_adopt(doc)
+        run = backend(spec.training.backend).build(**common, reference=reference, jobs_dir=self.config.jobs_dir)
+        await self._create_or_adopt(run)
 
     async def _start_scoring(self, name: str, spec: ClickModelSpec, action: StartScoring) -> None:
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.pin.version, "spec": spec, "owner": self.owner}  # fmt: skip
         await self._create_or_adopt(jobs.model_config_map(**common, run="scoring"))
         await self._create_or_adopt(jobs.scoring_job(**common, model_uri=action.pin.uri,
-                                                     manifest_sha256=action.pin.checksum, output=action.output,
+                                                     manifest_sha256=action.pin.manifest_sha256, output=action.output,
                                                      jobs_dir=self.config.jobs_dir))  # fmt: skip
 
     async def _start_evaluation(self, name: str, spec: ClickModelSpec, action: StartEvaluation) -> None:
@@ -119,16 +118,17 @@ class KubeExecutor:
         ))  # fmt: skip
 
     async def _deploy(self, name: str, spec: ClickModelSpec, action: Deploy) -> None:
-        shadow_url = None
-        if action.mirror:
+        shadow_url = None  # the one mapping of Traffic here: MIRROR copies to the canary's Service
+        if action.traffic is Traffic.MIRROR:
             shadow_url = serving.service_url(model=name, role=Role.CANARY, serving=spec.serving,
                                              namespace=self.namespace)  # fmt: skip
         deployment = serving.deployment(
-            model=name, version=action.pin.version, model_uri=action.pin.uri, manifest_sha256=action.pin.checksum,
+            model=name, version=action.pin.version, model_uri=action.pin.uri,
+            manifest_sha256=action.pin.manifest_sha256,
             role=action.role, serving=spec.serving, namespace=self.namespace,
             prediction_log_url=prediction_log(name, spec), owner=self.owner,
             storage_secret=spec.data.storage_options_secret, shadow_url=shadow_url, replicas=action.replicas,
-            public=action.public,
+            traffic=action.traffic,
         )  # fmt: skip
         svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
                               owner=self.owner)  # fmt: skip

@@ -1,6 +1,6 @@
 """The kopf handlers: the only module that registers any. Each one only wakes the Reconciler.
 
-kopf watches ClickModels and the Jobs, SparkApplications and Deployments clickcast created (by their
+kopf watches ClickModels and the Deployments and training runs (each backend's kind) clickcast created (by their
 `clickcast.io/model` label) and calls these handlers on every event; the Reconciler decides. Only
 event handlers are used: they need no finalizer and store nothing on the objects, so deleting a
 ClickModel is never blocked and its children go with it by owner references.
@@ -18,6 +18,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from clickcast.api.resource import GROUP, PLURAL, VERSION
+from clickcast.operator import backends
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.kube import KubeApi
 from clickcast.operator.reconcile import Reconciler
@@ -69,11 +70,13 @@ async def clickmodel_event(*, type: str, namespace: str | None, name: str, memo:
         reconciler.enqueue(key)
 
 
-@kopf.on.event("batch", "v1", "jobs", labels=OWNED)
-@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
-@kopf.on.event("sparkoperator.k8s.io", "v1beta2", "sparkapplications", labels=OWNED)
 async def child_event(*, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any) -> None:
     memo["reconciler"].enqueue((namespace or "", labels["clickcast.io/model"]))
+
+
+# The serving Deployments and every kind a training backend makes (the registry names them: no list to keep here).
+for _kind in (backends.Watched("apps", "v1", "deployments"), *backends.watched()):
+    kopf.on.event(_kind.group, _kind.version, _kind.plural, labels=OWNED)(child_event)
 
 
 @kopf.on.probe(id="reconciler")

@@ -4,169 +4,99 @@ from __future__ import annotations
 
 import asyncio
 
-from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.roles import SERVED_ROLES, Role
-from clickcast.api.spec import ClickModelSpec, TrainingBackend
+from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus
-from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
+from clickcast.api.traffic import Traffic
+from clickcast.core.observed import Observed, Rollout, RunObservation
+from clickcast.operator.backends import JOB, TrainingBackend, backend
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
+from clickcast.runtime import observation
 from clickcast.runtime.gitops import GitOpsBridge
-from clickcast.runtime.outcomes import (
-    evaluation_report,
-    evaluation_run_name,
-    spec_blocker,
-    trained_to_read,
-    trained_version,
-)
-from clickcast.runtime.service_health import scrape
+from clickcast.runtime.observation import Unrunnable
 from clickcast.serving.manifests import (
     HTTP_ROUTE_API,
     MANIFEST_ANNOTATION,
-    PUBLIC_LABEL,
+    TRAFFIC_ANNOTATION,
     object_name,
     route_weight,
 )
 from clickcast.serving.manifests import selector as serving_selector
-
-SPARK_APP = ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
-MESSAGE_TAIL = 600
-
-
-def job_state(job: Doc | None, pods: list[Doc]) -> RunObservation:
-    """A Job's outcome, with the reason and the failing container's last words (its termination message)."""
-    if job is None:
-        return RunObservation(RunState.MISSING)
-    for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("status") != "True":
-            continue
-        if cond["type"] == "Complete":
-            return RunObservation(RunState.SUCCEEDED)
-        if cond["type"] == "Failed":
-            detail = next((m for m in map(_termination_message, pods) if m), "")
-            message = f"Job {job['metadata']['name']} failed: {cond.get('reason', '')} {cond.get('message', '')}"
-            return RunObservation(RunState.FAILED, f"{message.strip()}{': ' + detail if detail else ''}")
-    return RunObservation(RunState.RUNNING)
-
-
-def _termination_message(pod: Doc) -> str:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        terminated = (status.get("state") or {}).get("terminated") or {}
-        if terminated.get("exitCode") and terminated.get("message"):
-            lines = [line for line in terminated["message"].strip().splitlines() if line.strip()]
-            return f"exit code {terminated['exitCode']}: {' | '.join(lines[-3:])}"[-MESSAGE_TAIL:]
-    return ""
-
-
-def spark_app_state(app: Doc | None) -> RunObservation:
-    if app is None:
-        return RunObservation(RunState.MISSING)
-    state = (app.get("status") or {}).get("applicationState") or {}
-    name = state.get("state", "")
-    if name == "COMPLETED":
-        return RunObservation(RunState.SUCCEEDED)
-    if name in ("FAILED", "SUBMISSION_FAILED", "FAILING"):
-        return RunObservation(RunState.FAILED, f"SparkApplication {name}: {state.get('errorMessage', '')}".strip())
-    return RunObservation(RunState.RUNNING, name)
 
 
 def rollout(deployment: Doc | None) -> Rollout | None:
     if deployment is None or deployment["metadata"].get("deletionTimestamp"):
         return None
     meta, status = deployment["metadata"], deployment.get("status") or {}
-    template = (deployment.get("spec") or {}).get("template") or {}
-    pod_labels = (template.get("metadata") or {}).get("labels") or {}
-    containers = (template.get("spec") or {}).get("containers") or [{}]
-    env = {e.get("name") for e in containers[0].get("env") or []}
     desired = int((deployment.get("spec") or {}).get("replicas", 1))
     updated = int(status.get("updatedReplicas") or 0)
     total = int(status.get("replicas") or 0)
     return Rollout(
         version=(meta.get("labels") or {}).get("clickcast.io/version"),
-        checksum=(meta.get("annotations") or {}).get(MANIFEST_ANNOTATION),
+        manifest_sha256=(meta.get("annotations") or {}).get(MANIFEST_ANNOTATION),
         desired=desired,
         ready=int(status.get("readyReplicas") or 0),
         # Old pods still around (a rollout in progress) mean not every replica serves the new version yet.
         updated=updated if total <= updated else min(updated, desired - 1),
         current=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
-        mirror="SHADOW_URL" in env,
-        # Stable pods are always public; for a canary it means a split by replica ratio.
-        public=pod_labels.get(PUBLIC_LABEL) == "true" and pod_labels.get("clickcast.io/role") == Role.CANARY,
+        traffic=_traffic((meta.get("annotations") or {}).get(TRAFFIC_ANNOTATION)),
     )
 
 
+def _traffic(annotation: str | None) -> Traffic | None:
+    """The Deployment's recorded Traffic; None (not recorded, e.g. an older operator's) makes the core re-apply it."""
+    try:
+        return Traffic(annotation) if annotation is not None else None
+    except ValueError:
+        return None
+
+
 class KubeObserver:
-    """Observer (clickcast.core.ports) over the Kubernetes API and the model store."""
+    """Observer (clickcast.core.ports) over the Kubernetes API and the model store: the `Sources` of
+    clickcast.runtime.observation, which assembles what they read."""
 
     def __init__(self, kube: KubeApi, obj: Doc, gitops: GitOpsBridge | None = None) -> None:
         self.kube = kube
         self.obj = obj
         self.gitops = gitops
         self.namespace: str = obj["metadata"]["namespace"]
+        self.name: str = obj["metadata"]["name"]
+
+    async def observe(self, name: str, spec: ClickModelSpec, status: ClickModelStatus) -> Observed:
+        generation = int(self.obj["metadata"].get("generation") or 0)
+        return await observation.observe(name, spec, status, self, gitops=self.gitops, namespace=self.namespace,
+                                         generation=generation)  # fmt: skip
 
     async def _get(self, api_version: str, kind: str, name: str) -> Doc | None:
         return await asyncio.to_thread(self.kube.get, api_version, kind, self.namespace, name)
 
-    async def _run(self, name: str, spark_app: bool) -> RunObservation:
-        if spark_app:
-            return spark_app_state(await self._get(*SPARK_APP, name))
-        job = await self._get("batch/v1", "Job", name)
+    async def run(self, name: str, on: TrainingBackend = JOB) -> RunObservation:
+        """The run `name` made by backend `on` (scoring and evaluation runs are Jobs)."""
+        doc = await self._get(on.api_version, on.kind, name)
         pods: list[Doc] = []
-        if job is not None and job.get("status", {}).get("failed"):
-            selector = f"batch.kubernetes.io/controller-uid={job['metadata']['uid']}"
+        if doc is not None and (selector := on.pod_selector(doc)) is not None:
             pods = await asyncio.to_thread(self.kube.list, "v1", "Pod", self.namespace, selector)
-        return job_state(job, pods)
+        return on.state(doc, pods)
 
-    async def observe(self, name: str, spec: ClickModelSpec, status: ClickModelStatus) -> Observed:
-        blocker = spec_blocker(spec)
-        spark_app = spec.training.backend is TrainingBackend.SPARK_APPLICATION
-        training = scoring = None
-        trained: TrainedVersion | None = None
-        t = status.training
+    async def training_run(self, name: str, spec: ClickModelSpec) -> RunObservation:
         try:
-            if t is not None and t.job_name is not None:
-                training = await self._run(t.job_name, spark_app)
-            if status.scoring is not None:
-                scoring = await self._run(status.scoring.job_name, False)
+            return await self.run(name, backend(spec.training.backend))
         except MissingResource as exc:
-            blocker = blocker or f"spec.training.backend: {exc} (install the Spark Operator, or use backend: job)"
-        if blocker is None and (version := trained_to_read(status, training)) is not None:
-            trained = await asyncio.to_thread(trained_version, spec, name, version)
-        rollouts: dict[Role, Rollout] = {}
-        for role in SERVED_ROLES:
-            found = rollout(await self._get("apps/v1", "Deployment", object_name(name, role)))
-            if found is not None:
-                rollouts[role] = found
-        evaluation, evaluated = await self._evaluation(name, spec, status)
-        health = None
-        if status.canary is not None and evaluated is not None:  # a look is being taken: the guardrails' data
-            health = await self._canary_health(name, spec)
-        route: int | None = None
-        if spec.canary.gateway is not None:
-            try:
-                route = route_weight(await self._get(HTTP_ROUTE_API, "HTTPRoute", name), name)
-            except MissingResource:
-                blocker = blocker or "spec.canary.gateway: the Gateway API CRDs (HTTPRoute) are not installed"
-        git = await self.gitops.observe(self.namespace, name, spec, status) if self.gitops else None
-        generation = int(self.obj["metadata"].get("generation") or 0)
-        return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
-                        rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated,
-                        git=git, route_weight=route, canary_health=health)  # fmt: skip
+            raise Unrunnable(f"spec.training.backend: {exc} (install the Spark Operator, or use backend: job)") from exc
 
-    async def _canary_health(self, name: str, spec: ClickModelSpec) -> ServiceHealth | None:
-        selector = ",".join(f"{k}={v}" for k, v in serving_selector(name, Role.CANARY).items())
+    async def rollouts(self) -> dict[Role, Rollout]:
+        found = {role: rollout(await self._get("apps/v1", "Deployment", object_name(self.name, role)))
+                 for role in SERVED_ROLES}  # fmt: skip
+        return {role: r for role, r in found.items() if r is not None}
+
+    async def canary_metrics(self, spec: ClickModelSpec) -> list[str]:
+        selector = ",".join(f"{k}={v}" for k, v in serving_selector(self.name, Role.CANARY).items())
         pods = await asyncio.to_thread(self.kube.list, "v1", "Pod", self.namespace, selector)
         ips = [p["status"].get("podIP") for p in pods if (p.get("status") or {}).get("phase") == "Running"]
-        urls = [f"http://{ip}:{spec.serving.port}/metrics" for ip in ips if ip]
-        return await scrape(urls) if urls else None
+        return [f"http://{ip}:{spec.serving.port}/metrics" for ip in ips if ip]
 
-    async def _evaluation(
-        self, name: str, spec: ClickModelSpec, status: ClickModelStatus
-    ) -> tuple[RunObservation | None, EvaluationReport | None]:
-        """The evaluation run status names (the canary's look, else monitoring's), and its report once done."""
-        run_name = evaluation_run_name(status)
-        if run_name is None:
-            return None, None
-        run = await self._run(run_name, False)
-        if run.state is not RunState.SUCCEEDED:
-            return run, None
-        return run, await asyncio.to_thread(evaluation_report, spec, name, run_name)
+    async def route_weight(self, spec: ClickModelSpec) -> int | None:
+        try:
+            return route_weight(await self._get(HTTP_ROUTE_API, "HTTPRoute", self.name), self.name)
+        except MissingResource as exc:
+            raise Unrunnable("spec.canary.gateway: the Gateway API CRDs (HTTPRoute) are not installed") from exc

@@ -172,7 +172,7 @@ def canary_figure(canary: CanaryStatus | None, spec: Canary) -> go.Figure | None
             "%{customdata[2]} candidate offer-days<br>%{customdata[3]}<extra></extra>",
         )
     )
-    limit = 1.0 + spec.max_deviance_increase
+    limit = 1.0 + spec.non_inferiority_margin
     fig.add_hline(y=limit, line_dash="dash", line_color="#d62728", annotation_text=f"1 + δ = {limit:.3f}")
     fig.add_hline(y=1.0, line_dash="dot", line_color="grey")
     fig.update_xaxes(title="look", dtick=1)
@@ -206,7 +206,7 @@ def quality_figure(monitoring: MonitoringStatus | None, spec: Monitoring) -> go.
         row=1,
         col=1,
     )
-    drop = 1.0 + spec.drop.max_deviance_increase
+    drop = 1.0 + spec.drop.increase_limit
     fig.add_hline(
         y=drop, line_dash="dash", line_color="#d62728", row=1, col=1, annotation_text=f"drop limit {drop:.2f}"
     )

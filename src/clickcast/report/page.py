@@ -10,7 +10,7 @@ import plotly.io as pio
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.spec import Canary as CanarySpec
 from clickcast.api.spec import ClickModelSpec, Monitoring
-from clickcast.api.status import ClickModelStatus, Metrics
+from clickcast.api.status import CanaryStatus, ClickModelStatus, Metrics
 from clickcast.report import figures
 from clickcast.report.figures import text
 
@@ -72,6 +72,28 @@ def _metrics_table(rows: Sequence[tuple[str, str, Metrics]]) -> str:
     )
 
 
+def _looks_table(canary: CanaryStatus | None) -> str:
+    if canary is None or not canary.looks:
+        return ""
+    return _table(
+        ["look", "time", "weight %", "candidate offer-days", "ratio", "low", "high", "verdict", "message"],
+        (
+            [
+                k.look,
+                f"{k.time:%Y-%m-%d %H:%M}",
+                k.weight,
+                k.candidate_observations,
+                _num(k.deviance_ratio),
+                _num(k.ratio_low),
+                _num(k.ratio_high),
+                k.verdict,
+                k.message,
+            ]
+            for k in canary.looks
+        ),
+    )
+
+
 def _summary(name: str, status: ClickModelStatus) -> str:
     facts = [
         ("phase", f"{status.phase}" + (f" since {status.phase_since:%Y-%m-%d %H:%M}" if status.phase_since else "")),
@@ -106,7 +128,8 @@ def build_report(
     spec: ClickModelSpec | None = None,
 ) -> str:
     """One HTML page (plotly.js inlined: it opens offline) on a ClickModel: daily predictions against real clicks,
-    metrics per version and segment, the canary's looks, the quality series and the release history.
+    metrics per version and segment, the looks of the running canary and of every past one (kept in the history
+    entries), the quality series and the release history.
 
     Pure: no I/O. Without `spec` the limits drawn (1 + δ, drop limit, CUSUM threshold) are the defaults. Missing
     parts (no canary, no monitoring yet) get a note instead of a figure.
@@ -130,33 +153,23 @@ def build_report(
     )
 
     canary = status.canary
-    looks = (
-        _table(
-            ["look", "time", "weight %", "candidate offer-days", "ratio", "low", "high", "verdict", "message"],
-            (
-                [
-                    k.look,
-                    f"{k.time:%Y-%m-%d %H:%M}",
-                    k.weight,
-                    k.candidate_observations,
-                    _num(k.deviance_ratio),
-                    _num(k.ratio_low),
-                    _num(k.ratio_high),
-                    k.verdict,
-                    k.message,
-                ]
-                for k in canary.looks
-            ),
-        )
-        if canary and canary.looks
-        else ""
-    )
+    past = [h for h in status.history if h.canary is not None]  # every ended canary, newest first
     page.section(
         "Canary",
         figures.canary_figure(canary, canary_spec),
-        "No canary yet." if canary is None else f"The canary of {canary.version} has no analysis yet.",
-        looks,
+        ("No canary running." if past else "No canary yet.")
+        if canary is None
+        else f"The canary of {canary.version} has no analysis yet.",
+        _looks_table(canary),
     )
+    for h in past:
+        assert h.canary is not None
+        page.section(
+            f"Canary of {h.version}: {h.canary.verdict}, {h.decision} ({h.reason}) {h.time:%Y-%m-%d %H:%M}",
+            figures.canary_figure(h.canary, canary_spec),
+            f"The canary of {h.version} ended before its first analysis.",
+            _looks_table(h.canary),
+        )
 
     mon = status.monitoring
     quality = (

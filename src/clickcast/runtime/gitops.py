@@ -68,7 +68,7 @@ class GitOpsBridge:
         c, gitops = status.candidate, spec.promotion.gitops
         if gitops is None or c is None or status.phase is not Phase.PROMOTING or c.git_commit is not None:
             return None
-        if c.uri is None or c.checksum is None or c.promotion_decided_at is None:
+        if c.uri is None or c.manifest_sha256 is None or c.promotion_decided_at is None:
             return None
         rec = PromotionRecord.from_status(namespace, name, c, time=c.promotion_decided_at, previous=status.stable)
         error = self.errors.get(rec.key)

@@ -71,7 +71,7 @@ class ServingState:
             if not self.settings.model_uri:
                 raise ValueError("MODEL_URI is not set")
             self.predictor = await asyncio.to_thread(
-                load_predictor, self.settings.model_uri, self.settings.model_sha256
+                load_predictor, self.settings.model_uri, self.settings.manifest_sha256
             )
         except Exception as exc:  # whatever the reason (store, checksum, not a model), stay up and unready
             self.error = str(exc) if isinstance(exc, StoreError | ValueError | OSError) else repr(exc)

@@ -17,7 +17,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 @dataclass(frozen=True)
 class Settings:
     model_uri: str
-    model_sha256: str | None = None
+    manifest_sha256: str | None = None
     """The manifest checksum the operator pinned; a version whose manifest differs is refused."""
     role: Role = Role.STABLE
     model_name: str | None = None
@@ -46,7 +46,7 @@ class Settings:
         queue, threads = _positive(env, "SHADOW_QUEUE_SIZE", "1000"), _positive(env, "MODEL_THREADS", "1")
         return cls(
             model_uri=env.get("MODEL_URI", ""),
-            model_sha256=sha,
+            manifest_sha256=sha,
             role=Role(role),
             model_name=env.get("MODEL_NAME") or None,
             prediction_log_url=env.get("PREDICTION_LOG_URL") or None,

@@ -14,6 +14,7 @@ from typing import Any
 
 from clickcast.api.roles import Role
 from clickcast.api.spec import GatewayRouting, Serving
+from clickcast.api.traffic import Traffic
 from clickcast.store import credentials
 
 APP = "clickcast-serving"
@@ -22,6 +23,8 @@ SCRATCH = "/scratch"
 SERVING_UID = 10001
 """The user of serving/Dockerfile."""
 MANIFEST_ANNOTATION = "clickcast.io/manifest-sha256"
+TRAFFIC_ANNOTATION = "clickcast.io/traffic"
+"""On a Deployment: the `Traffic` it was deployed with (the observer reads it back, rather than inferring it)."""
 PUBLIC_LABEL = "clickcast.io/public"
 """On a pod: the stable Service sends it traffic."""
 
@@ -53,17 +56,20 @@ def deployment(
     owner: Sequence[dict[str, Any]] = (),
     storage_secret: str | None = None,
     replicas: int | None = None,
-    public: bool = False,
+    traffic: Traffic = Traffic.OWN,
 ) -> dict[str, Any]:
     """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one).
 
-    `public`: a canary also behind the stable Service (split by replica ratio); stable pods always are.
+    `traffic`: SHARE puts a canary's pods behind the stable Service too (stable pods always are); MIRROR needs
+    `shadow_url`, the canary Service that stable copies each request to.
 
     `manifest_sha256` pins the exact bytes: the service refuses a version whose manifest differs, so a
     version overwritten or tampered with in the store never serves under the name that was validated.
     """
     labels = {**selector(model, role), "clickcast.io/version": version}
-    pod_labels = {**labels, PUBLIC_LABEL: str(role == Role.STABLE or public).lower()}
+    if (traffic is Traffic.MIRROR) != (shadow_url is not None):
+        raise ValueError(f"traffic {traffic} with shadow_url {shadow_url!r}: a mirror needs a URL, and only a mirror")
+    pod_labels = {**labels, PUBLIC_LABEL: str(role == Role.STABLE or traffic is Traffic.SHARE).lower()}
     env = {
         "MODEL_URI": model_uri,
         "MODEL_SHA256": manifest_sha256,
@@ -112,7 +118,7 @@ def deployment(
             "name": object_name(model, role),
             "namespace": namespace,
             "labels": labels,
-            "annotations": {MANIFEST_ANNOTATION: manifest_sha256},
+            "annotations": {MANIFEST_ANNOTATION: manifest_sha256, TRAFFIC_ANNOTATION: str(traffic)},
             "ownerReferences": list(owner),
         },
         "spec": {

@@ -239,16 +239,16 @@ class ModelStore:
                 removed.append(self.fs.unstrip_protocol(prefix))
         return removed
 
-    def load(self, uri: str, expected_manifest_sha256: str | None = None) -> VerifiedVersion:
+    def load(self, uri: str, manifest_sha256: str | None = None) -> VerifiedVersion:
         """Read a version and verify every file against the manifest (and the manifest itself, if given)."""
         if not uri.startswith(self.url):
-            return load_version(uri, expected_manifest_sha256)
-        return _load(self.fs, f"{self.root}{uri[len(self.url) :]}".rstrip("/"), uri, expected_manifest_sha256)
+            return load_version(uri, manifest_sha256)
+        return _load(self.fs, f"{self.root}{uri[len(self.url) :]}".rstrip("/"), uri, manifest_sha256)
 
 
 def load_version(
     uri: str,
-    expected_manifest_sha256: str | None = None,
+    manifest_sha256: str | None = None,
     *,
     only: Collection[str] | None = None,
     **storage_options: Any,
@@ -258,20 +258,20 @@ def load_version(
     `only`: read and verify just these files of the manifest (e.g. the operator reading metrics.json).
     """
     fs, path = fsspec.core.url_to_fs(uri.rstrip("/"), **storage_options)
-    return _load(fs, path.rstrip("/"), uri, expected_manifest_sha256, only)
+    return _load(fs, path.rstrip("/"), uri, manifest_sha256, only)
 
 
 def _load(
-    fs: Any, path: str, uri: str, expected_manifest_sha256: str | None, only: Collection[str] | None = None
+    fs: Any, path: str, uri: str, manifest_sha256: str | None, only: Collection[str] | None = None
 ) -> VerifiedVersion:
     try:
         manifest_bytes = fs.cat_file(f"{path}/{MANIFEST_NAME}")
     except FileNotFoundError as exc:
         raise VersionNotFoundError(f"no model version at {uri} ({MANIFEST_NAME} missing)") from exc
-    manifest_sha = _sha256(manifest_bytes)
-    if expected_manifest_sha256 is not None and manifest_sha != expected_manifest_sha256:
+    found = _sha256(manifest_bytes)
+    if manifest_sha256 is not None and found != manifest_sha256:
         raise ArtifactCorruptError(
-            f"{uri}/{MANIFEST_NAME}: sha256 {manifest_sha} does not match the expected {expected_manifest_sha256}"
+            f"{uri}/{MANIFEST_NAME}: sha256 {found} does not match the expected {manifest_sha256}"
         )
     try:
         manifest = ArtifactManifest.model_validate_json(manifest_bytes)
@@ -293,7 +293,7 @@ def _load(
                 f"manifest says {entry.sha256}, {entry.size} bytes)"
             )
         files[name] = data
-    return VerifiedVersion(uri=uri, manifest=manifest, manifest_sha256=manifest_sha, files=files)
+    return VerifiedVersion(uri=uri, manifest=manifest, manifest_sha256=found, files=files)
 
 
 def _modified(info: Mapping[str, Any]) -> datetime | None:

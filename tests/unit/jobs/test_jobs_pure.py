@@ -28,7 +28,7 @@ from clickcast.api.spec import ClickModelSpec, DataWindow, RevenueModel
 from clickcast.features.spec import CategoricalVocabulary, FeatureSpec
 from clickcast.jobs.generate import GeneratorConfig, generate
 from clickcast.jobs.submit import DRIVER_ENV, build_spark_submit_argv, spark_memory
-from clickcast.jobs.train import version_id
+from clickcast.jobs.train import fingerprinted_version_id
 from clickcast.jobs.window import WindowError, holdout
 from clickcast.model.glm import GlmModel, TermKind, glm_terms
 
@@ -149,10 +149,10 @@ def test_holdout_counts_back_from_the_newest_day() -> None:
 
 
 def test_version_ids_sort_by_time_and_differ_by_input() -> None:
-    a = version_id(dt.datetime(2026, 11, 25, 14, 30), "h1", {"x": 1})
+    a = fingerprinted_version_id(dt.datetime(2026, 11, 25, 14, 30), "h1", {"x": 1})
     assert a.startswith("v20261125-143000-") and len(a) == len("v20261125-143000-") + 8
-    assert a != version_id(dt.datetime(2026, 11, 25, 14, 30), "h2", {"x": 1})
-    assert a < version_id(dt.datetime(2026, 11, 26, 0, 0), "h1", {"x": 1})
+    assert a != fingerprinted_version_id(dt.datetime(2026, 11, 25, 14, 30), "h2", {"x": 1})
+    assert a < fingerprinted_version_id(dt.datetime(2026, 11, 26, 0, 0), "h1", {"x": 1})
 
 
 def test_spark_submit_argv() -> None:

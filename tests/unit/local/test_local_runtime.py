@@ -11,6 +11,7 @@ import pytest
 
 from clickcast.api.roles import Role
 from clickcast.api.status import CandidateStatus, ClickModelStatus, HistoryEntry, Phase, ReleaseOutcome
+from clickcast.api.traffic import Traffic
 from clickcast.core.plan import Deploy, VersionPin
 from clickcast.local.frontend import Target, pick
 from clickcast.local.processes import Child
@@ -59,9 +60,9 @@ def test_a_lifecycle_has_ended_once_a_release_is_decided_and_nothing_is_in_fligh
 
 
 def test_only_a_change_of_version_or_traffic_needs_a_new_serving_process(tmp_path: Path) -> None:
-    backend = Backend(Role.STABLE, PIN, mirror=False, public=False, replicas=2, port=1,
+    backend = Backend(Role.STABLE, PIN, traffic=Traffic.OWN, replicas=2, port=1,
                       child=Child([], tmp_path / "log", None))  # type: ignore[arg-type]  # fmt: skip
     assert backend.same_process(Deploy(Role.STABLE, PIN, replicas=5))  # a weight, not a restart
-    assert not backend.same_process(Deploy(Role.STABLE, PIN, mirror=True))
-    assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v2", PIN.uri, PIN.checksum)))
+    assert not backend.same_process(Deploy(Role.STABLE, PIN, traffic=Traffic.MIRROR))
+    assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v2", PIN.uri, PIN.manifest_sha256)))
     assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v1", PIN.uri, "b" * 64)))

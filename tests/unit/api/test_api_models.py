@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from clickcast.api import ClickModel, ClickModelSpec, Phase
+from clickcast.api.crd import PRINTER_COLUMNS
 from clickcast.api.duration import parse_duration
 from clickcast.api.spec import Canary, CanaryMode
-from clickcast.api.status import ClickModelStatus
+from clickcast.api.status import ClickModelStatus, Metrics, ModelVersionStatus
 from tests.manifests import MINIMAL
 
 pytestmark = pytest.mark.unit
@@ -62,3 +63,13 @@ def test_duration_parses_compound_values(h: int, m: int, s: int) -> None:
 def test_duration_rejects_malformed(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_kubectl_get_prints_the_deviance_rounded() -> None:
+    v = ModelVersionStatus(version="v1", metrics=Metrics(poisson_deviance=1.6735362725088827))
+    assert v.deviance == 1.6735 and v.to_wire()["deviance"] == 1.6735
+    assert ModelVersionStatus.model_validate(v.to_wire()) == v, "the rounded copy round-trips"
+    assert ModelVersionStatus(version="v1").deviance is None
+    paths = {c["name"]: c["jsonPath"] for c in PRINTER_COLUMNS}
+    assert paths["Deviance"] == ".status.stable.deviance"
+    assert paths["Candidate Deviance"] == ".status.candidate.deviance"

@@ -12,7 +12,7 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, Phase, ReleaseOutcome
 from clickcast.core import Deploy, Plan, RunState, StartScoring, StartTraining, decide
-from tests.unit.core_world import NAME, NOW, World, pin, spec
+from tests.unit.core.core_world import NAME, NOW, World, pin, spec
 
 pytestmark = pytest.mark.unit
 

@@ -19,10 +19,11 @@ from clickcast.api.status import (
     TrainingStatus,
     Verdict,
 )
+from clickcast.api.traffic import Traffic
 from clickcast.core import Deploy, Observed, Plan, Retire, Rollout, RunState, StartScoring, StartTraining, decide
 from clickcast.core.conditions import condition
 from clickcast.core.training import training_spec_hash
-from tests.unit.core_world import NAME, NOW, World, complete, drive, evidence, pin, run, spec, trained
+from tests.unit.core.core_world import NAME, NOW, World, complete, drive, evidence, pin, run, spec, trained
 
 pytestmark = pytest.mark.unit
 
@@ -32,12 +33,14 @@ TRAIN_V2 = f"{NAME}-train-{V2}"
 
 def stable(version: str = V1) -> ModelVersionStatus:
     p = pin(version)
-    return ModelVersionStatus(version=version, uri=p.uri, checksum=p.checksum)
+    return ModelVersionStatus(version=version, uri=p.uri, manifest_sha256=p.manifest_sha256)
 
 
 def candidate(version: str = V2, **extra: object) -> CandidateStatus:
     p = pin(version)
-    return CandidateStatus(version=version, uri=p.uri, checksum=p.checksum, rollout_started_at=NOW, **extra)  # type: ignore[arg-type]
+    return CandidateStatus(
+        version=version, uri=p.uri, manifest_sha256=p.manifest_sha256, rollout_started_at=NOW, **extra
+    )  # type: ignore[arg-type]
 
 
 def training(version: str = V2, **extra: object) -> TrainingStatus:
@@ -126,7 +129,7 @@ def test_a_validated_candidate_goes_to_canary_beside_stable() -> None:
     plan = decide(NAME, spec(), status, observed, NOW)
     assert plan.status.phase is Phase.CANARY
     # Split mode (the default) at 10%: one canary replica beside two stable ones, behind the stable Service.
-    assert plan.actions == (Deploy(Role.CANARY, pin(V2), replicas=1, public=True),)
+    assert plan.actions == (Deploy(Role.CANARY, pin(V2), replicas=1, traffic=Traffic.SHARE),)
     assert plan.status.stable == stable()
     assert plan.status.candidate is not None
     assert plan.status.candidate.reference_version == V1
@@ -198,7 +201,7 @@ def canary_status(**extra: object) -> ClickModelStatus:
 
 
 def test_canary_waits_for_readiness_then_times_out_into_a_rollback() -> None:
-    starting = Rollout(V2, pin(V2).checksum, desired=1, ready=0, updated=1, public=True)
+    starting = Rollout(V2, pin(V2).manifest_sha256, desired=1, ready=0, updated=1, traffic=Traffic.SHARE)
     not_ready = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: starting})
     waiting = decide(NAME, spec(), canary_status(), not_ready, NOW + timedelta(minutes=5))
     assert (waiting.status.phase, waiting.actions, waiting.events) == (Phase.CANARY, (), ())
@@ -209,7 +212,9 @@ def test_canary_waits_for_readiness_then_times_out_into_a_rollback() -> None:
     assert late.status.stable == stable()
 
 
-CANARY_READY = Observed(rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: complete(pin(V2), 1, public=True)})
+CANARY_READY = Observed(
+    rollouts={Role.STABLE: complete(pin(V1)), Role.CANARY: complete(pin(V2), 1, traffic=Traffic.SHARE)}
+)
 
 
 def test_manual_approval_promotes_and_approving_stable_rolls_back() -> None:
@@ -228,7 +233,7 @@ def test_manual_approval_promotes_and_approving_stable_rolls_back() -> None:
 
 def test_promotion_completes_when_every_stable_replica_serves_the_candidate() -> None:
     status = canary_status(phase=Phase.PROMOTING)
-    half = Rollout(V2, pin(V2).checksum, desired=2, ready=2, updated=1)
+    half = Rollout(V2, pin(V2).manifest_sha256, desired=2, ready=2, updated=1)
     rolling = Observed(rollouts={Role.STABLE: half, Role.CANARY: complete(pin(V2), 1)})
     wait = decide(NAME, spec(), status, rolling, NOW)
     assert (wait.status.phase, wait.actions) == (Phase.PROMOTING, ())  # asked already; never re-applied mid-rollout
@@ -373,5 +378,5 @@ def test_suspend_holds_a_release_in_flight_without_starting_anything() -> None:
     resumed = decide(NAME, spec(), held.status, observed, NOW)
     assert (resumed.status.phase, resumed.actions) == (
         Phase.CANARY,
-        (Deploy(Role.CANARY, pin(V2), replicas=1, public=True),),
+        (Deploy(Role.CANARY, pin(V2), replicas=1, traffic=Traffic.SHARE),),
     )

@@ -8,9 +8,10 @@ import pytest
 
 from clickcast.api.roles import Role
 from clickcast.api.status import CanaryStatus, ClickModelStatus, Phase, Verdict
+from clickcast.api.traffic import Traffic
 from clickcast.core import Comparison, Deploy, Observed, Retire, RunObservation, RunState, StartEvaluation, decide
-from tests.unit.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec
-from tests.unit.test_core_decide import V1, V2, canary_status
+from tests.unit.core.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec
+from tests.unit.core.test_core_decide import V1, V2, canary_status
 
 pytestmark = pytest.mark.unit
 
@@ -27,13 +28,20 @@ def running(**extra: object) -> ClickModelStatus:
 
 
 def shadow_rollouts(mirror: bool = True) -> Observed:
-    return Observed(rollouts={Role.STABLE: complete(pin(V1), mirror=mirror), Role.CANARY: complete(pin(V2), 1)})
+    return Observed(
+        rollouts={
+            Role.STABLE: complete(pin(V1), traffic=Traffic.MIRROR if mirror else Traffic.OWN),
+            Role.CANARY: complete(pin(V2), 1),
+        }
+    )
 
 
 def test_shadow_mode_mirrors_stable_to_the_canary_and_looks_each_interval() -> None:
     s = spec(**SHADOW)
     plan = decide(NAME, s, running(), shadow_rollouts(mirror=False), NOW)
-    assert plan.actions == (Deploy(Role.STABLE, pin(V1), replicas=2, mirror=True),)  # a rolling update of stable
+    assert plan.actions == (
+        Deploy(Role.STABLE, pin(V1), replicas=2, traffic=Traffic.MIRROR),
+    )  # a rolling update of stable
     assert plan.requeue_after == INTERVAL
     look = decide(NAME, s, running(), shadow_rollouts(), NOW + INTERVAL)
     name = f"{NAME}-canary-{V2}-1"
@@ -80,12 +88,16 @@ def test_a_verdict_promotes_or_rolls_back(ratio: float, verdict: Verdict, phase:
     assert last.decision == ("Promoted" if verdict is Verdict.PASS else "RolledBack")
     if verdict is Verdict.FAIL:
         assert status.stable is not None and status.stable.version == V1
-        assert set(world.rollouts) == {Role.STABLE} and not world.rollouts[Role.STABLE].mirror  # mirror removed
+        assert (
+            set(world.rollouts) == {Role.STABLE} and world.rollouts[Role.STABLE].traffic is Traffic.OWN
+        )  # mirror removed
 
 
 def test_split_mode_steps_the_weight_on_healthy_looks_without_a_verdict() -> None:
     s = spec(**SPLIT)
-    ready = Observed(rollouts={Role.STABLE: complete(pin(V1), 3), Role.CANARY: complete(pin(V2), 1, public=True)})
+    ready = Observed(
+        rollouts={Role.STABLE: complete(pin(V1), 3), Role.CANARY: complete(pin(V2), 1, traffic=Traffic.SHARE)}
+    )
     start = decide(NAME, s, running(weight=25), ready, NOW + INTERVAL)
     assert start.actions == (StartEvaluation(f"{NAME}-canary-{V2}-1", None, Comparison(V1, V2, paired=False)),)
     assert start.status.canary is not None
@@ -99,7 +111,7 @@ def test_split_mode_steps_the_weight_on_healthy_looks_without_a_verdict() -> Non
     assert "CanaryWeight" in [e.reason for e in stepped.events]
     third = decide(NAME, s, stepped.status.model_copy(update={"canary": c.model_copy(update={"step": 2})}), ready,
                    NOW + INTERVAL)  # fmt: skip
-    assert Deploy(Role.CANARY, pin(V2), replicas=3, public=True) in third.actions
+    assert Deploy(Role.CANARY, pin(V2), replicas=3, traffic=Traffic.SHARE) in third.actions
 
 
 def test_a_guardrail_breach_fails_the_canary_at_once_and_no_data_is_not_a_failure() -> None:

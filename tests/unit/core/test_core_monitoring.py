@@ -9,8 +9,8 @@ import pytest
 from clickcast.api.status import ClickModelStatus, ConditionStatus, ConditionType, Metrics, Phase, QualityState
 from clickcast.core import StartEvaluation, StartTraining, decide
 from clickcast.core.conditions import condition
-from tests.unit.core_world import NAME, NOW, World, drive, spec
-from tests.unit.test_core_decide import serving_status, stable
+from tests.unit.core.core_world import NAME, NOW, World, drive, spec
+from tests.unit.core.test_core_decide import V1, serving_status, stable
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +53,26 @@ def test_a_quality_drop_sets_healthy_false_and_retrains_when_asked(auto_retrain:
     if auto_retrain:
         assert final.training is not None and final.training.reason == "QualityDegraded"
         assert final.phase is not Phase.SERVING or final.stable is not None
+
+
+def test_a_promoted_version_starts_unmeasured_and_its_predecessors_drop_stays_in_history() -> None:
+    w = World(quality_ratio=1.6, canary_ratio=0.9)
+    s = spec(**{"monitoring.autoRetrain": True, "monitoring.interval": "1h", "canary.interval": "1h"})
+    status, now, first_promoted = watched(), NOW + HOUR, None
+    for _ in range(40):
+        plan = decide(NAME, s, status, w.observe(status), now)
+        w.apply(plan, None)
+        status, now = plan.status, now + timedelta(minutes=20)
+        if status.history and status.history[0].decision == "Promoted":
+            first_promoted = status
+            break
+    assert first_promoted is not None, "the drop retrained and the new version was promoted"
+    healthy = condition(first_promoted.conditions, ConditionType.HEALTHY)
+    assert healthy is not None and (healthy.status, healthy.reason) == (ConditionStatus.UNKNOWN, "NewStable")
+    m = first_promoted.monitoring
+    assert m is not None and m.state is QualityState.UNKNOWN and m.deviance_ratio is None and m.cusum is None
+    assert {d.version for d in m.daily} == {V1}, "the replaced version's days stay in the series"
+    entry = first_promoted.history[0]
+    assert "(its quality: Drop)" in entry.message
+    assert entry.canary is not None and entry.canary.verdict == "Pass" and entry.canary.looks
+    assert entry.canary.sums.stable_n == 0, "the test's running sums are not kept in history"

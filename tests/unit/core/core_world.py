@@ -22,6 +22,7 @@ from clickcast.analysis.evidence import (
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import CanarySums, ClickModelStatus, Metrics
+from clickcast.api.traffic import Traffic
 from clickcast.core import (
     Deploy,
     Observed,
@@ -75,9 +76,8 @@ def trained(version: str, ev: TrainingEvidence | None = None) -> TrainedVersion:
     return TrainedVersion(pin(version), ev or evidence())
 
 
-def complete(p: VersionPin, replicas: int = 2, *, public: bool = False, mirror: bool = False) -> Rollout:
-    return Rollout(p.version, p.checksum, desired=replicas, ready=replicas, updated=replicas, public=public,
-                   mirror=mirror)  # fmt: skip
+def complete(p: VersionPin, replicas: int = 2, *, traffic: Traffic = Traffic.OWN) -> Rollout:
+    return Rollout(p.version, p.manifest_sha256, desired=replicas, ready=replicas, updated=replicas, traffic=traffic)
 
 
 def canary_sums(n: int, ratio: float, *, stable_mean: float = 1.0, spread: float = 0.5,
@@ -146,11 +146,11 @@ class World:
                 self.runs.setdefault(action.name, self.evaluation_outcome)
                 self.windows.setdefault(action.name, action.after)
             elif isinstance(action, Deploy):
-                ready = action.pin.checksum and self.rollout_ready
+                ready = action.pin.manifest_sha256 and self.rollout_ready
                 n = action.replicas or (2 if action.role is Role.STABLE else 1)
-                self.rollouts[action.role] = Rollout(action.pin.version, action.pin.checksum, desired=n,
-                                                     ready=n if ready else 0, updated=n, mirror=action.mirror,
-                                                     public=action.public)  # fmt: skip
+                self.rollouts[action.role] = Rollout(action.pin.version, action.pin.manifest_sha256, desired=n,
+                                                     ready=n if ready else 0, updated=n,
+                                                     traffic=action.traffic)  # fmt: skip
             elif isinstance(action, Retire):
                 self.rollouts.pop(action.role, None)
 

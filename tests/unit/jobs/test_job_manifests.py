@@ -9,7 +9,9 @@ import pytest
 from clickcast.api.spec import ClickModelSpec
 from clickcast.core.observed import RunState
 from clickcast.jobs import manifests
-from clickcast.operator.observe import job_state, rollout, spark_app_state
+from clickcast.operator.backends.job import job_state
+from clickcast.operator.backends.spark_application import spark_app_state
+from clickcast.operator.observe import rollout
 from clickcast.runtime.outcomes import spec_blocker
 
 pytestmark = pytest.mark.unit
@@ -141,7 +143,7 @@ def test_job_state_and_rollout_from_objects() -> None:
                                                "readyReplicas": 3}}  # fmt: skip
     rolling = rollout(dep)
     assert rolling is not None
-    assert rolling.version == "v2" and rolling.checksum == "x"
+    assert rolling.version == "v2" and rolling.manifest_sha256 == "x"
     assert rolling.updated < rolling.desired  # an old pod is still there: not complete yet
 
 

@@ -33,7 +33,7 @@ def test_publish_then_load_verifies_every_file(store: ModelStore) -> None:
     assert dict(loaded.files) == FILES
     assert loaded.manifest.files["model.json"].size == len(FILES["model.json"])
     assert store.list_versions("offers") == ["v1"]
-    assert store.load(published.uri, expected_manifest_sha256=loaded.manifest_sha256).files == loaded.files
+    assert store.load(published.uri, manifest_sha256=loaded.manifest_sha256).files == loaded.files
 
 
 def test_a_version_is_never_overwritten(store: ModelStore) -> None:
@@ -74,7 +74,7 @@ def test_one_corrupt_byte_fails_loading(store: ModelStore, name: str) -> None:
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactCorruptError, match=name):
-        load_version(uri, expected_manifest_sha256=published.manifest_sha256)
+        load_version(uri, manifest_sha256=published.manifest_sha256)
 
 
 def test_missing_version_and_bad_names(store: ModelStore) -> None:
