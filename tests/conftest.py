@@ -23,16 +23,20 @@ import s3fs
 
 from clickcast.devcluster import objectstore
 from clickcast.store import credentials
+from tests import jvm
 
-TEST_JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dspark.ui.enabled=false"
-"""Every Spark JVM the tests start (in-process sessions, jobs, pods, `clickcast run`; all inherit the environment).
 
-The tests' Spark runs are short and small, so a JVM spends most of its CPU on starting and JIT-compiling:
-the client compiler alone, one GC thread and no web UI cut a training test's CPU by about a third
-(164 s -> 105 s measured for tests/spark/test_windows.py and one test_train test). Spark reads `spark.*` system
-properties as its conf. A value the caller set wins.
-"""
-os.environ.setdefault("SPARK_SUBMIT_OPTS", TEST_JVM_OPTS)
+def pytest_configure(config: pytest.Config) -> None:
+    """Every Spark JVM of the run starts with the tests' flags and class archive (tests/jvm.py).
+
+    Set in the controller before xdist starts its workers, which inherit the environment. A run of the
+    unit tests alone starts no JVM, so it does not dump the archive. A value the caller set wins.
+    """
+    if hasattr(config, "workerinput") or config.option.markexpr.strip() == "unit":
+        return
+    for name, value in jvm.environment().items():
+        os.environ.setdefault(name, value)
+
 
 GROUPS = {
     "tests/spark/": "spark",
