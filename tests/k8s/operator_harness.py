@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -165,6 +167,28 @@ class OperatorProcess:
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("operator-*.log")))
+
+    def messages(self) -> list[str]:
+        """The `message` field of each JSON log line, in order (lines that are not JSON records are skipped)."""
+        found = []
+        for line in self.logs().splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and isinstance(record.get("message"), str):
+                    found.append(record["message"])
+        return found
+
+    def paused(self) -> bool | None:
+        """Whether kopf's peering last paused (True) or resumed (False) this operator; None: neither yet.
+
+        With peering on, kopf starts paused and logs neither until a peer check changes that.
+        """
+        for message in reversed(self.messages()):
+            if message.startswith("Pausing operations"):
+                return True
+            if message.startswith("Resuming operations"):
+                return False
+        return None
 
 
 def service_account_kubeconfig(kube: Kube, namespace: str, account: str, path: Path) -> Path:

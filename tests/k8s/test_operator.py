@@ -379,12 +379,19 @@ def test_two_replicas_with_peering_one_works_the_other_waits(
             op.log_dir.mkdir()
             op.start()
         try:
-            time.sleep(8)  # both announce themselves
+            # Both announce themselves in the peering; the high one works, the low one waits (kopf starts
+            # each paused, and logs a pause or a resume when a peer check changes that).
+            def settled() -> bool:
+                peers = kube.custom.get_namespaced_custom_object(
+                    "kopf.dev", "v1", namespace, "kopfpeerings", "clickcast").get("status") or {}  # fmt: skip
+                return len(peers) == 2 and high.paused() is False and low.paused() is not False
+
+            wait_for("both replicas in the peering, the high one resumed", settled, timeout=120)
             kube.create_clickmodel(manifest("offers", clicks, tmp_path / "store"), namespace)
             wait_for_phase(kube, namespace, "offers", "Training", timeout=60)
-            time.sleep(3)
-            assert "phase Pending -> Training" in high.logs()
-            assert "phase Pending -> Training" not in low.logs()
+            wait_for("the high replica to log the transition", lambda: "phase Pending -> Training" in " ".join(
+                high.messages()), timeout=30)  # fmt: skip
+            assert not any("phase Pending -> Training" in m for m in low.messages())
             high.kill()  # the worker dies: the waiting replica takes over
             patch = {"spec": {"training": {"trigger": "after-failover"}}}
             kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", patch)
