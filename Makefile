@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo cluster-demo test-services cluster-up cluster-down test test-fast lint format crd docs demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo cluster-demo images push test-services cluster-up cluster-down test test-fast lint format crd docs demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -75,6 +75,12 @@ docs: ## Regenerate docs/configuration.md, the configuration reference, from the
 
 chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/clickcast and manifests/kustomize/base (one source)
 	bash hack/sync-manifests.sh "$$(bash hack/build-helm.sh | tail -n1)"
+
+images: ## Build the operator, jobs and serving images with podman (no Docker daemon, no registry pulls; BASE=, IMAGES=, TAG=)
+	bash hack/build-images.sh
+
+push: ## Retag the built images as $(REGISTRY)/<name>:<tag> and push them (make push REGISTRY=registry.example.com/ml)
+	bash hack/push-images.sh
 
 kind-demo: ## With Docker + kind: build the three images, load them into kind, helm install the chart, run the minimal sample
 	bash hack/kind-demo.sh

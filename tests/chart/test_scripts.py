@@ -19,7 +19,11 @@ from tests.manifests import ROOT
 pytestmark = pytest.mark.chart
 
 KIND_DEMO = ROOT / "hack" / "kind-demo.sh"
-SCRIPTS = [KIND_DEMO, *(ROOT / "hack" / n for n in ("build-helm.sh", "sync-manifests.sh")), ROOT / "jobs/entrypoint.sh"]
+SCRIPTS = [
+    KIND_DEMO,
+    *(ROOT / "hack" / n for n in ("build-helm.sh", "sync-manifests.sh", "build-images.sh", "push-images.sh")),
+    ROOT / "jobs/entrypoint.sh",
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])

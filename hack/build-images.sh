@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make images`: build the operator, jobs and serving images daemonless (podman build, i.e. buildah), tagged
+# $REGISTRY/<name>:$TAG, the tags the chart and the ClickModel defaults name (ghcr.io/clickcast/*:<version>).
+#
+#   make images                                  # all three, on a Debian base built here (see below)
+#   make images IMAGES=serving                   # one
+#   make images BASE=python:3.11.14-slim-bookworm  # on the public Python image, where a registry is reachable
+#   make push REGISTRY=registry.example.com/ml   # retag and push all three (hack/push-images.sh)
+#
+# BASE=debian (the default) builds the base from Debian's packages with mmdebstrap from this machine's apt
+# sources (python3 and CA certificates, minbase) and imports it as localhost/clickcast/base:bookworm once:
+# nothing is pulled from an image registry. Each Dockerfile takes it as its BASE build argument.
+#
+# Package downloads inside a build (PyPI, Maven Central) trust the CA bundle $CA_BUNDLE (default the host's
+# system bundle, which holds a TLS-intercepting proxy's CA where there is one), given as a build secret:
+# mounted for the RUN steps that download, never written into a layer.
+#
+# Layers are cached by podman between runs (a rebuild after a code change reinstalls only the project).
+# Prints each image's build time and size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REGISTRY="${REGISTRY:-ghcr.io/clickcast}"
+TAG="${TAG:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n1)}"
+BASE="${BASE:-debian}"
+IMAGES="${IMAGES:-operator jobs serving}"
+CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
+DEBIAN_BASE=localhost/clickcast/base:bookworm
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+# runc, not crun (which refuses hybrid cgroups); limits a container without CAP_SYS_RESOURCE may set.
+RUN_FLAGS=(--runtime runc --network=host --ulimit nofile=1024:4096 --ulimit nproc=4096:4096)
+
+say() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+command -v podman >/dev/null || die "podman is not installed (Debian: apt-get install podman buildah runc mmdebstrap)"
+
+debian_base() {
+  if podman image exists "$DEBIAN_BASE"; then return; fi
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian: apt-get install mmdebstrap)"
+  local scratch; scratch="$(mktemp -d)"
+  say "building $DEBIAN_BASE with mmdebstrap from $MIRROR"
+  local started=$SECONDS
+  mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
+    --aptopt='Acquire::Languages "none"' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    bookworm "$scratch/base.tar" \
+    "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY_MIRROR bookworm-security main"
+  podman import --change 'CMD ["/bin/bash"]' "$scratch/base.tar" "$DEBIAN_BASE" >/dev/null
+  rm -rf "$scratch"
+  say "$DEBIAN_BASE built in $((SECONDS - started)) s"
+}
+
+if [ "$BASE" = debian ]; then
+  debian_base
+  base="$DEBIAN_BASE"
+else
+  base="$BASE"
+fi
+
+secret=()
+[ -s "$CA_BUNDLE" ] && secret=(--secret "id=ca-bundle,src=$CA_BUNDLE")
+
+for name in $IMAGES; do
+  [ -f "$name/Dockerfile" ] || die "no image named $name (operator, jobs, serving)"
+  image="$REGISTRY/$name:$TAG"
+  say "building $image on $base"
+  started=$SECONDS
+  podman build "${RUN_FLAGS[@]}" --layers --build-arg "BASE=$base" "${secret[@]}" \
+    -f "$name/Dockerfile" -t "$image" .
+  size="$(podman image inspect --format '{{.Size}}' "$image")"
+  say "$image: built in $((SECONDS - started)) s, $((size / 1000000)) MB"
+done
