@@ -125,11 +125,12 @@ def test_operator_pod_is_restricted(helm: Helm, values: list[str]) -> None:
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports == {"healthz": 8080, "metrics": 8000}
         env = {e["name"]: e.get("value") for e in container["env"]}
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        # Every path the operator writes is an emptyDir: the GitOps clones and /tmp.
+        writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+        # Every path the operator writes is an emptyDir: the GitOps clones and /tmp (its store credentials,
+        # when given, are a read-only Secret volume).
         assert env["CLICKCAST_GIT_CACHE"].startswith("/var/cache/clickcast/")
-        assert mounts == {"/tmp", "/var/cache/clickcast"}
-    assert all("emptyDir" in v for v in pod["volumes"])
+        assert writable == {"/tmp", "/var/cache/clickcast"}
+    assert all("emptyDir" in v or set(v) == {"name", "secret"} for v in pod["volumes"])
 
 
 def test_prometheus_rule_carries_the_manifests_rules_untemplated(helm: Helm) -> None:
@@ -195,3 +196,14 @@ def test_helm_test_hook_checks_the_crd_and_healthz(helm: Helm) -> None:
 def test_notes_name_the_install(helm: Helm) -> None:
     out = helm.run("install", "clickcast", str(CHART), "--dry-run=client", "--namespace", "clickcast-system").stdout
     assert "every namespace (ClusterRole)" in out and "helm test clickcast" in out
+
+
+def test_the_operators_own_store_credentials_are_a_mounted_secret(helm: Helm) -> None:
+    plain = one(helm.template(), "Deployment")["spec"]["template"]["spec"]
+    assert "storage" not in {v["name"] for v in plain["volumes"]}
+    spec = one(helm.template("-f", str(HA_VALUES)), "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "storage", "secret": {"secretName": "clickcast-store", "defaultMode": 0o400}} in spec["volumes"]
+    container = spec["containers"][0]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "storage")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["CLICKCAST_STORAGE_OPTIONS"] == mount["mountPath"] and mount["readOnly"] is True

@@ -60,6 +60,7 @@ def operator(
     if git_cache:
         config = dataclasses.replace(config, git_cache=git_cache)
     os.environ.update(config.to_env())
+    _install_own_store_credentials()
     import clickcast.operator.handlers  # noqa: F401, PLC0415 - registers the handlers
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL)
@@ -72,3 +73,20 @@ def operator(
         liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
         memo=kopf.Memo(config=config),
     )
+
+
+def _install_own_store_credentials() -> None:
+    """The operator reads the store (published versions, evaluation reports) with credentials of its own.
+
+    The chart mounts `operator.storeCredentialsSecret` and points CLICKCAST_STORAGE_OPTIONS at it; a
+    ClickModel's storageOptionsSecret goes to its pods only. Unreadable options stop the operator at start,
+    with the path and key named (never a value), rather than failing every reconcile later.
+    """
+    from clickcast.store import credentials  # noqa: PLC0415 - fsspec, only for this command
+
+    try:
+        options = credentials.from_environment()
+    except credentials.CredentialsError as exc:
+        fail(f"{credentials.ENV}: {exc}")
+    if options is not None:
+        credentials.install(options)

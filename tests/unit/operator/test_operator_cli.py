@@ -1,15 +1,20 @@
-"""`clickcast operator` hands its settings to the operator: CLICKCAST_GIT_CACHE too (the chart's emptyDir)."""
+"""`clickcast operator` hands its settings to the operator: CLICKCAST_GIT_CACHE too (the chart's emptyDir).
+
+Its own store credentials: tests/store/test_operator_credentials.py reads MinIO with them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import fsspec.config
 import kopf
 import pytest
 from typer.testing import CliRunner
 
 from clickcast.cli.main import app
 from clickcast.operator.config import OperatorConfig
+from clickcast.store import credentials
 
 pytestmark = pytest.mark.unit
 
@@ -24,3 +29,21 @@ def test_git_cache_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert result.exit_code == 0, result.output
     assert seen["memo"].config.git_cache == "/var/cache/clickcast/git"
     assert seen["namespaces"] == ("ads",) and seen["clusterwide"] is False
+
+
+def test_unreadable_store_options_stop_it_at_start_naming_the_variable_not_a_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in OperatorConfig().to_env():
+        monkeypatch.delenv(key, raising=False)
+    mounted = tmp_path / "storage"  # the chart's storeCredentialsSecret, mounted: a key without its secret
+    mounted.mkdir()
+    (mounted / "key").write_text("AKIA-only-a-key")
+    monkeypatch.setenv(credentials.ENV, str(mounted))
+    monkeypatch.setattr(fsspec.config, "conf", {})
+    started: list[bool] = []
+    monkeypatch.setattr(kopf, "run", lambda **_: started.append(True))
+    result = CliRunner().invoke(app, ["operator", "-n", "ads", "--log-format", "plain"])
+    assert result.exit_code == 2 and not started
+    assert credentials.ENV in result.output and "both a key and a secret" in result.output
+    assert "AKIA-only-a-key" not in result.output
