@@ -24,7 +24,8 @@ pytestmark = pytest.mark.bench
 
 def clickmodel(name: str) -> dict[str, object]:
     return {"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "metadata": {"name": name},
-            "spec": {"data": {"url": "file:///var/lib/clickcast/data/clicks"}}}  # fmt: skip
+            "spec": {"data": {"url": "file:///var/lib/clickcast/data/clicks"},
+                     "store": {"url": "file:///var/lib/clickcast/store"}}}  # fmt: skip
 
 
 def job_times(kube: Kube, namespace: str, names: set[str], timeout: float) -> dict[str, float]:

@@ -57,6 +57,7 @@ INVALID = [
         "spec.validation.absolute.minCalibration",
     ),
     Invalid("missing-data-source", {"spec.data": None}, "spec.data"),
+    Invalid("missing-store", {"spec.store": None}, "spec.store"),
     Invalid("relative-data-url", {"spec.data.url": "data/clicks"}, "spec.data.url"),
     Invalid("unknown-field", {"spec.canary.stepz": [10]}, "spec.canary.stepz"),
     Invalid("bad-duration", {"spec.canary.interval": "10 minutes"}, "spec.canary.interval"),

@@ -21,7 +21,11 @@ def test_report_reads_the_clickmodel_and_its_status_from_the_cluster(
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ClickModel",
         "metadata": {"name": "offers"},
-        "spec": {"data": {"url": "s3://bucket/offers"}, "canary": {"maxDevianceIncrease": 0.04}},
+        "spec": {
+            "data": {"url": "s3://bucket/offers"},
+            "store": {"url": "s3://bucket/models"},
+            "canary": {"maxDevianceIncrease": 0.04},
+        },
     }
     kube.create_clickmodel(model, namespace)
     status = realistic_status().to_wire()

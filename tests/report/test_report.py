@@ -264,7 +264,11 @@ def test_cli_writes_the_report_from_a_status_file(tmp_path: Path) -> None:
         "apiVersion": "clickcast.io/v1alpha1",
         "kind": "ClickModel",
         "metadata": {"name": "ctr", "namespace": "ads", "uid": "1234"},
-        "spec": {"data": {"url": "s3://bucket/offers"}, "canary": {"maxDevianceIncrease": 0.05}},
+        "spec": {
+            "data": {"url": "s3://bucket/offers"},
+            "store": {"url": "s3://bucket/models"},
+            "canary": {"maxDevianceIncrease": 0.05},
+        },
         "status": realistic_status().to_wire(),
     }
     model_file = tmp_path / "ctr.yaml"

@@ -585,8 +585,8 @@ class Scoring(ApiModel):
 class Store(ApiModel):
     """Where model versions and prediction logs are kept."""
 
-    url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)] = "file:///var/lib/clickcast/store"
-    """fsspec URL of the model store; versions are immutable and checksummed."""
+    url: Annotated[str, Field(min_length=1, pattern=URL_PATTERN)]
+    """fsspec URL of the model store, reached by every pod and the operator (e.g. `s3://bucket/models`)."""
     prediction_log_url: Annotated[str, Field(pattern=URL_PATTERN)] | None = None
     """fsspec URL for prediction logs. Unset: `<url>/predictions/<ClickModel name>`."""
 
@@ -612,7 +612,7 @@ class ClickModelSpec(ApiModel):
     """Model family and hyper-parameters."""
     training: Training = Field(default_factory=Training)
     """Training backend, resources and schedule."""
-    store: Store = Field(default_factory=Store)
+    store: Store
     """Model store and prediction log location."""
     validation: Validation = Field(default_factory=Validation)
     """Release gates on statistical and business metrics."""

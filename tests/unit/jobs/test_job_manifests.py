@@ -22,6 +22,7 @@ OWNER = [{"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "name": "
 def spec(**training: Any) -> ClickModelSpec:
     return ClickModelSpec.model_validate({
         "data": {"url": "s3://lake/clicks", "storageOptionsSecret": "lake-creds"},
+        "store": {"url": "s3://lake/models"},
         "training": {"serviceAccountName": "trainer", "timeout": "90m", "backoffLimit": 2, **training},
         "serving": {"enabled": False},
         "scoring": {"dataUrl": "s3://lake/offers", "outputUrl": "s3://lake/scored", "format": "csv"},
@@ -148,7 +149,9 @@ def test_job_state_and_rollout_from_objects() -> None:
 
 
 def test_a_url_scheme_without_a_filesystem_blocks_the_spec() -> None:
-    ok = ClickModelSpec.model_validate({"data": {"url": "file:///data"}})
+    ok = ClickModelSpec.model_validate({"data": {"url": "file:///data"}, "store": {"url": "file:///store"}})
     assert spec_blocker(ok) is None
-    unknown = ClickModelSpec.model_validate({"data": {"url": "nosuchfs://bucket/clicks"}})
+    unknown = ClickModelSpec.model_validate(
+        {"data": {"url": "nosuchfs://bucket/clicks"}, "store": {"url": "file:///store"}}
+    )
     assert spec_blocker(unknown) == "spec.data.url: no filesystem is known for nosuchfs://"

@@ -159,6 +159,7 @@ def test_spark_submit_argv() -> None:
     spec = ClickModelSpec.model_validate(
         {
             "data": {"url": "s3://b/clicks"},
+            "store": {"url": "s3://b/models"},
             "training": {
                 "master": "k8s://https://kubernetes.default.svc",
                 "executors": {"instances": 4, "cpu": "500m", "memory": "3Gi"},
