@@ -30,7 +30,8 @@ import pyspark
 from clickcast.jobs import s3a
 
 JIT_AND_GC = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-BASE_OPTS = f"{JIT_AND_GC} -Dspark.ui.enabled=false"
+NO_UI = "-Dspark.ui.enabled=false"  # a driver option: Spark refuses spark.* in executors' options
+BASE_OPTS = f"{JIT_AND_GC} {NO_UI}"
 QUIET_CDS = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # a mismatched archive is skipped without a word
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clickcast" / "spark-cds"
 SPARK_HOME = Path(pyspark.__file__).parent
@@ -96,7 +97,7 @@ def environment() -> dict[str, str]:
     key = _key()
     plain, with_jars = CACHE / f"{key}.jsa", CACHE / f"{key}-s3a.jsa"
     flags = f"{JIT_AND_GC} -XX:SharedArchiveFile={plain} {QUIET_CDS}"
-    env = {"SPARK_SUBMIT_OPTS": f"{flags} -Dspark.ui.enabled=false", "SPARK_DAEMON_JAVA_OPTS": flags}
+    env = {"SPARK_SUBMIT_OPTS": f"{flags} {NO_UI}", "SPARK_DAEMON_JAVA_OPTS": flags}
     if not plain.exists():
         _dump(plain, {})
     jars = s3a.jars_conf()
