@@ -43,6 +43,12 @@ def _patch(kube: Kube, namespace: str, spec: dict[str, Any]) -> None:
     kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers", {"spec": spec})
 
 
+def _env(kube: Kube, namespace: str, name: str) -> dict[str, str]:
+    """The environment of a Deployment's first container (empty while it does not exist)."""
+    dep = deployment(kube, namespace, name)
+    return {e.name: e.value for e in dep.spec.template.spec.containers[0].env or []} if dep is not None else {}
+
+
 class Traffic:
     """Plays the stable and candidate services: writes their predictions of one day to the prediction log."""
 
@@ -150,9 +156,10 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         v2 = shadow["candidate"]["version"]
         wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
                  timeout=60)  # fmt: skip
-        stable_env = {e.name: e.value for e in deployment(kube, namespace, "offers-stable").spec.template.spec
-                      .containers[0].env}  # fmt: skip
-        assert stable_env["SHADOW_URL"].startswith(f"http://offers-canary.{namespace}.svc")
+        # The status is written before the actions it asks for, so stable's mirror may land just after it.
+        shadow_url = wait_for("stable to mirror to the canary", lambda: _env(kube, namespace, "offers-stable")
+                              .get("SHADOW_URL"), timeout=60)  # fmt: skip
+        assert shadow_url.startswith(f"http://offers-canary.{namespace}.svc")
         promoted = _release(kube, namespace, traffic, v1, v2, role="shadow", quality=0.5, restart=op)["status"]
         entry = promoted["history"][0]
         assert entry["decision"] == "Promoted", (promoted["history"][:2], promoted.get("canary"))
@@ -174,7 +181,7 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         wait_for("the canary to be retired", lambda: deployment(kube, namespace, "offers-canary") is None)
         stable_dep = deployment(kube, namespace, "offers-stable")
         assert stable_dep.metadata.labels["clickcast.io/version"] == v2
-        assert "SHADOW_URL" not in {e.name for e in stable_dep.spec.template.spec.containers[0].env}
+        assert "SHADOW_URL" not in _env(kube, namespace, "offers-stable")
         assert op.starts >= 2
 
         # 2. Split mode: the candidate answers a share of requests (its pods join the stable Service); a healthy
