@@ -59,6 +59,15 @@ def up(
             show_default=False,
         ),
     ] = None,
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            help="How the workload runner runs pods: `processes` (this checkout's, fast) or `containers` (each "
+            "from its image with podman and runc; `make images` first). Default: processes, or what the "
+            "cluster was brought up with.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build the binaries if needed (once), start the cluster (and its workload runner); print its kubeconfig path."""
     with user_errors():
@@ -67,6 +76,10 @@ def up(
         if kwok.has_workloads(name):
             from clickcast.devcluster import workloads  # noqa: PLC0415 - see the module docstring
 
+            if runtime is not None:
+                if workloads.running_pid(name) is not None and runtime != workloads.runtime(name):
+                    fail(f"cluster {name} runs pods as {workloads.runtime(name)}: `down` it first", code=1)
+                workloads.choose_runtime(name, runtime)
             argv = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster", "workloads", "--name", name]
             pid = workloads.start(name, argv)
             say(f"workload runner: pid {pid}, pod logs in {workloads.state_dir(name)}")

@@ -50,7 +50,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,7 +68,7 @@ from kubernetes.client import (
 )
 from kubernetes.client.exceptions import ApiException
 
-from clickcast.devcluster import jobrunner, kubelet, services
+from clickcast.devcluster import containers, jobrunner, kubelet, services
 from clickcast.devcluster.jobrunner import Command, ContainerRun, Doc, JobRunnerError, PodRun
 from clickcast.devcluster.kubelet import ContainerView, Probe, ProbeError, ProbeKind, ProbeState
 
@@ -85,6 +85,12 @@ SERVICES_PERIOD = 1.0
 into the table in the step that reports it)."""
 RUNNER_ENV = "CLICKCAST_WORKLOAD_RUNNER"
 """Set in every process the runner starts (its workdir): how `down` recognises them."""
+
+
+class ImageMissingError(JobRunnerError):
+    """A container's image is not in local storage (the kubelet's ErrImageNeverPull: nothing is pulled here)."""
+
+    reason = "ErrImageNeverPull"
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
@@ -171,6 +177,7 @@ class _Container:
     command: Command
     image: str
     probe: Probe | None
+    name: str | None = None  # container mode: the container's name (podman stop, podman exec)
     process: subprocess.Popen[bytes] | None = None
     started_at: str = ""
     started: float = 0.0  # monotonic
@@ -234,6 +241,7 @@ class PodRunner:
         base_env: Mapping[str, str] | None = None,
         label_selector: str | None = None,
         pod_network: str | None = None,
+        engine: containers.Engine | None = None,
         poll: float = 0.25,
     ) -> None:
         self.api, self.core = api, CoreV1Api(api)
@@ -243,16 +251,32 @@ class PodRunner:
         self.rewrite_image_path = image_path_rewriter(dict(image_paths or {}))
         server = urlparse(api.configuration.host)
         env = {k: v for k, v in (os.environ if base_env is None else base_env).items() if k not in NOT_PASSED_ON}
-        self.base_env = env | {
+        cluster = {
             "KUBERNETES_SERVICE_HOST": server.hostname or LOOPBACK,
             "KUBERNETES_SERVICE_PORT": str(server.port or 443),
-            "KUBERNETES_AUTH_TRYKUBECONFIG": "false",  # fabric8 (Spark's client) would read ~/.kube/config
-            RUNNER_ENV: str(workdir),
+            "KUBERNETES_SERVICE_PORT_HTTPS": str(server.port or 443),
         }
+        self.engine = engine
+        # A process gets the host's environment (it runs the checkout); a container gets only the cluster's, and
+        # podman (its parent) the host's minimum.
+        self.base_env = (
+            cluster
+            if engine is not None
+            else env
+            | cluster
+            | {
+                "KUBERNETES_AUTH_TRYKUBECONFIG": "false",  # fabric8 (Spark's client) would read ~/.kube/config
+            }
+        )
+        self.host_env = {k: env[k] for k in ("PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR") if k in env} | {
+            RUNNER_ENV: str(workdir)
+        }
+        if engine is None:
+            self.base_env |= {RUNNER_ENV: str(workdir)}
         self.label_selector = label_selector
         self.pod_network = pod_network
         self.api_server = (server.hostname or LOOPBACK, server.port or 443)
-        self.services_file = workdir / "services.json"
+        self.services_file = workdir / "net" / "services.json"  # in a directory of its own: containers mount it
         self._services_at = 0.0
         self._services: services.Table | None = None
         self._service_docs: list[Doc] = []
@@ -278,7 +302,7 @@ class PodRunner:
         self.stop()
 
     def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.services_file.parent.mkdir(parents=True, exist_ok=True)
         self._thread.start()
 
     def log_path(self, namespace: str, pod: str) -> Path:
@@ -399,21 +423,49 @@ class PodRunner:
         policy = spec.get("restartPolicy", "Always")
         address = self._address(uid, pod, in_use)
         try:
-            local = with_entrypoints(reachable(pod, address), self.entrypoints)
-            env = self.base_env | self._write_tokens(pod, scratch)
-            lookup = jobrunner.cluster_lookup(self.core, namespace)
-            work = jobrunner.workload(local, scratch, lookup, env)
-            containers = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
-            probes = {c.container: kubelet.parse_probe(containers[c.container]) for c in work.main}
+            if self.engine is not None:
+                local, work = reachable(pod, address), self._container_workload(pod, scratch, address)
+            else:
+                local = with_entrypoints(reachable(pod, address), self.entrypoints)
+                env = self.base_env | self._write_tokens(pod, scratch)
+                lookup = jobrunner.cluster_lookup(self.core, namespace)
+                work = jobrunner.workload(local, scratch, lookup, env)
+            specs = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+            probes = {c.container: kubelet.parse_probe(specs[c.container]) for c in work.main}
         except (JobRunnerError, ProbeError, ApiException) as exc:
             self.errors.append(f"{namespace}/{name}: {exc}")
-            self._setup_failed(uid, pod, address, policy, str(exc))
+            reason = exc.reason if isinstance(exc, ImageMissingError) else "CreateContainerConfigError"
+            self._setup_failed(uid, pod, address, policy, str(exc), reason=reason)
             return
+        if self.engine is None:
+            work = self._local(work, scratch, address, f"{namespace}/{name}")
+        log = self.log_path(namespace, name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        grace = min(float(spec.get("terminationGracePeriodSeconds", 30)), GRACE_SECONDS)
+        named = self.engine is not None
+
+        def state(c: Command, probe: Probe | None) -> _Container:
+            own_name = containers.container_name(pod, c.container) if named else None
+            return _Container(c, specs[c.container].get("image", ""), probe, own_name)
+
+        self._pods[uid] = _Pod(
+            local,
+            address,
+            log,
+            policy,
+            (pod.get("status") or {}).get("startTime") or _timestamp(),
+            [state(c, None) for c in work.init],
+            [state(c, probes[c.container]) for c in work.main],
+            grace,
+            previous=pod.get("status"),
+        )
+
+    def _local(self, work: jobrunner.Workload, scratch: Path, address: str, pod: str) -> jobrunner.Workload:
+        """Process mode: paths baked into the images point at the checkout; the pod network through PYTHONPATH."""
         rewrite = self.rewrite_image_path
         root = scratch / "root"  # a container's own working directory, never shared with another pod
         root.mkdir(parents=True, exist_ok=True)
-
-        own = {"CLICKCAST_POD": f"{namespace}/{name}"}
+        own = {"CLICKCAST_POD": pod}
         if self.pod_network is not None:  # with PODNET first on PYTHONPATH: the pod's address, Service names
             own |= {POD_IP_ENV: address, SERVICES_ENV: str(self.services_file)}
 
@@ -423,23 +475,45 @@ class PodRunner:
                 env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PODNET), c.env.get("PYTHONPATH")) if p)
             return Command(c.container, [rewrite(a) for a in c.argv], env, c.cwd or root)
 
-        log = self.log_path(namespace, name)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        grace = min(float(spec.get("terminationGracePeriodSeconds", 30)), GRACE_SECONDS)
-        self._pods[uid] = _Pod(
-            local,
-            address,
-            log,
-            policy,
-            (pod.get("status") or {}).get("startTime") or _timestamp(),
-            [_Container(local_command(c), containers[c.container].get("image", ""), None) for c in work.init],
-            [_Container(local_command(c), containers[c.container].get("image", ""), probes[c.container])
-             for c in work.main],
-            grace,
-            previous=pod.get("status"),
-        )  # fmt: skip
+        return jobrunner.Workload([local_command(c) for c in work.init], [local_command(c) for c in work.main])
 
-    def _setup_failed(self, uid: str, pod: Doc, address: str, policy: str, message: str) -> None:
+    def _container_workload(self, pod: Doc, scratch: Path, address: str) -> jobrunner.Workload:
+        """Container mode: `podman run` for each container, its volumes written and owned as the kubelet would."""
+        assert self.engine is not None
+        engine, meta = self.engine, pod["metadata"]
+        local = reachable(pod, address)
+        lookup = jobrunner.cluster_lookup(self.core, meta["namespace"])
+        self._write_tokens(pod, scratch)
+        volumes = jobrunner.materialize_volumes(local, scratch, lookup)
+        containers.own_volumes(pod, volumes)
+        users = {
+            image: self._image_user(image)
+            for image in {
+                c.get("image", "") for c in [*(pod["spec"].get("initContainers") or []), *pod["spec"]["containers"]]
+            }
+        }
+
+        def command(c: Doc) -> Command:
+            return containers.run_command(engine, local, c, volumes=volumes, env=self.base_env, lookup=lookup,
+                                          image_user=users[c.get("image", "")], address=address,
+                                          host_env=self.host_env)  # fmt: skip
+
+        spec = pod["spec"]
+        return jobrunner.Workload([command(c) for c in spec.get("initContainers") or []],
+                                  [command(c) for c in spec["containers"]])  # fmt: skip
+
+    def _image_user(self, image: str) -> str:
+        """The image's USER; ImageMissingError when it is not in local storage (nothing is pulled here)."""
+        assert self.engine is not None
+        done = subprocess.run(self.engine.podman_argv("image", "inspect", "--format", "{{.Config.User}}", image),
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise ImageMissingError(f"image {image!r} is not present with pull policy of Never (build it: make images)")
+        return done.stdout.strip()
+
+    def _setup_failed(
+        self, uid: str, pod: Doc, address: str, policy: str, message: str, *, reason: str = "CreateContainerConfigError"
+    ) -> None:
         """A pod that cannot run here: Failed if it would never be retried, else waiting with the reason."""
         name = pod["metadata"]["name"]
         if policy == "Never":
@@ -449,7 +523,7 @@ class PodRunner:
             self._patch(pod, jobrunner.pod_status_patch(pod, run, _timestamp()))
             return
         now = _timestamp()
-        views = [ContainerView(c["name"], c.get("image", ""), kubelet.waiting("CreateContainerConfigError", message))
+        views = [ContainerView(c["name"], c.get("image", ""), kubelet.waiting(reason, message))
                  for c in pod["spec"]["containers"]]  # fmt: skip
         status = kubelet.pod_status(policy=policy, pod_ip=address, start_time=now, now=now, init=[], containers=views)
         self._patch(pod, {"status": status})
@@ -551,8 +625,9 @@ class PodRunner:
             container.probe_result = None
         if kubelet.probe_due(probe, container.started, container.probe_last, now):
             container.probe_last = now
+            prefix = containers.exec_prefix(self.engine, container.name) if self.engine and container.name else []
             container.probe_result = self._probes.submit(
-                run_probe, probe, state.address, container.command.env, container.command.cwd
+                run_probe, probe, state.address, container.command.env, container.command.cwd, prefix
             )
 
     # --- status ---------------------------------------------------------------------------------
@@ -602,6 +677,13 @@ class PodRunner:
             return
 
         def stop() -> None:
+            names = [c.name for c in [*state.init, *state.main] if c.name is not None and c.process is not None]
+            if self.engine is not None and names:
+                # The runtime signals the container's first process (the image's StopSignal), then kills it after
+                # the grace period; the attached `podman run` then exits with its code.
+                grace = str(int(state.grace))
+                subprocess.run(self.engine.podman_argv("stop", "--ignore", "--time", grace, *names),
+                               capture_output=True, check=False, timeout=state.grace + GRACE_SECONDS)  # fmt: skip
             for proc in state.processes():
                 _signal_group(proc, signal.SIGTERM)
             deadline = time.monotonic() + state.grace
@@ -629,8 +711,11 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
-def run_probe(probe: Probe, address: str, env: Mapping[str, str], cwd: Path | None) -> bool:
-    """Carry out one probe against the pod's address: HTTP 200-399, a TCP connect, or exit code 0."""
+def run_probe(
+    probe: Probe, address: str, env: Mapping[str, str], cwd: Path | None, exec_prefix: Sequence[str] = ()
+) -> bool:
+    """Carry out one probe against the pod's address: HTTP 200-399, a TCP connect, or exit code 0 (of the
+    command run by `exec_prefix`: inside the container, in container mode)."""
     host = probe.host or address
     try:
         if probe.kind == ProbeKind.HTTP:
@@ -640,7 +725,7 @@ def run_probe(probe: Probe, address: str, env: Mapping[str, str], cwd: Path | No
         if probe.kind == ProbeKind.TCP:
             with socket.create_connection((host, int(probe.port or 0)), timeout=probe.timeout):
                 return True
-        done = subprocess.run(list(probe.command), env=dict(env), cwd=cwd, capture_output=True,
+        done = subprocess.run([*exec_prefix, *probe.command], env=dict(env), cwd=cwd, capture_output=True,
                               timeout=probe.timeout, check=False)  # fmt: skip
         return done.returncode == 0
     except (OSError, urllib.error.URLError, subprocess.TimeoutExpired, ValueError):

@@ -10,9 +10,17 @@ pods' logs (`<namespace>/<pod>.log`) and scratch directories (`pods/`), and
 a runner that was killed).
 
 `serve` is the runner itself (`clickcast dev cluster workloads`): a PodRunner
-over all namespaces, each pod on its own loopback address, the checkout's image
-table (images.py), the cluster's admin credentials for its own work (pod status,
-TokenRequest) and never for the pods'.
+over all namespaces, each pod on its own loopback address, the cluster's admin
+credentials for its own work (pod status, TokenRequest) and never for the pods'.
+It runs pods in one of two runtimes, chosen when the cluster is brought up and
+kept in `runtime`:
+
+- `processes` (the default, fast): each container as host processes of this
+  checkout, through the image table (images.py);
+- `containers`: each container from its image with podman and runc
+  (containers.py), as a node would: the image's user and filesystem,
+  securityContext, volumes as mounts. The images must be in local storage
+  (`make images`); nothing is pulled.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,12 +39,13 @@ from pathlib import Path
 
 from kubernetes import config
 
-from clickcast.devcluster import images, kubelet, kwok
+from clickcast.devcluster import containers, images, kubelet, kwok
 from clickcast.devcluster.binaries import build_script
 from clickcast.devcluster.errors import DevClusterError
-from clickcast.devcluster.podrunner import RUNNER_ENV, PodRunner
+from clickcast.devcluster.podrunner import PODNET, RUNNER_ENV, PodRunner
 
 STOP_SECONDS = 30.0
+RUNTIMES = ("processes", "containers")
 
 
 def state_dir(name: str) -> Path:
@@ -58,6 +68,37 @@ def claim_network(name: str) -> str:
         own.parent.mkdir(parents=True, exist_ok=True)
         own.write_text(network)
     return network
+
+
+def runtime_file(name: str) -> Path:
+    return state_dir(name) / "runtime"
+
+
+def runtime(name: str) -> str:
+    """How the cluster's runner runs pods (`processes` unless it was brought up with `containers`)."""
+    try:
+        chosen = runtime_file(name).read_text().strip()
+    except OSError:
+        return RUNTIMES[0]
+    return chosen if chosen in RUNTIMES else RUNTIMES[0]
+
+
+def choose_runtime(name: str, chosen: str) -> None:
+    if chosen not in RUNTIMES:
+        raise DevClusterError(f"unknown runtime {chosen!r}: one of {', '.join(RUNTIMES)}")
+    if chosen == "containers":
+        engine(name)  # fail now, not in the detached runner, when podman or runc is missing
+    runtime_file(name).parent.mkdir(parents=True, exist_ok=True)
+    runtime_file(name).write_text(f"{chosen}\n")
+
+
+def engine(name: str) -> containers.Engine:
+    """The container mode's podman and runc (Debian packages), and what it mounts into every container."""
+    podman, runc = shutil.which("podman"), shutil.which("runc")
+    if podman is None or runc is None:
+        raise DevClusterError("the containers runtime needs podman and runc (apt-get install podman runc)")
+    state = state_dir(name)
+    return containers.Engine(podman, runc, str(state), podnet=PODNET, network_dir=state / "net")
 
 
 def pid_file(name: str) -> Path:
@@ -160,6 +201,16 @@ def _kill_leftovers(name: str) -> None:
         if _alive(group) and marker in _environ(group).split(b"\0"):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
+    if runtime(name) == "containers":
+        _remove_containers(engine(name))
+
+
+def _remove_containers(own: containers.Engine) -> None:
+    """Containers the runner started and did not remove (it was killed): only those with its label."""
+    listed = subprocess.run(containers.leftovers_argv(own), capture_output=True, text=True, check=False)
+    ids = listed.stdout.split()
+    if ids:
+        subprocess.run(own.podman_argv("rm", "--force", "--time", "0", *ids), capture_output=True, check=False)
 
 
 def checkout_root() -> Path:
@@ -175,22 +226,25 @@ def serve(name: str) -> None:
     if not kubeconfig.is_file():
         raise DevClusterError(f"no cluster named {name}")
     state = state_dir(name)
-    table = images.checkout(checkout_root(), Path(sys.prefix), os.environ)
     api = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
-    runner = PodRunner(
-        api,
-        None,
-        state,
-        entrypoints=table.entrypoints,
-        image_paths=table.paths,
-        base_env=dict(os.environ) | table.env,
-        pod_network=claim_network(name),
-    )
+    if runtime(name) == "containers":
+        runner = PodRunner(api, None, state, pod_network=claim_network(name), engine=engine(name))
+    else:
+        table = images.checkout(checkout_root(), Path(sys.prefix), os.environ)
+        runner = PodRunner(
+            api,
+            None,
+            state,
+            entrypoints=table.entrypoints,
+            image_paths=table.paths,
+            base_env=dict(os.environ) | table.env,
+            pod_network=claim_network(name),
+        )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     runner.start()
-    print(f"workload runner of cluster {name}: pid {os.getpid()}, state in {state}", flush=True)
+    print(f"workload runner of cluster {name} ({runtime(name)}): pid {os.getpid()}, state in {state}", flush=True)
     reported = 0
     try:
         while not done.is_set():
