@@ -76,13 +76,13 @@ docs: ## Regenerate docs/configuration.md, the configuration reference, from the
 chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/clickcast and manifests/kustomize/base (one source)
 	bash hack/sync-manifests.sh "$$(bash hack/build-helm.sh | tail -n1)"
 
-images: ## Build the operator, jobs and serving images with podman (no Docker daemon, no registry pulls; BASE=, IMAGES=, TAG=)
+images: ## Build the three images with podman as $(REGISTRY)/<name>:$(TAG) (no Docker daemon, no registry pulls; BASE=, IMAGES=)
 	bash hack/build-images.sh
 
-push: ## Retag the built images as $(REGISTRY)/<name>:<tag> and push them (make push REGISTRY=registry.example.com/ml)
+push: ## Push the built images as $(REGISTRY)/<name>:$(TAG) (make push REGISTRY=registry.example.com/team)
 	bash hack/push-images.sh
 
-kind-demo: ## With Docker + kind: build the three images, load them into kind, helm install the chart, run the minimal sample
+kind-demo: ## With Docker + kind: build the three images ($(REGISTRY), $(TAG)), load them into kind, helm install, run the minimal sample
 	bash hack/kind-demo.sh
 
 cluster-demo: setup control-plane helm ## The product on the local control plane: chart, operator pod, training Job, serving pods, a prediction (no Docker)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make images`: build the operator, jobs and serving images daemonless (podman build, i.e. buildah), tagged
-# $REGISTRY/<name>:$TAG, the tags the chart and the ClickModel defaults name (ghcr.io/clickcast/*:<version>).
+# $REGISTRY/<name>:$TAG: the names the chart gives the operator and its ClickModels for
+# `--set images.registry=$REGISTRY --set images.tag=$TAG` (defaults ghcr.io/clickcast and the version in
+# pyproject.toml, the chart's defaults).
 #
 #   make images                                  # all three, on a Debian base built here (see below)
+#   make images REGISTRY=registry.example.com/team TAG=1.2  # named for your registry (then make push)
 #   make images IMAGES=serving                   # one
 #   make images BASE=python:3.11.14-slim-bookworm  # on the public Python image, where a registry is reachable
-#   make push REGISTRY=registry.example.com/ml   # retag and push all three (hack/push-images.sh)
+#   make push REGISTRY=registry.example.com/team   # push all three there (hack/push-images.sh)
 #
 # BASE=debian (the default) builds the base from Debian's packages with mmdebstrap from this machine's apt
 # sources (python3 and CA certificates, minbase) and imports it as localhost/clickcast/base:bookworm once:

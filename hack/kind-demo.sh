@@ -7,8 +7,9 @@
 #   make kind-demo                       # or: KIND_CLUSTER=demo TAG=dev bash hack/kind-demo.sh
 #   kind delete cluster --name clickcast # when done
 #
-# The images are tagged as the ClickModel's defaults expect (ghcr.io/clickcast/{jobs,serving}:0.1.0),
-# so the operator's training Jobs and serving Deployments use the loaded images without a registry.
+# The images are tagged $REGISTRY/<name>:$TAG (defaults as `make images`) and the chart is given the same
+# two values (images.registry, images.tag), so the operator and the ClickModels' training Jobs and serving
+# Deployments use the loaded images without a registry.
 # The minimal sample reads file:///var/lib/clickcast/data/clicks: point spec.data.url at data the pods
 # can reach (an s3:// bucket, say) to take it past Training.
 set -euo pipefail
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 CLUSTER="${KIND_CLUSTER:-clickcast}"
 REGISTRY="${REGISTRY:-ghcr.io/clickcast}"
-TAG="${TAG:-0.1.0}"
+TAG="${TAG:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n1)}"
 NAMESPACE="${NAMESPACE:-clickcast-system}"
 SAMPLE="${SAMPLE:-manifests/samples/clickmodel-minimal.yaml}"
 TIMEOUT="${TIMEOUT:-900}"
@@ -48,8 +49,8 @@ done
 log "installing the chart (release clickcast in $NAMESPACE)"
 "$helm" upgrade --install clickcast charts/clickcast --kube-context "$context" \
   --namespace "$NAMESPACE" --create-namespace --wait --timeout 5m \
-  --set image.repository="$REGISTRY/operator" \
-  --set image.tag="$TAG" \
+  --set images.registry="$REGISTRY" \
+  --set images.tag="$TAG" \
   --set image.pullPolicy=IfNotPresent
 "$helm" test clickcast --kube-context "$context" --namespace "$NAMESPACE" --logs
 

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# `make push REGISTRY=registry.example.com/ml`: push the images `make images` built to your registry.
-# The images are built as ghcr.io/clickcast/<name>:<version> (the names the chart and the ClickModel
-# defaults use); this retags them as $REGISTRY/<name>:$TAG and pushes with podman (log in first:
-# `podman login registry.example.com`). Then point the chart at the operator image
-#   helm install clickcast charts/clickcast --set image.repository=$REGISTRY/operator
-# and ClickModels at the others (spec.training.image, spec.serving.image; one registry value for all
-# three is still to come, see issue 18).
+# `make push REGISTRY=registry.example.com/team`: push the images `make images` built to your registry as
+# $REGISTRY/<name>:$TAG (log in first: `podman login registry.example.com`). Images built under another
+# name (`make images` without REGISTRY builds ghcr.io/clickcast/<name>, or set BUILT) are retagged first.
+# Then one value points the chart's operator and every ClickModel that names no image at them:
+#   helm install clickcast charts/clickcast --set images.registry=$REGISTRY [--set images.tag=$TAG]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-: "${REGISTRY:?set REGISTRY, e.g. make push REGISTRY=registry.example.com/ml}"
+: "${REGISTRY:?set REGISTRY, e.g. make push REGISTRY=registry.example.com/team}"
 BUILT="${BUILT:-ghcr.io/clickcast}"
 TAG="${TAG:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n1)}"
 IMAGES="${IMAGES:-operator jobs serving}"
 
 for name in $IMAGES; do
-  source_image="$BUILT/$name:$TAG" target="$REGISTRY/$name:$TAG"
-  podman image exists "$source_image" || { echo "error: $source_image is not built (make images)" >&2; exit 1; }
-  [ "$source_image" = "$target" ] || podman tag "$source_image" "$target"
+  target="$REGISTRY/$name:$TAG"
+  if ! podman image exists "$target"; then
+    source_image="$BUILT/$name:$TAG"
+    podman image exists "$source_image" || { echo "error: neither $target nor $source_image is built (make images)" >&2; exit 1; }
+    podman tag "$source_image" "$target"
+  fi
   podman push "$target"
 done

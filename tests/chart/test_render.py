@@ -37,6 +37,7 @@ def test_lint_is_clean(helm: Helm, values: list[str], strict: bool) -> None:
         ("replicas=two", "/replicas"),
         ("operator.logFormat=xml", "/operator/logFormat"),
         ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+        ("images.registry=registry.example.com/team/", "/images/registry"),  # <registry>/<name>: no double slash
         ("replicaCount=2", "replicaCount"),  # an unknown key (a typo) is refused, not silently ignored
     ],
 )
@@ -68,6 +69,42 @@ def test_default_install_is_cluster_wide_with_the_manifests_rules(helm: Helm) ->
     assert container["command"] == ["clickcast", "operator"]
     assert container["args"] == ["--liveness-port=8080", "--metrics-port=8000", "--workers=8", "--log-format=json"]
     assert container["image"] == "ghcr.io/clickcast/operator:0.1.0"
+
+
+def images(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """The operator's image and the two it gives ClickModels that name none (the helm test pod's too)."""
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (test_pod,) = [d for d in by_kind(docs, "Pod") if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    assert test_pod["spec"]["containers"][0]["image"] == container["image"], "helm test runs the operator image"
+    return {"operator": container["image"], "jobs": env["CLICKCAST_JOBS_IMAGE"],
+            "serving": env["CLICKCAST_SERVING_IMAGE"]}  # fmt: skip
+
+
+def test_the_default_images_are_the_released_ones_at_the_charts_app_version(helm: Helm) -> None:
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    assert images(helm.template()) == {name: f"ghcr.io/clickcast/{name}:{app_version}"
+                                       for name in ("operator", "jobs", "serving")}  # fmt: skip
+
+
+def test_one_registry_value_moves_all_three_images(helm: Helm) -> None:
+    moved = images(helm.template("--set", "images.registry=registry.example.com/team"))
+    assert moved == {name: f"registry.example.com/team/{name}:0.1.0" for name in ("operator", "jobs", "serving")}
+    tagged = images(helm.template("--set", "images.registry=localhost:5000/ml", "--set", "images.tag=dev"))
+    assert tagged == {name: f"localhost:5000/ml/{name}:dev" for name in ("operator", "jobs", "serving")}
+
+
+def test_each_image_can_still_be_overridden_on_its_own(helm: Helm) -> None:
+    docs = helm.template(
+        "--set", "images.registry=registry.example.com/team",
+        "--set", "image.repository=mirror.example.com/clickcast-operator", "--set", "image.tag=1.0.1",
+        "--set", "images.serving=registry.example.com/team/serving@sha256:" + "ab" * 32,
+    )  # fmt: skip
+    assert images(docs) == {
+        "operator": "mirror.example.com/clickcast-operator:1.0.1",  # image.* as before images existed
+        "jobs": "registry.example.com/team/jobs:0.1.0",
+        "serving": "registry.example.com/team/serving@sha256:" + "ab" * 32,
+    }
 
 
 def test_namespaced_ha_install_has_a_role_per_namespace_and_peers(helm: Helm) -> None:

@@ -10,8 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
+from clickcast import __version__
+from clickcast.api.images import DEFAULT_REGISTRY
 from clickcast.cli.main import app
 from tests.chart.conftest import CHART
 from tests.manifests import ROOT
@@ -46,7 +49,7 @@ def test_kind_demo_applies_a_valid_clickmodel() -> None:
 def test_kind_demo_sets_only_values_the_chart_has() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     settings = re.findall(r"--set ([\w.]+)=", KIND_DEMO.read_text())
-    assert {"image.repository", "image.tag"} <= set(settings)
+    assert {"images.registry", "images.tag"} <= set(settings)
     for dotted in settings:
         node = schema
         for part in dotted.split("."):
@@ -60,3 +63,21 @@ def test_kind_demo_builds_and_loads_every_image() -> None:
     assert images.split() == ["operator", "jobs", "serving"]
     assert all((ROOT / image / "Dockerfile").is_file() for image in images.split())
     assert 'docker build -f "$image/Dockerfile"' in text and 'kind load docker-image --name "$CLUSTER"' in text
+
+
+def test_registry_and_tag_are_the_same_two_knobs_everywhere() -> None:
+    """`make images REGISTRY=r TAG=t`, `make push REGISTRY=r` and `helm install --set images.registry=r` name
+    the same images: the scripts default as the chart and the operator do (ghcr.io/clickcast, the version)."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert values["images"]["registry"] == DEFAULT_REGISTRY and not values["images"]["tag"]
+    assert chart["appVersion"] == __version__, "images.tag defaults to the appVersion, the operator to __version__"
+    tag_default = 'TAG="${TAG:-$(sed -n \'s/^version = "\\(.*\\)"/\\1/p\' pyproject.toml | head -n1)}"'
+    for name in ("build-images.sh", "push-images.sh", "kind-demo.sh"):
+        text = (ROOT / "hack" / name).read_text()
+        assert tag_default in text, f"{name}: TAG defaults to pyproject's version"
+        assert "$REGISTRY/$name:$TAG" in text or '"$REGISTRY/$image:$TAG"' in text, name
+    for name in ("build-images.sh", "kind-demo.sh"):
+        assert f'REGISTRY="${{REGISTRY:-{DEFAULT_REGISTRY}}}"' in (ROOT / "hack" / name).read_text(), name
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'\nversion = "{__version__}"\n' in pyproject

@@ -133,7 +133,7 @@ def test_fast_path_routes_prediction_requests_around_the_default_app() -> None:
 
 
 def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
-    serving = Serving(replicas=3, port=3100)
+    serving = Serving(image="registry.example.com/team/serving:1.2", replicas=3, port=3100)
     shadow = manifests.service_url(model="offers", role=Role.CANARY, serving=serving, namespace="ads")
     dep = manifests.deployment(
         model="offers",
@@ -155,6 +155,7 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     assert env["SHADOW_URL"] == "http://offers-canary.ads.svc:3100"
     assert env["BENTOML_PORT"] == "3100"
     assert env["BENTOML_HOST"] == "0.0.0.0"  # every interface, so `kubectl port-forward` reaches it too
+    assert container["image"] == "registry.example.com/team/serving:1.2"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert dep["spec"]["replicas"] == 3
     assert dep["spec"]["selector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()

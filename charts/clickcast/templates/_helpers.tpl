@@ -28,8 +28,29 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default (include "clickcast.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
+{{/*
+Images: one registry and tag (images.registry, images.tag) name all three; image.repository/image.tag
+(the operator's) and images.jobs/images.serving (full references) override them one by one.
+*/}}
+{{- define "clickcast.tag" -}}
+{{- default .Chart.AppVersion .Values.images.tag -}}
+{{- end -}}
+
+{{- define "clickcast.registryImage" -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.images.registry) .name (include "clickcast.tag" .ctx) -}}
+{{- end -}}
+
 {{- define "clickcast.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $repository := default (printf "%s/operator" (trimSuffix "/" .Values.images.registry)) .Values.image.repository -}}
+{{- printf "%s:%s" $repository (default (include "clickcast.tag" .) .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "clickcast.jobsImage" -}}
+{{- default (include "clickcast.registryImage" (dict "ctx" . "name" "jobs")) .Values.images.jobs -}}
+{{- end -}}
+
+{{- define "clickcast.servingImage" -}}
+{{- default (include "clickcast.registryImage" (dict "ctx" . "name" "serving")) .Values.images.serving -}}
 {{- end -}}
 
 {{/* true when RBAC (and peering) are per watched namespace; fails on settings that cannot work. */}}

@@ -194,8 +194,8 @@ class Training(ApiModel):
 
     backend: TrainingBackend = TrainingBackend.JOB
     """`job`: a Kubernetes Job running spark-submit; `sparkApplication`: a Spark Operator SparkApplication."""
-    image: Annotated[str, Field(min_length=1)] = "ghcr.io/clickcast/jobs:0.1.0"
-    """Container image with Spark and the clickcast jobs."""
+    image: Annotated[str, Field(min_length=1)] | None = None
+    """Image with Spark and the jobs. Unset: the operator's (chart: `<images.registry>/jobs:<images.tag>`)."""
     master: Annotated[str, Field(min_length=1)] = "local[*]"
     """Spark master for the Job backend: `local[*]` (embedded, small data) or `k8s://https://kubernetes.default.svc`."""
     driver: Resources = Field(default_factory=Resources)
@@ -340,8 +340,8 @@ class Serving(ApiModel):
 
     enabled: bool = True
     """false: batch mode, no prediction service; each validated version scores `spec.scoring` instead."""
-    image: Annotated[str, Field(min_length=1)] = "ghcr.io/clickcast/serving:0.1.0"
-    """Container image of the prediction service."""
+    image: Annotated[str, Field(min_length=1)] | None = None
+    """Image of the prediction service. Unset: the operator's (chart: `<images.registry>/serving:<images.tag>`)."""
     replicas: Annotated[int, Field(ge=1, le=100)] = 2
     """Replicas of the stable version."""
     resources: Resources = Field(default_factory=lambda: Resources(cpu="1", memory="1Gi"))

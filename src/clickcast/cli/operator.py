@@ -39,6 +39,22 @@ def operator(
         str | None,
         typer.Option(envvar="CLICKCAST_GIT_CACHE", help="Where GitOps clones are kept (a writable emptyDir in a pod)."),
     ] = None,
+    jobs_image: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLICKCAST_JOBS_IMAGE",
+            help="Image of the runs of a ClickModel without spec.training.image "
+            "(default ghcr.io/clickcast/jobs:<version>).",
+        ),
+    ] = None,
+    serving_image: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLICKCAST_SERVING_IMAGE",
+            help="Image of the serving pods of a ClickModel without spec.serving.image "
+            "(default ghcr.io/clickcast/serving:<version>).",
+        ),
+    ] = None,
     log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -59,6 +75,10 @@ def operator(
     )
     if git_cache:
         config = dataclasses.replace(config, git_cache=git_cache)
+    if jobs_image:
+        config = dataclasses.replace(config, jobs_image=jobs_image)
+    if serving_image:
+        config = dataclasses.replace(config, serving_image=serving_image)
     os.environ.update(config.to_env())
     _install_own_store_credentials()
     import clickcast.operator.handlers  # noqa: F401, PLC0415 - registers the handlers

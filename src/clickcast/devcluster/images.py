@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REGISTRY = "ghcr.io/clickcast"
+"""The chart's default `images.registry` (clickcast.api.images.DEFAULT_REGISTRY; `make cluster-demo` installs
+the chart with it): images of another registry run only with an explicit `command`."""
 
 
 @dataclass(frozen=True)

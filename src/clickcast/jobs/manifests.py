@@ -20,6 +20,7 @@ import yaml
 
 from clickcast.analysis.evidence import Comparison
 from clickcast.api.duration import parse_duration
+from clickcast.api.images import training_image
 from clickcast.api.resource import API_VERSION, KIND
 from clickcast.api.spec import ClickModelSpec
 from clickcast.jobs.layout import JOBS_DIR
@@ -86,7 +87,7 @@ def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
     resources = {"cpu": t.driver.cpu, "memory": t.driver.memory}
     container: Doc = {
         "name": "spark",
-        "image": t.image,
+        "image": training_image(t),
         "command": argv[:1],
         "args": argv[1:],
         "env": [
@@ -273,7 +274,7 @@ def spark_application(
             "type": "Python",
             "pythonVersion": "3",
             "mode": "cluster",
-            "image": t.image,
+            "image": training_image(t),
             "mainApplicationFile": f"local://{jobs_dir.rstrip('/')}/train.py",
             "arguments": args,
             "sparkVersion": SPARK_VERSION,

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from clickcast.api.images import training_image
 from clickcast.api.spec import ClickModelSpec
 from clickcast.jobs.layout import JOBS_DIR
 
@@ -83,7 +84,7 @@ def kubernetes_conf(spec: ClickModelSpec, name: str) -> dict[str, str]:
         "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
         "spark.kubernetes.authenticate.oauthTokenFile": f"{SERVICE_ACCOUNT_DIR}/token",
         "spark.kubernetes.authenticate.caCertFile": f"{SERVICE_ACCOUNT_DIR}/ca.crt",
-        "spark.kubernetes.container.image": t.image,
+        "spark.kubernetes.container.image": training_image(t),
         "spark.kubernetes.executor.request.cores": t.executors.cpu,
         "spark.kubernetes.executor.limit.cores": t.executors.cpu,
         "spark.kubernetes.executor.deleteOnTermination": "true",

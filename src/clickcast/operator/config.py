@@ -7,7 +7,10 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from clickcast.api.images import Images
 from clickcast.jobs.layout import JOBS_DIR
+
+_DEFAULT_IMAGES = Images.of()
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,19 @@ class OperatorConfig:
     """This replica's name in Events (the pod name in a cluster)."""
     git_cache: str = "/tmp/clickcast/git"
     """Where clones of GitOps repositories are kept (an emptyDir in the operator's pod)."""
+    jobs_image: str = _DEFAULT_IMAGES.jobs
+    """The jobs image of a ClickModel that names none (`spec.training.image`)."""
+    serving_image: str = _DEFAULT_IMAGES.serving
+    """The serving image of a ClickModel that names none (`spec.serving.image`)."""
+
+    @property
+    def images(self) -> Images:
+        return Images(jobs=self.jobs_image, serving=self.serving_image)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
         """CLICKCAST_NAMESPACES (comma-separated), CLICKCAST_JOBS_DIR, CLICKCAST_WORKERS, CLICKCAST_METRICS_PORT
-        ("off" disables), CLICKCAST_GIT_CACHE, POD_NAME."""
+        ("off" disables), CLICKCAST_GIT_CACHE, CLICKCAST_JOBS_IMAGE, CLICKCAST_SERVING_IMAGE, POD_NAME."""
         env = os.environ if env is None else env
         port = env.get("CLICKCAST_METRICS_PORT", "8000")
         return cls(
@@ -38,6 +49,8 @@ class OperatorConfig:
             metrics_port=None if port == "off" else int(port),
             identity=env.get("POD_NAME") or socket.gethostname(),
             git_cache=env.get("CLICKCAST_GIT_CACHE", "/tmp/clickcast/git"),
+            jobs_image=env.get("CLICKCAST_JOBS_IMAGE") or _DEFAULT_IMAGES.jobs,
+            serving_image=env.get("CLICKCAST_SERVING_IMAGE") or _DEFAULT_IMAGES.serving,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -48,4 +61,6 @@ class OperatorConfig:
             "CLICKCAST_WORKERS": str(self.workers),
             "CLICKCAST_METRICS_PORT": "off" if self.metrics_port is None else str(self.metrics_port),
             "CLICKCAST_GIT_CACHE": self.git_cache,
+            "CLICKCAST_JOBS_IMAGE": self.jobs_image,
+            "CLICKCAST_SERVING_IMAGE": self.serving_image,
         }

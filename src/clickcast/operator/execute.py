@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from clickcast.api.images import resolve_images
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.traffic import Traffic
@@ -55,6 +56,9 @@ class KubeExecutor:
         self.owner = [owner_reference(obj)]
 
     async def apply(self, name: str, spec: ClickModelSpec, action: Action) -> None:
+        # The one place a spec becomes objects: images it leaves unset are the operator's, and the run's frozen
+        # ClickModel (its ConfigMap) and every pod name the image that runs.
+        spec = resolve_images(spec, self.config.images)
         match action:
             case StartTraining():
                 await self._start_training(name, spec, action)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from clickcast.api.images import serving_image
 from clickcast.api.roles import Role
 from clickcast.api.spec import GatewayRouting, Serving
 from clickcast.api.traffic import Traffic
@@ -92,7 +93,7 @@ def deployment(
 
     container = {
         "name": "serving",
-        "image": serving.image,
+        "image": serving_image(serving),
         "ports": [{"name": "http", "containerPort": serving.port}],
         "env": [{"name": k, "value": v} for k, v in env.items()],
         "resources": {"requests": resources, "limits": resources},

@@ -104,7 +104,7 @@ def test_a_new_mode_is_one_strategy_the_core_drives_through_a_whole_canary() -> 
 def test_the_operator_records_each_traffic_on_the_deployment_and_reads_it_back(traffic: Traffic) -> None:
     role = Role.STABLE if traffic is Traffic.MIRROR else Role.CANARY
     dep = manifests.deployment(model="offers", version="v2", model_uri="s3://m/v2", manifest_sha256="ab" * 32,
-                               role=role, serving=Serving(), namespace="ads", prediction_log_url="s3://p",
+                               role=role, serving=Serving(image="serving:1"), namespace="ads", prediction_log_url="s3://p",
                                shadow_url="http://offers-canary" if traffic is Traffic.MIRROR else None,
                                traffic=traffic)  # fmt: skip
     found = rollout(dep)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clickcast.api.images import Images
 from clickcast.devcluster import images, kubelet, kwok
 from clickcast.devcluster.kubelet import ContainerView, Probe, ProbeKind, ProbeState
 from clickcast.devcluster.podrunner import image_repository, pod_kubeconfig, with_entrypoints
@@ -198,3 +199,9 @@ def test_with_the_workload_runner_kwok_leaves_pod_status_alone() -> None:
     names = [s["metadata"]["name"] for s in yaml.safe_load_all(kwok.stages(workloads=True))]
     assert kwok.POD_RUNNING_STAGE not in names and "clickcast-pod-delete" in names
     assert kwok.POD_RUNNING_STAGE in [s["metadata"]["name"] for s in yaml.safe_load_all(kwok.stages())]
+
+
+def test_the_image_table_names_the_images_the_operator_defaults_to() -> None:
+    table = images.checkout(Path("/repo"), Path("/venv"), {})
+    defaults = Images.of()
+    assert {image_repository(defaults.jobs), image_repository(defaults.serving)} <= table.entrypoints.keys()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from clickcast.api.images import Images, UnresolvedImage, resolve_images
 from clickcast.api.spec import ClickModelSpec
 from clickcast.core.observed import RunState
 from clickcast.jobs import manifests
@@ -17,9 +18,15 @@ from clickcast.runtime.outcomes import spec_blocker
 pytestmark = pytest.mark.unit
 OWNER = [{"apiVersion": "clickcast.io/v1alpha1", "kind": "ClickModel", "name": "offers", "uid": "u1",
           "controller": True, "blockOwnerDeletion": True}]  # fmt: skip
+IMAGES = Images.of("registry.example.com/team", "1.2")
 
 
 def spec(**training: Any) -> ClickModelSpec:
+    """As the operator hands it to the builders: its images resolved (here to the operator's defaults)."""
+    return resolve_images(unresolved(**training), IMAGES)
+
+
+def unresolved(**training: Any) -> ClickModelSpec:
     return ClickModelSpec.model_validate({
         "data": {"url": "s3://lake/clicks", "storageOptionsSecret": "lake-creds"},
         "store": {"url": "s3://lake/models"},
@@ -49,9 +56,21 @@ def test_training_job() -> None:
     assert pod["automountServiceAccountToken"] is False
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["image"] == "registry.example.com/team/jobs:1.2"
     k8s = manifests.training_job(name="n", namespace="ads", model="offers", version="v1", owner=OWNER,
                                  spec=spec(master="k8s://https://kubernetes.default.svc"))  # fmt: skip
     assert k8s["spec"]["template"]["spec"]["automountServiceAccountToken"] is True  # Spark asks for executors
+    k8s_container = k8s["spec"]["template"]["spec"]["containers"][0]
+    assert "spark.kubernetes.container.image=registry.example.com/team/jobs:1.2" in k8s_container["args"]
+
+
+def test_a_spec_whose_images_were_not_resolved_is_refused_not_written_as_null() -> None:
+    for build in (manifests.training_job, manifests.spark_application):
+        with pytest.raises(UnresolvedImage, match=r"spec\.training\.image"):
+            build(name="n", namespace="ads", model="offers", version="v1", spec=unresolved(), owner=OWNER)
+    own = unresolved(image="registry.example.com/other/jobs:9")
+    job = manifests.training_job(name="n", namespace="ads", model="offers", version="v1", spec=own, owner=OWNER)
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/other/jobs:9"
 
 
 def test_model_config_map_carries_the_spec_it_was_decided_with() -> None:
@@ -101,6 +120,7 @@ def test_spark_application_shape() -> None:
     assert (app["apiVersion"], app["kind"]) == ("sparkoperator.k8s.io/v1beta2", "SparkApplication")
     s = app["spec"]
     assert s["mainApplicationFile"] == "local:///opt/clickcast/jobs/train.py"
+    assert s["image"] == "registry.example.com/team/jobs:1.2"
     assert s["arguments"][-2:] == ["--version", "v1"]
     assert s["driver"]["serviceAccount"] == "trainer"
     assert (

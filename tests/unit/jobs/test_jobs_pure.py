@@ -24,6 +24,7 @@ from clickcast.analysis.metrics import (
     poisson_unit_deviance,
     rmse,
 )
+from clickcast.api.images import Images, resolve_images
 from clickcast.api.spec import ClickModelSpec, DataWindow, RevenueModel
 from clickcast.features.spec import CategoricalVocabulary, FeatureSpec
 from clickcast.jobs.generate import GeneratorConfig, generate
@@ -168,11 +169,12 @@ def test_spark_submit_argv() -> None:
             },
         }
     )
+    spec = resolve_images(spec, Images.of("registry.example.com/team", "1.2"))
     argv = build_spark_submit_argv(spec, "offers", "/etc/clickcast/model.yaml", "/dev/termination-log")
     assert argv[:5] == ["spark-submit", "--master", "k8s://https://kubernetes.default.svc", "--deploy-mode", "client"]
     confs = {argv[i + 1] for i, a in enumerate(argv) if a == "--conf"}
     assert {"spark.executor.instances=4", "spark.executor.cores=1", "spark.executor.memory=5g"} <= confs
-    assert "spark.kubernetes.container.image=ghcr.io/clickcast/jobs:0.1.0" in confs
+    assert "spark.kubernetes.container.image=registry.example.com/team/jobs:1.2" in confs
     assert "spark.kubernetes.authenticate.driver.serviceAccountName=trainer" in confs
     # Client mode in the training pod: reachable at its IP, owner of its executors, authenticated as its SA.
     assert {

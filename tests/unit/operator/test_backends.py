@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from clickcast.api.images import Images, resolve_images
 from clickcast.api.spec import TrainingBackend
 from clickcast.core.observed import RunState
 from clickcast.operator import backends
@@ -26,9 +27,11 @@ def test_every_backend_of_the_api_is_registered_and_an_unknown_one_raises() -> N
 @pytest.mark.parametrize("name", list(TrainingBackend))
 def test_each_backend_builds_its_kind_and_reads_its_state(name: TrainingBackend) -> None:
     b = backends.backend(name)
-    doc = b.build(name="offers-train-v2", namespace="ads", model="offers", version="v2", spec=spec(),
-                  owner=[], reference=None, jobs_dir="/jobs")  # fmt: skip
+    images = Images.of("registry.example.com/team", "1.2")
+    doc = b.build(name="offers-train-v2", namespace="ads", model="offers", version="v2",
+                  spec=resolve_images(spec(), images), owner=[], reference=None, jobs_dir="/jobs")  # fmt: skip
     assert (doc["apiVersion"], doc["kind"]) == (b.api_version, b.kind)
+    assert f"'image': '{images.jobs}'" in str(doc), "the run's pods run the resolved jobs image"
     assert doc["metadata"]["labels"]["clickcast.io/model"] == "offers", "the watch finds it by this label"
     assert b.state(None, []).state is RunState.MISSING
     assert b.state(doc, []).state is RunState.RUNNING

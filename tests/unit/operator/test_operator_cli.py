@@ -4,6 +4,7 @@ Its own store credentials: tests/store/test_operator_credentials.py reads MinIO 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import kopf
 import pytest
 from typer.testing import CliRunner
 
+from clickcast.api.images import Images
 from clickcast.cli.main import app
 from clickcast.operator.config import OperatorConfig
 from clickcast.store import credentials
@@ -47,3 +49,26 @@ def test_unreadable_store_options_stop_it_at_start_naming_the_variable_not_a_val
     assert result.exit_code == 2 and not started
     assert credentials.ENV in result.output and "both a key and a secret" in result.output
     assert "AKIA-only-a-key" not in result.output
+
+
+def test_operator_images_come_from_the_environment_and_round_trip() -> None:
+    released = Images.of()
+    assert OperatorConfig.from_env({}).images == released == OperatorConfig().images
+    team = Images.of("registry.example.com/team", "1.2")
+    config = OperatorConfig.from_env({"CLICKCAST_JOBS_IMAGE": team.jobs, "CLICKCAST_SERVING_IMAGE": team.serving})
+    assert config.images == team
+    assert OperatorConfig.from_env({**config.to_env(), "POD_NAME": config.identity}) == config
+    assert OperatorConfig.from_env({"CLICKCAST_JOBS_IMAGE": ""}).jobs_image == released.jobs, "empty: unset"
+
+
+def test_the_command_hands_its_images_to_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    for key in OperatorConfig().to_env():
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(kopf, "run", lambda **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("CLICKCAST_SERVING_IMAGE", "registry.example.com/team/serving:1.2")
+    args = ["operator", "-n", "ads", "--log-format", "plain", "--jobs-image", "registry.example.com/team/jobs:1.2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen["memo"].config.images == Images.of("registry.example.com/team", "1.2")
+    assert os.environ["CLICKCAST_JOBS_IMAGE"] == "registry.example.com/team/jobs:1.2", "kopf's process reads it back"
