@@ -205,7 +205,8 @@ def test_pods_use_only_what_the_clickmodel_names_and_go_with_it(
     assert (security["runAsNonRoot"], security["readOnlyRootFilesystem"], security["allowPrivilegeEscalation"]) == (
         True, True, False)  # fmt: skip
 
-    # Deleting the ClickModel takes its Job and ConfigMap with it (owner references; no finalizer to wait on).
+    # Deleting the ClickModel takes its Job with it (owner references; no finalizer to wait on); a Job run has no
+    # ConfigMap (it carries its manifest in its pod template), and none is left behind.
     model = clickmodel(kube, namespace, "offers")
     assert not model["metadata"].get("finalizers")
     kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "offers")

@@ -24,11 +24,13 @@ class OperatorConfig:
     """This replica's name in Events (the pod name in a cluster)."""
     git_cache: str = "/tmp/clickcast/git"
     """Where clones of GitOps repositories are kept (an emptyDir in the operator's pod)."""
+    error_limit: int = 3
+    """Failed reconciliations of one ClickModel in a row before it says so (ReconcileError=True and an Event)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
         """CLICKCAST_NAMESPACES (comma-separated), CLICKCAST_JOBS_DIR, CLICKCAST_WORKERS, CLICKCAST_METRICS_PORT
-        ("off" disables), CLICKCAST_GIT_CACHE, POD_NAME."""
+        ("off" disables), CLICKCAST_GIT_CACHE, CLICKCAST_ERROR_LIMIT, POD_NAME."""
         env = os.environ if env is None else env
         port = env.get("CLICKCAST_METRICS_PORT", "8000")
         return cls(
@@ -38,6 +40,7 @@ class OperatorConfig:
             metrics_port=None if port == "off" else int(port),
             identity=env.get("POD_NAME") or socket.gethostname(),
             git_cache=env.get("CLICKCAST_GIT_CACHE", "/tmp/clickcast/git"),
+            error_limit=max(1, int(env.get("CLICKCAST_ERROR_LIMIT", "3"))),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -48,4 +51,5 @@ class OperatorConfig:
             "CLICKCAST_WORKERS": str(self.workers),
             "CLICKCAST_METRICS_PORT": "off" if self.metrics_port is None else str(self.metrics_port),
             "CLICKCAST_GIT_CACHE": self.git_cache,
+            "CLICKCAST_ERROR_LIMIT": str(self.error_limit),
         }
