@@ -39,6 +39,15 @@ def operator(
         str | None,
         typer.Option(envvar="CLICKCAST_GIT_CACHE", help="Where GitOps clones are kept (a writable emptyDir in a pod)."),
     ] = None,
+    error_limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1000,
+            envvar="CLICKCAST_ERROR_LIMIT",
+            help="Failed reconciliations of a ClickModel in a row before ReconcileError=True and an Event.",
+        ),
+    ] = 3,
     log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -56,6 +65,7 @@ def operator(
         workers=workers,
         metrics_port=metrics_port or None,
         jobs_dir=jobs_dir,
+        error_limit=error_limit,
     )
     if git_cache:
         config = dataclasses.replace(config, git_cache=git_cache)
