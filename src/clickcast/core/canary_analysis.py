@@ -42,12 +42,18 @@ def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, sta
         return
     run, report, run_name = ctx.observed.evaluation, ctx.observed.evaluated, state.job_name
     start = StartEvaluation(run_name, state.evidence_through, compare)
-    if run is not None and run.state is RunState.SUCCEEDED and report is not None:
+    interval = parse_duration(ctx.spec.canary.interval)
+    asked = (state.last_analysis_at or state.started_at or ctx.now) + interval  # when this look's run was asked for
+    succeeded = run is not None and run.state is RunState.SUCCEEDED
+    if succeeded and report is not None:
         _apply(ctx, d, state, report, paired)
     elif run is not None and run.state is RunState.FAILED:
         _errored(ctx, d, state, f"{run_name}: {run.message or 'the evaluation run failed'}")
-    elif run is not None and run.state is RunState.SUCCEEDED and ctx.observed.store_error is not None:
+    elif succeeded and ctx.observed.store_error is not None:
         _errored(ctx, d, state, f"{run_name}: its report cannot be read: {ctx.observed.store_error}")
+    elif succeeded and ctx.now >= asked + interval:
+        # A report written where the operator does not look (spec.store.url changed under the run): not awaited.
+        _errored(ctx, d, state, f"{run_name}: succeeded, but no report in the store an interval later")
     else:
         if (run is None or run.state is RunState.MISSING) and not ctx.spec.suspend:
             d.act(start)  # created again if it vanished (deterministic name, same window)

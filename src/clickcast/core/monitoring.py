@@ -45,10 +45,14 @@ def monitor(ctx: Context, d: Draft) -> None:
         return
     run, report, run_name = ctx.observed.evaluation, ctx.observed.evaluated, m.job_name
     error = None
+    unreported = run is not None and run.state is RunState.SUCCEEDED and report is None
+    asked = (m.last_evaluated_at or d.status.phase_since or ctx.now) + interval  # when this run was asked for
     if run is not None and run.state is RunState.FAILED:
         error = run.message or "the run failed"
-    elif run is not None and run.state is RunState.SUCCEEDED and ctx.observed.store_error is not None:
+    elif unreported and ctx.observed.store_error is not None:
         error = f"its report cannot be read: {ctx.observed.store_error}"
+    elif unreported and ctx.now >= asked + interval:
+        error = "succeeded, but no report in the store an interval later"
     if run is not None and run.state is RunState.SUCCEEDED and report is not None:
         m.failures = 0
         _take_in(ctx, d, m, stable, report)

@@ -95,7 +95,11 @@ class Reconciler:
         message = "; ".join(str(e) for e in field_errors(exc))
         plan = invalid_spec(status, f"the spec cannot be used: {message}", generation=_generation(obj),
                             now=self.clock())  # fmt: skip
-        await self._record(KubeRecorder(self.kube, obj, self.config.identity), key[1], status, plan)
+        recorder = KubeRecorder(self.kube, obj, self.config.identity)
+        await self._record(recorder, key[1], status, plan)
+        # A reconciliation that went through (the spec is what is wrong, and Ready says so): no ReconcileError.
+        await self._record(recorder, key[1], plan.status, reconciled(plan.status, generation=_generation(obj),
+                                                                     now=self.clock()))  # fmt: skip
 
 
 def _generation(obj: Doc) -> int:

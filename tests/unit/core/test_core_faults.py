@@ -161,6 +161,27 @@ def test_consecutive_error_limit_is_validated() -> None:
     assert spec().promotion.timeout == "24h"
 
 
+def test_a_run_that_succeeded_without_a_report_is_awaited_an_interval_then_an_error() -> None:
+    """A report written where the operator does not look (the store URL changed under the run) is not awaited
+    forever: one interval after the look's run was asked for, it is an error like a failed run."""
+    s = spec(**SHADOW)
+    status = running(job_name=canary_run_name(NAME, V2, 1))  # asked for at NOW + INTERVAL
+    silent = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED))
+    waiting = decide(NAME, s, status, silent, NOW + 2 * INTERVAL - timedelta(seconds=1))
+    assert waiting.status.canary == status.canary and waiting.events == ()
+    late = decide(NAME, s, status, silent, NOW + 2 * INTERVAL)
+    c = late.status.canary
+    assert c is not None and c.consecutive_errors == 1 and "no report in the store" in (c.last_error or "")
+    serving = serving_status(monitoring=MonitoringStatus(evaluations=2, job_name=quality_run_name(NAME, 3),
+                                                         last_evaluated_at=NOW))  # fmt: skip
+    quiet = Observed(rollouts={Role.STABLE: complete(pin(V1))}, evaluation=RunObservation(RunState.SUCCEEDED))
+    hour = timedelta(hours=1)  # the default monitoring.interval
+    assert decide(NAME, spec(), serving, quiet, NOW + 2 * hour - timedelta(seconds=1)).events == ()
+    gave_up = decide(NAME, spec(), serving, quiet, NOW + 2 * hour)
+    assert gave_up.status.monitoring is not None and gave_up.status.monitoring.failures == 1
+    assert reasons(gave_up) == [EventReason.QUALITY_EVALUATION_FAILED]
+
+
 # 3. The store refusing a read is a condition and an evaluation error, not a failed reconciliation.
 
 
