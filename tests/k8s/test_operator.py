@@ -331,6 +331,7 @@ def test_a_reconciliation_that_keeps_failing_says_so_on_the_clickmodel_and_clear
         assert "HTTP response" not in c["message"]  # the client's text carries headers and body: left out
         warned = events_once(kube, namespace, "offers", "ReconcileError")
         assert [t for t, r, _ in warned if r == "ReconcileError"] == ["Warning"]  # one Event, not one per retry
+        time.sleep(10)  # the fault lasts: retries keep to the backoff (counted below)
         client.RbacAuthorizationV1Api(kube.api).replace_namespaced_role("clickcast-operator", namespace, role)
         recovered = wait_for("ReconcileError=False", lambda: reconcile_error("False"), timeout=120)
     finally:
@@ -340,6 +341,8 @@ def test_a_reconciliation_that_keeps_failing_says_so_on_the_clickmodel_and_clear
     assert [j.metadata.name for j in kube.batch.list_namespaced_job(namespace).items] == [
         recovered["status"]["training"]["jobName"]]  # fmt: skip
     assert "could not report the failure" not in op.logs()
+    # The backoff held: writing the condition (which wakes the ClickModel's watch) happened once, not per retry.
+    assert op.logs().count("reconcile failed (attempt") <= 8, op.logs().count("reconcile failed (attempt")
 
 
 SPARK_APP_CRD = {

@@ -54,10 +54,14 @@ def reconcile_failed(
 ) -> Plan:
     """The status after the `streak`-th failed reconciliation in a row: from the `limit`-th on, ReconcileError=True.
 
-    The condition turns True (or changes reason) with one warning Event; before `limit` nothing changes.
+    The condition turns True (or changes reason) with one warning Event; before `limit`, and while it already
+    says True for the same reason, nothing changes: every status write wakes the ClickModel's watch, so
+    rewriting it on each failure would retry at once, not after the backoff.
     """
     d = Draft(status.model_copy(deep=True), generation, now)
-    if streak < max(1, limit):
+    old = condition(d.status.conditions, ConditionType.RECONCILE_ERROR)
+    said = old is not None and old.status is ConditionStatus.TRUE and old.reason == failure.reason
+    if streak < max(1, limit) or said:
         return d.plan()
     message = f"{streak} reconciliations in a row failed, retried with backoff; the last: {failure.message}"
     if d.condition(ConditionType.RECONCILE_ERROR, True, failure.reason, message):
