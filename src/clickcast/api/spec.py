@@ -428,6 +428,10 @@ class Canary(ApiModel):
     """A canary without a verdict by then is rolled back."""
     failure_limit: Annotated[int, Field(ge=0, le=10)] = 0
     """Failed analyses (guardrail breaches) tolerated before rolling back."""
+    consecutive_error_limit: Annotated[int, Field(ge=0, le=100)] = 3
+    """Evaluation runs in a row that may end in an error (the run failed, or the store refused its report) before
+    the canary is rolled back (`CanaryErrored`); a look that succeeds resets the count. An error is evidence neither
+    way: each one is retried at the next interval under a new run name. 0: the first error rolls back."""
     max_error_rate: Fraction = 0.01
     """Guardrail: the candidate's share of requests answered with a server error (5xx), from its own metrics."""
     max_p99_latency_seconds: Annotated[float, Field(gt=0)] = 0.5
@@ -501,6 +505,11 @@ class Promotion(ApiModel):
     """In manual mode, the candidate version the user approves for promotion."""
     gitops: GitOps | None = None
     """Record each promotion in Git. Unset: promotions are recorded in status only."""
+    timeout: Duration = "24h"
+    """With `gitops`: how long Promoting waits, from the promotion's decision, for Git to record it (a push that
+    keeps failing; in branch mode, a review branch nobody merges). Then the candidate is not promoted
+    (`Promoted=False`, `PromotionTimedOut`), the canary is retired and stable, never touched, keeps serving. The
+    stable rollout that follows a recorded promotion is bounded by `serving.readyTimeout`."""
 
     @model_validator(mode="after")
     def _approval_only_manual(self) -> Self:

@@ -56,6 +56,10 @@ class ConditionType(StrEnum):
     """The latest candidate was promoted (False after a rollback)."""
     HEALTHY = "Healthy"
     """The stable version's quality on real clicks is within limits."""
+    STORE_READABLE = "StoreReadable"
+    """The model store answers the operator's reads (False: it refused one, e.g. no credentials or access denied)."""
+    RECONCILE_ERROR = "ReconcileError"
+    """True: the last reconciliations failed in a row (reason: the error's type); they are retried with backoff."""
 
 
 class Condition(ApiModel):
@@ -193,6 +197,8 @@ class Verdict(StrEnum):
     """The candidate is worse than stable at the configured confidence."""
     INCONCLUSIVE = "Inconclusive"
     """The time ran out without a decision."""
+    ERROR = "Error"
+    """More evaluation runs in a row ended in an error than `spec.canary.consecutiveErrorLimit` allows."""
 
 
 class CanarySums(ApiModel):
@@ -290,7 +296,11 @@ class CanaryStatus(ApiModel):
     p_value: float | None = None
     """Unused; kept so that existing objects stay valid."""
     failed_checks: Annotated[int, Field(ge=0)] = 0
-    """Failed analyses (guardrail breaches or failed evaluation runs) so far."""
+    """Failed analyses (guardrail breaches) so far."""
+    consecutive_errors: Annotated[int, Field(ge=0)] = 0
+    """Evaluation runs in a row that ended in an error (reset by a look that succeeded); names the next attempt."""
+    last_error: Annotated[str, Field(max_length=1000)] | None = None
+    """The error of the last of those runs."""
     verdict: Verdict = Verdict.RUNNING
     """Current verdict."""
     looks: Annotated[list[CanaryLook], Field(max_length=100)] = Field(default_factory=list)
@@ -359,6 +369,8 @@ class MonitoringStatus(ApiModel):
     """Quality evaluations run so far (names the next evaluation run)."""
     job_name: str | None = None
     """The evaluation run in progress (None between evaluations)."""
+    failures: Annotated[int, Field(ge=0)] = 0
+    """Evaluation runs in a row that ended in an error (reset by one that succeeded); names the next attempt."""
     evaluated_through: date | None = None
     """The last offer-day measured (the next evaluation adds only later days)."""
     reference_deviance: float | None = None
@@ -444,6 +456,6 @@ class ClickModelStatus(ApiModel):
     monitoring: MonitoringStatus | None = None
     """Quality tracking."""
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(default_factory=list)
-    """Conditions (Ready, Trained, Validated, Promoted, Healthy)."""
+    """Conditions (Ready, Trained, Validated, Promoted, Healthy, StoreReadable, ReconcileError)."""
     history: Annotated[list[HistoryEntry], Field(max_length=50)] = Field(default_factory=list)
     """Latest release decisions, newest first."""

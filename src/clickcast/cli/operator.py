@@ -55,6 +55,15 @@ def operator(
             "(default ghcr.io/clickcast/serving:<version>).",
         ),
     ] = None,
+    error_limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1000,
+            envvar="CLICKCAST_ERROR_LIMIT",
+            help="Failed reconciliations of a ClickModel in a row before ReconcileError=True and an Event.",
+        ),
+    ] = 3,
     log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -72,6 +81,7 @@ def operator(
         workers=workers,
         metrics_port=metrics_port or None,
         jobs_dir=jobs_dir,
+        error_limit=error_limit,
     )
     if git_cache:
         config = dataclasses.replace(config, git_cache=git_cache)

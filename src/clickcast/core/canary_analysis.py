@@ -30,32 +30,56 @@ def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, sta
     if state.verdict is not Verdict.RUNNING:
         return
     paired = ctx.traffic.paired
-    run_name = canary_run_name(ctx.name, c.version, state.analyses + 1)
-    start = StartEvaluation(run_name, state.evidence_through, Comparison(stable_version, c.version, paired))
+    compare = Comparison(stable_version, c.version, paired)
     if state.job_name is None:
         due = (state.last_analysis_at or state.started_at or ctx.now) + parse_duration(ctx.spec.canary.interval)
         if ctx.now < due:
             d.wake(due - ctx.now)
         elif not ctx.spec.suspend:
-            state.job_name = run_name
-            d.act(start)
+            state.job_name = canary_run_name(ctx.name, c.version, state.analyses + 1, state.consecutive_errors)
+            d.act(StartEvaluation(state.job_name, state.evidence_through, compare))
             d.wake(POLL)
         return
-    run, report = ctx.observed.evaluation, ctx.observed.evaluated
-    if run is not None and run.state is RunState.SUCCEEDED and report is not None:
+    run, report, run_name = ctx.observed.evaluation, ctx.observed.evaluated, state.job_name
+    start = StartEvaluation(run_name, state.evidence_through, compare)
+    interval = parse_duration(ctx.spec.canary.interval)
+    asked = (state.last_analysis_at or state.started_at or ctx.now) + interval  # when this look's run was asked for
+    succeeded = run is not None and run.state is RunState.SUCCEEDED
+    if succeeded and report is not None:
         _apply(ctx, d, state, report, paired)
     elif run is not None and run.state is RunState.FAILED:
-        # An error is not evidence either way: say so, and look again next interval.
-        state.job_name, state.last_analysis_at = None, ctx.now
-        d.event(EventReason.ANALYSIS_FAILED, f"{run_name}: {run.message or 'the evaluation run failed'}", warning=True)
-        d.wake(parse_duration(ctx.spec.canary.interval))
+        _errored(ctx, d, state, f"{run_name}: {run.message or 'the evaluation run failed'}")
+    elif succeeded and ctx.observed.store_error is not None:
+        _errored(ctx, d, state, f"{run_name}: its report cannot be read: {ctx.observed.store_error}")
+    elif succeeded and ctx.now >= asked + interval:
+        # A report written where the operator does not look (spec.store.url changed under the run): not awaited.
+        _errored(ctx, d, state, f"{run_name}: succeeded, but no report in the store an interval later")
     else:
         if (run is None or run.state is RunState.MISSING) and not ctx.spec.suspend:
             d.act(start)  # created again if it vanished (deterministic name, same window)
         d.wake(POLL)
 
 
+def _errored(ctx: Context, d: Draft, state: CanaryStatus, message: str) -> None:
+    """The look's run ended in an error (Argo Rollouts' Error outcome): evidence neither way, but counted.
+
+    The next attempt comes at the next interval under a new name; more errors in a row than
+    `consecutiveErrorLimit` end the canary (verdict Error: the caller rolls back).
+    """
+    state.job_name, state.last_analysis_at = None, ctx.now
+    state.consecutive_errors += 1
+    state.last_error = message[:1000]
+    limit = ctx.spec.canary.consecutive_error_limit
+    if state.consecutive_errors > limit:
+        state.verdict = Verdict.ERROR
+        return
+    d.event(EventReason.ANALYSIS_FAILED, f"{message} (error {state.consecutive_errors} in a row; the canary is "
+            f"rolled back after {limit + 1})", warning=True)  # fmt: skip
+    d.wake(parse_duration(ctx.spec.canary.interval))
+
+
 def _apply(ctx: Context, d: Draft, state: CanaryStatus, report: EvaluationReport, paired: bool) -> None:
+    state.consecutive_errors, state.last_error = 0, None
     new = report.comparison.sums if report.comparison is not None else CanarySums()
     state.sums = add(state.sums, new)
     state.evidence_through = report.through or state.evidence_through

@@ -17,6 +17,7 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, ConditionType, Phase
 from clickcast.core import monitoring, release, training
+from clickcast.core.conditions import condition
 from clickcast.core.draft import Context, Draft
 from clickcast.core.events import EventReason
 from clickcast.core.observed import Observed
@@ -56,6 +57,7 @@ def decide(
     else:
         raise AssertionError(f"phase functions did not settle: {d.status.phase}")  # a bug, not a state
     _ready(ctx, d)
+    _store_readable(ctx, d)
     d.status.observed_generation = observed.generation
     if d.status.phase is not status.phase or d.status.phase_since is None:
         d.status.phase_since = now
@@ -150,6 +152,21 @@ def _ready(ctx: Context, d: Draft) -> None:
             d.condition(ConditionType.READY, True, "Serving", message)
         else:
             d.condition(ConditionType.READY, False, "StableNotReady", f"{stable.version} has no ready replica")
+
+
+def _store_readable(ctx: Context, d: Draft) -> None:
+    """The StoreReadable condition: False while the store refuses a read the lifecycle waits on (once an Event).
+
+    It appears with the first refusal; a snapshot without one sets it True again.
+    """
+    error = ctx.observed.store_error
+    if error is not None:
+        if d.condition(ConditionType.STORE_READABLE, False, "StoreRefused", error):
+            d.event(EventReason.STORE_REFUSED, f"the model store refused a read: {error}", warning=True)
+    elif condition(d.status.conditions, ConditionType.STORE_READABLE) is not None and d.condition(
+        ConditionType.STORE_READABLE, True, "StoreReadable", "the model store answers"
+    ):
+        d.event(EventReason.STORE_READABLE, "the model store answers again")
 
 
 PHASES: dict[Phase, PhaseFunction] = {

@@ -35,6 +35,7 @@ class EventReason(StrEnum):
     PROMOTION_RECORDED = "PromotionRecorded"
     AWAITING_MERGE = "AwaitingMerge"
     GITOPS_FAILED = "GitOpsFailed"
+    PROMOTION_TIMED_OUT = "PromotionTimedOut"
     PROMOTED = "Promoted"
     ROLLED_BACK = "RolledBack"
     # Batch scoring
@@ -46,6 +47,11 @@ class EventReason(StrEnum):
     QUALITY_EROSION = "QualityErosion"
     QUALITY_RECOVERED = "QualityRecovered"
     QUALITY_EVALUATION_FAILED = "QualityEvaluationFailed"
+    # Faults of the world around the model (not of a run)
+    STORE_REFUSED = "StoreRefused"
+    STORE_READABLE = "StoreReadable"
+    RECONCILE_ERROR = "ReconcileError"
+    RECONCILED = "Reconciled"
 
 
 DEGRADED_REASON = {QualityState.DROP: EventReason.QUALITY_DROP, QualityState.EROSION: EventReason.QUALITY_EROSION}

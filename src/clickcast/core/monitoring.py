@@ -33,7 +33,7 @@ def monitor(ctx: Context, d: Draft) -> None:
         return
     m = d.status.monitoring = d.status.monitoring or MonitoringStatus()
     interval = parse_duration(spec.monitoring.interval)
-    run_name = quality_run_name(ctx.name, m.evaluations + 1)
+    run_name = quality_run_name(ctx.name, m.evaluations + 1, m.failures)
     if m.job_name is None:
         due = (m.last_evaluated_at or d.status.phase_since or ctx.now) + interval
         if ctx.now < due:
@@ -43,13 +43,24 @@ def monitor(ctx: Context, d: Draft) -> None:
         d.act(StartEvaluation(run_name, m.evaluated_through))
         d.wake(POLL)
         return
-    run, report = ctx.observed.evaluation, ctx.observed.evaluated
+    run, report, run_name = ctx.observed.evaluation, ctx.observed.evaluated, m.job_name
+    error = None
+    unreported = run is not None and run.state is RunState.SUCCEEDED and report is None
+    asked = (m.last_evaluated_at or d.status.phase_since or ctx.now) + interval  # when this run was asked for
+    if run is not None and run.state is RunState.FAILED:
+        error = run.message or "the run failed"
+    elif unreported and ctx.observed.store_error is not None:
+        error = f"its report cannot be read: {ctx.observed.store_error}"
+    elif unreported and ctx.now >= asked + interval:
+        error = "succeeded, but no report in the store an interval later"
     if run is not None and run.state is RunState.SUCCEEDED and report is not None:
+        m.failures = 0
         _take_in(ctx, d, m, stable, report)
         d.wake(interval)
-    elif run is not None and run.state is RunState.FAILED:
-        m.job_name, m.last_evaluated_at = None, ctx.now
-        d.event(EventReason.QUALITY_EVALUATION_FAILED, f"{run_name}: {run.message or 'the run failed'}", warning=True)
+    elif error is not None:
+        # Measured nothing: say so and try again next interval, under a new name (the old one is the failed run).
+        m.job_name, m.last_evaluated_at, m.failures = None, ctx.now, m.failures + 1
+        d.event(EventReason.QUALITY_EVALUATION_FAILED, f"{run_name}: {error} ({m.failures} in a row)", warning=True)
         d.wake(interval)
     else:
         if run is None or run.state is RunState.MISSING:

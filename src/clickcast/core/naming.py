@@ -31,11 +31,16 @@ def scoring_run_name(model: str, version: str) -> str:
     return child_name(model, "score", version)
 
 
-def canary_run_name(model: str, version: str, look: int) -> str:
-    """The evaluation run of a canary's `look`-th analysis."""
-    return child_name(model, "canary", version, str(look))
+def _attempt(attempt: int) -> tuple[str, ...]:
+    # A retry after an error gets a name of its own: the same name would adopt the failed run again.
+    return (f"r{attempt}",) if attempt else ()
 
 
-def quality_run_name(model: str, evaluation: int) -> str:
-    """The `evaluation`-th evaluation run of the stable version's quality."""
-    return child_name(model, "quality", str(evaluation))
+def canary_run_name(model: str, version: str, look: int, attempt: int = 0) -> str:
+    """The evaluation run of a canary's `look`-th analysis (`attempt`: errors before it in a row)."""
+    return child_name(model, "canary", version, str(look), *_attempt(attempt))
+
+
+def quality_run_name(model: str, evaluation: int, attempt: int = 0) -> str:
+    """The `evaluation`-th evaluation run of the stable version's quality (`attempt`: errors before it in a row)."""
+    return child_name(model, "quality", str(evaluation), *_attempt(attempt))

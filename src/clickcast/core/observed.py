@@ -118,5 +118,8 @@ class Observed:
     """With spec.canary.gateway: the canary's weight in the model's HTTPRoute (None: no HTTPRoute)."""
     rollouts: Mapping[Role, Rollout] = field(default_factory=dict)
     """Serving workloads by role; a role without one is absent."""
+    store_error: str | None = None
+    """Why the model store refused a read this snapshot needed (no credentials, access denied): not the same as
+    "not written yet". The core says so in the StoreReadable condition and counts it as an evaluation error."""
     blocker: str | None = None
     """Why the spec cannot run here although the API server accepted it (e.g. no filesystem for a URL scheme)."""

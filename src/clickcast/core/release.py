@@ -152,13 +152,8 @@ def canary(ctx: Context, d: Draft) -> None:
         elif not ctx.spec.suspend:
             start_promotion(ctx, d, f"{c.version} passed its canary")
         return
-    if state.verdict is Verdict.FAIL:
-        look = state.looks[-1] if state.looks else None
-        why = look.message if look is not None and look.message else "worse than stable on real clicks"
-        rollback(ctx, d, "CanaryFailed", f"{c.version} failed its canary against {stable.version}: {why}")
-        return
-    if state.verdict is Verdict.INCONCLUSIVE:
-        rollback(ctx, d, "CanaryInconclusive", f"no verdict after {state.analyses} looks")
+    if state.verdict is not Verdict.RUNNING:
+        _verdict_rollback(ctx, d, c, state, stable.version)
         return
     left = max_duration_left(ctx, state)
     if left <= timedelta(0) and d.status.phase is Phase.CANARY:
@@ -166,6 +161,20 @@ def canary(ctx: Context, d: Draft) -> None:
         rollback(ctx, d, "CanaryInconclusive", f"no verdict within maxDuration {ctx.spec.canary.max_duration}")
         return
     d.wake(min(left, parse_duration(ctx.spec.canary.interval)) if left > timedelta(0) else POLL)
+
+
+def _verdict_rollback(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, stable: str) -> None:
+    """Fail, Inconclusive or Error: roll back, saying why."""
+    if state.verdict is Verdict.FAIL:
+        look = state.looks[-1] if state.looks else None
+        why = look.message if look is not None and look.message else "worse than stable on real clicks"
+        rollback(ctx, d, "CanaryFailed", f"{c.version} failed its canary against {stable}: {why}")
+    elif state.verdict is Verdict.INCONCLUSIVE:
+        rollback(ctx, d, "CanaryInconclusive", f"no verdict after {state.analyses} looks")
+    else:
+        limit = ctx.spec.canary.consecutive_error_limit
+        rollback(ctx, d, "CanaryErrored", f"{state.consecutive_errors} evaluation runs in a row ended in an error "
+                 f"(consecutiveErrorLimit {limit}); the last: {state.last_error}")  # fmt: skip
 
 
 def _route(ctx: Context, d: Draft, weight: int) -> None:
@@ -183,7 +192,9 @@ def _stable_beside_canary(ctx: Context, d: Draft) -> None:
         d.act(beside)
 
 
-def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
+def rollback(
+    ctx: Context, d: Draft, reason: str, message: str, *, event: EventReason = EventReason.ROLLED_BACK
+) -> None:
     """Remove the candidate; the stable version was never touched."""
     c, stable = d.status.candidate, d.status.stable
     assert c is not None
@@ -193,7 +204,7 @@ def rollback(ctx: Context, d: Draft, reason: str, message: str) -> None:
     d.record(HistoryEntry(version=c.version, decision=ReleaseOutcome.ROLLED_BACK, reason=reason,
                           message=message, time=ctx.now, metrics=c.metrics, canary=_ended_canary(d)))  # fmt: skip
     keeps = f"; stable {stable.version} keeps serving" if stable is not None else ""
-    d.event(EventReason.ROLLED_BACK, f"{c.version} rolled back: {message}{keeps}", warning=True)
+    d.event(event, f"{c.version} rolled back: {message}{keeps}", warning=True)
     d.status.candidate = None
     d.status.canary = None
     d.to(_idle_phase(d))
@@ -233,6 +244,11 @@ def _record_in_git(ctx: Context, d: Draft, c: CandidateStatus) -> bool:
             f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}",
         )
         return True
+    # Checked whatever Git answered (an error, an unmerged branch, nothing yet): nothing waits forever.
+    left = (c.promotion_decided_at or ctx.now) + parse_duration(ctx.spec.promotion.timeout) - ctx.now
+    if left <= timedelta(0):
+        _promotion_timed_out(ctx, d, c)
+        return False
     if git is not None and git.error:
         if d.condition(ConditionType.PROMOTED, False, "GitOpsFailed", f"{c.version}: {git.error}"):
             d.event(
@@ -247,8 +263,22 @@ def _record_in_git(ctx: Context, d: Draft, c: CandidateStatus) -> bool:
     if not ctx.spec.suspend:
         d.act(RecordPromotion(c.model_copy(deep=True), d.status.stable, d.status.canary,
                               _promotion_reason(ctx, d.status.stable), c.promotion_decided_at or ctx.now))  # fmt: skip
-    d.wake(POLL)
+    d.wake(min(POLL, left))
     return False
+
+
+def _promotion_timed_out(ctx: Context, d: Draft, c: CandidateStatus) -> None:
+    """Git did not record the promotion in time: the candidate is not promoted; stable never moved."""
+    git, gitops = ctx.observed.git, ctx.spec.promotion.gitops
+    assert gitops is not None
+    if git is not None and git.error:
+        why = f"the last attempt failed: {git.error}"
+    elif git is not None and git.commit is not None:
+        why = f"review branch {git.branch} was not merged into {gitops.branch}"
+    else:
+        why = "Git did not answer"
+    message = f"not recorded in Git within promotion.timeout {ctx.spec.promotion.timeout}: {why}"
+    rollback(ctx, d, "PromotionTimedOut", message, event=EventReason.PROMOTION_TIMED_OUT)
 
 
 def promoting(ctx: Context, d: Draft) -> None:
@@ -317,6 +347,7 @@ def new_stable(d: Draft, version: str) -> None:
         d.status.monitoring = MonitoringStatus(
             evaluations=m.evaluations,
             job_name=m.job_name,
+            failures=m.failures,
             evaluated_through=m.evaluated_through,
             last_evaluated_at=m.last_evaluated_at,
             daily=m.daily,

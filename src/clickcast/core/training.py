@@ -159,7 +159,9 @@ def training(ctx: Context, d: Draft) -> None:
         d.to(Phase.VALIDATING)
         return
     run = ctx.observed.training or RunObservation(RunState.MISSING)
-    if run.state is RunState.SUCCEEDED:
+    if run.state is RunState.SUCCEEDED and ctx.observed.store_error is not None:
+        d.wake(POLL)  # published, perhaps, but the store refused to say: StoreReadable tells why; not a failure
+    elif run.state is RunState.SUCCEEDED:
         _failed(ctx, d, f"run {t.job_name} succeeded but {t.version} is not in the store")
     elif run.state is RunState.FAILED:
         _failed(ctx, d, run.message or f"run {t.job_name} failed")

@@ -1,12 +1,14 @@
 """Kubernetes objects of a training, scoring or evaluation run: pure builders, for the operator.
 
-A run is a `batch/v1` Job (spark-submit in client mode in the jobs image) or, with
-`spec.training.backend: sparkApplication`, a Spark Operator `SparkApplication`; its ClickModel manifest
-travels in a ConfigMap of the same name. The pods use exactly what the ClickModel names and nothing else:
-its ServiceAccount (`spec.training.serviceAccountName`, else the namespace's default with no token unless
-Spark must talk to the API server) and its storage Secret (`spec.data.storageOptionsSecret`). They run
-non-root, with a read-only root filesystem, no privilege escalation and no capabilities; Spark's scratch
-space is an emptyDir.
+A run is a `batch/v1` Job (spark-submit in client mode in the jobs image) or, with `spec.training.backend:
+sparkApplication`, a Spark Operator `SparkApplication`. A Job carries its ClickModel manifest itself, in an
+annotation of its pod template that a downward API volume turns into the file the run reads, so nothing
+outlives it: a finished Job goes after `ttlSecondsAfterFinished`, its pods with it. A SparkApplication reads
+it from a ConfigMap of the same name. The pods use exactly what the ClickModel names and nothing else: its
+ServiceAccount (`spec.training.serviceAccountName`, else the namespace's default with no token unless Spark
+must talk to the API server) and its storage Secret (`spec.data.storageOptionsSecret`). They run non-root,
+with a read-only root filesystem, no privilege escalation and no capabilities; Spark's scratch space is an
+emptyDir.
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ SPARK_VERSION = "4.3.0"
 """The Spark of the jobs image (pyspark in uv.lock); the Spark Operator picks its submission client by it."""
 
 Doc = dict[str, Any]
+MODEL_ANNOTATION = "clickcast.io/clickmodel"
+"""The pod template's annotation holding the ClickModel manifest the run reads (`--model-file`)."""
 EVALUATION_TTL = 24 * 3600
+"""Finished evaluation Jobs go after a day: one per canary look and per monitoring interval."""
+RUN_TTL = 7 * 24 * 3600
+"""Finished training and scoring Jobs (and SparkApplications) go after a week: time to read a failure's logs."""
 
 
 def labels(model: str, version: str, run: str) -> dict[str, str]:
@@ -52,16 +59,21 @@ def _meta(name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[Do
     return {"name": name, "namespace": namespace, "labels": dict(lbls), "ownerReferences": list(owner)}
 
 
+def model_document(model: str, spec: ClickModelSpec) -> str:
+    """The ClickModel manifest a run reads (`--model-file`), frozen at the time the run was decided."""
+    doc = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": model}, "spec": spec.to_wire()}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
 def model_config_map(
     *, name: str, namespace: str, model: str, version: str, run: str, spec: ClickModelSpec, owner: Sequence[Doc]
 ) -> Doc:
-    """The ClickModel manifest the run reads (`--model-file`), frozen at the time the run was decided."""
-    doc = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": model}, "spec": spec.to_wire()}
+    """A SparkApplication's ClickModel manifest (the Spark Operator mounts volumes by name)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(name, namespace, labels(model, version, run), owner),
-        "data": {MODEL_FILE: yaml.safe_dump(doc, sort_keys=False)},
+        "data": {MODEL_FILE: model_document(model, spec)},
     }
 
 
@@ -82,7 +94,7 @@ def _local_spark_conf() -> dict[str, str]:
     return {"spark.local.dir": SCRATCH, "spark.driver.extraJavaOptions": tmp, "spark.executor.extraJavaOptions": tmp}
 
 
-def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
+def _pod_spec(spec: ClickModelSpec, argv: list[str]) -> Doc:
     t = spec.training
     resources = {"cpu": t.driver.cpu, "memory": t.driver.memory}
     container: Doc = {
@@ -104,7 +116,10 @@ def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
         "securityContext": _security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
-    volumes: list[Doc] = [{"name": "clickmodel", "configMap": {"name": name}}, {"name": "scratch", "emptyDir": {}}]
+    # The pod's own annotation as a file: the Job carries its manifest, so there is no ConfigMap to leak.
+    manifest = {"path": MODEL_FILE, "fieldRef": {"fieldPath": f"metadata.annotations['{MODEL_ANNOTATION}']"}}
+    volumes: list[Doc] = [{"name": "clickmodel", "projected": {"sources": [{"downwardAPI": {"items": [manifest]}}]}},
+                          {"name": "scratch", "emptyDir": {}}]  # fmt: skip
     if spec.data.storage_options_secret:
         # The store's credentials as files (clickcast.store.credentials), never as visible env values.
         volumes.append({"name": "storage", "secret": {"secretName": spec.data.storage_options_secret}})
@@ -122,8 +137,9 @@ def _pod_spec(spec: ClickModelSpec, name: str, argv: list[str]) -> Doc:
     return pod
 
 
-def _job(*, name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[Doc], pod: Doc,
-         spec: ClickModelSpec) -> Doc:  # fmt: skip
+def _job(*, name: str, namespace: str, model: str, lbls: Mapping[str, str], owner: Sequence[Doc], pod: Doc,
+         spec: ClickModelSpec, ttl: int) -> Doc:  # fmt: skip
+    template = {"labels": dict(lbls), "annotations": {MODEL_ANNOTATION: model_document(model, spec)}}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -131,18 +147,22 @@ def _job(*, name: str, namespace: str, lbls: Mapping[str, str], owner: Sequence[
         "spec": {
             "backoffLimit": spec.training.backoff_limit,
             "activeDeadlineSeconds": math.ceil(parse_duration(spec.training.timeout).total_seconds()),
-            "template": {"metadata": {"labels": dict(lbls)}, "spec": pod},
+            # What the operator reads of a run is read as soon as it ends (its state; the outcome is in the store),
+            # and a run gone before it was read is created again under the same name (the core asks for it).
+            "ttlSecondsAfterFinished": ttl,
+            "template": {"metadata": template, "spec": pod},
         },
     }
 
 
 def _spark_job(*, name: str, namespace: str, model: str, version: str, spec: ClickModelSpec, owner: Sequence[Doc],
-               run: str, entry: str, args: list[str], jobs_dir: str) -> Doc:  # fmt: skip
+               run: str, entry: str, args: list[str], jobs_dir: str, ttl: int = RUN_TTL) -> Doc:  # fmt: skip
     """A Job running spark-submit of `entry` (a file in jobs/) in client mode, labelled as `run`."""
     argv = spark_submit_argv(spec, f"clickcast-{entry.removesuffix('.py')}-{model}", entry, args, model=model,
                              jobs_dir=jobs_dir, extra_conf=_local_spark_conf())  # fmt: skip
     lbls = labels(model, version, run)
-    return _job(name=name, namespace=namespace, lbls=lbls, owner=owner, pod=_pod_spec(spec, name, argv), spec=spec)
+    return _job(name=name, namespace=namespace, model=model, lbls=lbls, owner=owner, pod=_pod_spec(spec, argv),
+                spec=spec, ttl=ttl)  # fmt: skip
 
 
 def train_args(model: str, version: str, reference: tuple[str, str] | None, model_file: str = "") -> list[str]:
@@ -228,12 +248,11 @@ def evaluation_job(
     With `compare`, it also sums the canary test's statistics of the two versions; `version` labels it.
     """
     args = evaluation_args(spec, predictions, output, after=after, compare=compare)
-    job = _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
-                     run="evaluation", entry="evaluate.py", args=args, jobs_dir=jobs_dir)  # fmt: skip
     # One per look and per monitoring interval: finished ones go after a day (the report stays in the store; a
     # run deleted before the operator saw it finish is recreated with the same name and window, harmlessly).
-    job["spec"]["ttlSecondsAfterFinished"] = EVALUATION_TTL
-    return job
+    return _spark_job(name=name, namespace=namespace, model=model, version=version, spec=spec, owner=owner,
+                      run="evaluation", entry="evaluate.py", args=args, jobs_dir=jobs_dir,
+                      ttl=EVALUATION_TTL)  # fmt: skip
 
 
 def spark_application(
@@ -278,6 +297,7 @@ def spark_application(
             "mainApplicationFile": f"local://{jobs_dir.rstrip('/')}/train.py",
             "arguments": args,
             "sparkVersion": SPARK_VERSION,
+            "timeToLiveSeconds": RUN_TTL,  # the Spark Operator deletes it once it ended (and its pods)
             "sparkConf": {**_local_spark_conf(), **t.spark_conf},
             "restartPolicy": {
                 "type": "OnFailure" if t.backoff_limit else "Never",

@@ -36,10 +36,14 @@ class OperatorConfig:
     def images(self) -> Images:
         return Images(jobs=self.jobs_image, serving=self.serving_image)
 
+    error_limit: int = 3
+    """Failed reconciliations of one ClickModel in a row before it says so (ReconcileError=True and an Event)."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
         """CLICKCAST_NAMESPACES (comma-separated), CLICKCAST_JOBS_DIR, CLICKCAST_WORKERS, CLICKCAST_METRICS_PORT
-        ("off" disables), CLICKCAST_GIT_CACHE, CLICKCAST_JOBS_IMAGE, CLICKCAST_SERVING_IMAGE, POD_NAME."""
+        ("off" disables), CLICKCAST_GIT_CACHE, CLICKCAST_JOBS_IMAGE, CLICKCAST_SERVING_IMAGE, CLICKCAST_ERROR_LIMIT,
+        POD_NAME."""
         env = os.environ if env is None else env
         port = env.get("CLICKCAST_METRICS_PORT", "8000")
         return cls(
@@ -51,6 +55,7 @@ class OperatorConfig:
             git_cache=env.get("CLICKCAST_GIT_CACHE", "/tmp/clickcast/git"),
             jobs_image=env.get("CLICKCAST_JOBS_IMAGE") or _DEFAULT_IMAGES.jobs,
             serving_image=env.get("CLICKCAST_SERVING_IMAGE") or _DEFAULT_IMAGES.serving,
+            error_limit=max(1, int(env.get("CLICKCAST_ERROR_LIMIT", "3"))),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -63,4 +68,5 @@ class OperatorConfig:
             "CLICKCAST_GIT_CACHE": self.git_cache,
             "CLICKCAST_JOBS_IMAGE": self.jobs_image,
             "CLICKCAST_SERVING_IMAGE": self.serving_image,
+            "CLICKCAST_ERROR_LIMIT": str(self.error_limit),
         }

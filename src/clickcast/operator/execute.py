@@ -99,14 +99,14 @@ class KubeExecutor:
         reference = (action.reference.uri, action.reference.manifest_sha256) if action.reference else None
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.version, "spec": spec, "owner": self.owner}  # fmt: skip
-        await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
-        run = backend(spec.training.backend).build(**common, reference=reference, jobs_dir=self.config.jobs_dir)
-        await self._create_or_adopt(run)
+        on = backend(spec.training.backend)
+        if on.needs_config_map:
+            await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
+        await self._create_or_adopt(on.build(**common, reference=reference, jobs_dir=self.config.jobs_dir))
 
     async def _start_scoring(self, name: str, spec: ClickModelSpec, action: StartScoring) -> None:
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.pin.version, "spec": spec, "owner": self.owner}  # fmt: skip
-        await self._create_or_adopt(jobs.model_config_map(**common, run="scoring"))
         await self._create_or_adopt(jobs.scoring_job(**common, model_uri=action.pin.uri,
                                                      manifest_sha256=action.pin.manifest_sha256, output=action.output,
                                                      jobs_dir=self.config.jobs_dir))  # fmt: skip
@@ -115,7 +115,6 @@ class KubeExecutor:
         version = action.compare.candidate if action.compare else "stable"
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": version, "spec": spec, "owner": self.owner}  # fmt: skip
-        await self._create_or_adopt(jobs.model_config_map(**common, run="evaluation"))
         await self._create_or_adopt(jobs.evaluation_job(
             **common, predictions=prediction_log(name, spec), after=action.after, compare=action.compare,
             output=layout.evaluation_dir(spec.store.url, name, action.name), jobs_dir=self.config.jobs_dir,

@@ -18,10 +18,17 @@ log = logging.getLogger("clickcast.operator")
 ERROR_BACKOFF = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
 
 
+OnError = Callable[[Key, Exception, int], Awaitable[None]]
+"""(key, the exception, failures of that key in a row including this one): told after each failed reconciliation."""
+
+
 class WorkQueue:
-    def __init__(self, work: Callable[[Key], Awaitable[float | None]], workers: int) -> None:
+    def __init__(
+        self, work: Callable[[Key], Awaitable[float | None]], workers: int, on_error: OnError | None = None
+    ) -> None:
         self.work = work
         self.workers = workers
+        self.on_error = on_error
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
         self._active: set[Key] = set()
@@ -77,6 +84,16 @@ class WorkQueue:
     def alive(self) -> bool:
         return bool(self._tasks) and not any(t.done() for t in self._tasks)
 
+    async def _report(self, key: Key, exc: Exception, failures: int) -> None:
+        """Tell `on_error`; its own failure (the API server being what fails, say) is logged, never raised."""
+        if self.on_error is None:
+            return
+        try:
+            await self.on_error(key, exc, failures)
+        except Exception as report:  # the loop must go on: the retry is already scheduled
+            log.warning("could not report the failure on the ClickModel: %s: %s", type(report).__name__, report,
+                        extra=log_fields(key, None))  # fmt: skip
+
     async def _worker(self) -> None:
         while True:
             key = await self._queue.get()
@@ -91,13 +108,14 @@ class WorkQueue:
             except Conflict:
                 metrics.RECONCILES.labels("conflict").inc()
                 requeue = 0.0  # someone wrote first: decide again on what they wrote
-            except Exception as exc:  # a transient fault of the API server or the store: back off, retry
+            except Exception as exc:  # a fault of the API server, the store or a bug: back off, retry, and say so
                 n = self._errors[key] = self._errors.get(key, 0) + 1
                 requeue = ERROR_BACKOFF[min(n, len(ERROR_BACKOFF)) - 1]
                 metrics.RECONCILES.labels("error").inc()
                 metrics.ERRORS.labels(type(exc).__name__).inc()
                 log.warning("reconcile failed (attempt %d, retry in %.0fs): %s: %s", n, requeue,
                             type(exc).__name__, exc, extra=log_fields(key, None))  # fmt: skip
+                await self._report(key, exc, n)
             finally:
                 self._active.discard(key)
             if key in self._dirty:

@@ -14,6 +14,8 @@ from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus
 from clickcast.api.validation import field_errors
 from clickcast.core.decide import invalid_spec
+from clickcast.core.faults import Failure, reconcile_failed, reconciled
+from clickcast.core.plan import Plan
 from clickcast.core.ports import step
 from clickcast.operator import metrics
 from clickcast.operator.accounting import Key, account
@@ -33,7 +35,7 @@ class Reconciler:
         self.config = config
         self.gitops = GitOpsBridge(config.git_cache, secret_credentials(kube))
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.queue = WorkQueue(self.reconcile, config.workers)
+        self.queue = WorkQueue(self.reconcile, config.workers, on_error=self.failed)
         self.enqueue, self.forget, self.start, self.stop = (
             self.queue.enqueue, self.queue.forget, self.queue.start, self.queue.stop)  # fmt: skip
 
@@ -55,22 +57,56 @@ class Reconciler:
             await self._invalid(key, obj, status, exc)
             return None
         name = key[1]
+        recorder = KubeRecorder(self.kube, obj, self.config.identity)
         plan = await step(
             name, spec, status, self.clock(),
             observer=KubeObserver(self.kube, obj, self.gitops),
             executor=KubeExecutor(self.kube, obj, self.config, self.gitops),
-            recorder=KubeRecorder(self.kube, obj, self.config.identity),
+            recorder=recorder,
         )  # fmt: skip
         account(key, status, plan, self.clock())
+        await self._record(recorder, name, plan.status, reconciled(plan.status, generation=_generation(obj),
+                                                                   now=self.clock()))  # fmt: skip
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
         return plan.requeue_after.total_seconds() if plan.requeue_after is not None else None
 
+    async def failed(self, key: Key, exc: Exception, failures: int) -> None:
+        """After `error_limit` failures in a row, the ClickModel says so (the queue retries with backoff anyway)."""
+        if failures < self.config.error_limit:
+            return
+        obj = await asyncio.to_thread(self.kube.get_clickmodel, *key)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return
+        status = ClickModelStatus.model_validate(obj.get("status") or {})
+        failure = Failure.of(type(exc).__name__, str(exc), status=_http_status(exc),
+                             http_reason=getattr(exc, "reason", None) if _http_status(exc) else None)  # fmt: skip
+        plan = reconcile_failed(status, failure, streak=failures, limit=self.config.error_limit,
+                                generation=_generation(obj), now=self.clock())  # fmt: skip
+        await self._record(KubeRecorder(self.kube, obj, self.config.identity), key[1], status, plan)
+
+    @staticmethod
+    async def _record(recorder: KubeRecorder, name: str, before: ClickModelStatus, plan: Plan) -> None:
+        if plan.status != before:
+            await recorder.write_status(name, plan.status)
+        for event in plan.events:
+            await recorder.emit(name, event)
+
     async def _invalid(self, key: Key, obj: Doc, status: ClickModelStatus, exc: ValidationError) -> None:
         message = "; ".join(str(e) for e in field_errors(exc))
-        generation = int(obj["metadata"].get("generation") or 0)
-        plan = invalid_spec(status, f"the spec cannot be used: {message}", generation=generation, now=self.clock())
+        plan = invalid_spec(status, f"the spec cannot be used: {message}", generation=_generation(obj),
+                            now=self.clock())  # fmt: skip
         recorder = KubeRecorder(self.kube, obj, self.config.identity)
-        if plan.status != status:
-            await recorder.write_status(key[1], plan.status)
-        for event in plan.events:
-            await recorder.emit(key[1], event)
+        await self._record(recorder, key[1], status, plan)
+        # A reconciliation that went through (the spec is what is wrong, and Ready says so): no ReconcileError.
+        await self._record(recorder, key[1], plan.status, reconciled(plan.status, generation=_generation(obj),
+                                                                     now=self.clock()))  # fmt: skip
+
+
+def _generation(obj: Doc) -> int:
+    return int(obj["metadata"].get("generation") or 0)
+
+
+def _http_status(exc: Exception) -> int | None:
+    """The HTTP status of an API error (the kubernetes client's ApiException), whose text carries the whole body."""
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None

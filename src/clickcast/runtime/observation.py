@@ -18,6 +18,7 @@ from clickcast.api.status import ClickModelStatus
 from clickcast.core.observed import Observed, Rollout, RunObservation, RunState, ServiceHealth, TrainedVersion
 from clickcast.runtime.gitops import GitOpsBridge
 from clickcast.runtime.outcomes import (
+    StoreRefused,
     evaluation_report,
     evaluation_run_name,
     spec_blocker,
@@ -75,10 +76,14 @@ async def observe(
     except Unrunnable as exc:
         blocker = blocker or str(exc)
     trained: TrainedVersion | None = None
+    refused: list[str] = []  # the store's refusals, said in a condition rather than failing the reconciliation
     if blocker is None and (version := trained_to_read(status, training)) is not None:
-        trained = await asyncio.to_thread(trained_version, spec, name, version)
+        try:
+            trained = await asyncio.to_thread(trained_version, spec, name, version)
+        except StoreRefused as exc:
+            refused.append(f"version {version}: {exc}")
     rollouts = dict(await sources.rollouts())
-    evaluation, evaluated = await _evaluation(name, spec, status, sources)
+    evaluation, evaluated = await _evaluation(name, spec, status, sources, refused)
     health: ServiceHealth | None = None
     if status.canary is not None and evaluated is not None:  # a look is being taken: the guardrails' data
         urls = await sources.canary_metrics(spec)
@@ -92,11 +97,12 @@ async def observe(
     git = await gitops.observe(namespace, name, spec, status) if gitops is not None else None
     return Observed(generation=generation, training=training, trained=trained, scoring=scoring,
                     rollouts=rollouts, blocker=blocker, evaluation=evaluation, evaluated=evaluated,
-                    git=git, route_weight=route, canary_health=health)  # fmt: skip
+                    git=git, route_weight=route, canary_health=health,
+                    store_error="; ".join(refused) or None)  # fmt: skip
 
 
 async def _evaluation(
-    name: str, spec: ClickModelSpec, status: ClickModelStatus, sources: Sources
+    name: str, spec: ClickModelSpec, status: ClickModelStatus, sources: Sources, refused: list[str]
 ) -> tuple[RunObservation | None, EvaluationReport | None]:
     """The evaluation run status names (the canary's look, else monitoring's), and its report once done."""
     run_name = evaluation_run_name(status)
@@ -105,4 +111,8 @@ async def _evaluation(
     run = await sources.run(run_name)
     if run.state is not RunState.SUCCEEDED:
         return run, None
-    return run, await asyncio.to_thread(evaluation_report, spec, name, run_name)
+    try:
+        return run, await asyncio.to_thread(evaluation_report, spec, name, run_name)
+    except StoreRefused as exc:
+        refused.append(f"report of {run_name}: {exc}")
+        return run, None

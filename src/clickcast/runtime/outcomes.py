@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import fsspec
+from botocore.exceptions import (
+    CredentialRetrievalError,
+    NoAuthTokenError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    TokenRetrievalError,
+)
 
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.api.spec import ClickModelSpec
@@ -13,6 +20,7 @@ from clickcast.core.observed import RunObservation, RunState, TrainedVersion
 from clickcast.core.plan import VersionPin
 from clickcast.model.evidence import read_evidence
 from clickcast.store import layout
+from clickcast.store.credentials import CredentialsError
 
 
 def _urls(spec: ClickModelSpec) -> Iterator[tuple[str, str]]:
@@ -38,13 +46,48 @@ def spec_blocker(spec: ClickModelSpec) -> str | None:
     return None
 
 
+class StoreRefused(Exception):  # noqa: N818  (a verdict of the store, reported as Observed.store_error)
+    """The store refused a read (no credentials, access denied): not "not written yet", and no retry mends it."""
+
+
+CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
+    PermissionError,  # s3fs's AccessDenied, a local file's mode
+    CredentialsError,  # a storage options file clickcast cannot read
+    NoCredentialsError,  # none found (botocore's, not an OSError)
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    NoAuthTokenError,
+    TokenRetrievalError,
+)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """What to say of a store read that failed for lack of credentials or permission (None: another fault).
+
+    The type and the first line of the library's message, bounded: they name the URL or the missing piece,
+    never a credential's value.
+    """
+    if not isinstance(exc, CREDENTIAL_ERRORS):
+        return None
+    first = next(iter(str(exc).strip().splitlines()), "")
+    return f"{type(exc).__name__}: {first}"[:300].rstrip(": ")
+
+
 def read_report(url: str) -> EvaluationReport | None:
-    """An evaluation run's report; None while it cannot be read (the shell looks again)."""
+    """An evaluation run's report; None while it is not there or not whole (the shell looks again).
+
+    Raises StoreRefused when the store refuses the read: that never ends by waiting.
+    """
     try:
         with fsspec.open(url, "r") as handle:
             return EvaluationReport.model_validate_json(handle.read())
-    except (OSError, ValueError):
-        return None
+    except Exception as exc:
+        why = refusal(exc)
+        if why is not None:
+            raise StoreRefused(why) from exc
+        if isinstance(exc, OSError | ValueError):
+            return None
+        raise
 
 
 def evaluation_report(spec: ClickModelSpec, name: str, run_name: str) -> EvaluationReport | None:
@@ -58,8 +101,17 @@ def prediction_log(name: str, spec: ClickModelSpec) -> str:
 
 
 def trained_version(spec: ClickModelSpec, name: str, version: str) -> TrainedVersion | None:
-    """A published version with its manifest checksum and evidence; None while it is not published."""
-    found = read_evidence(spec.store.url, name, version)
+    """A published version with its manifest checksum and evidence; None while it is not published.
+
+    Raises StoreRefused when the store refuses the read (other faults raise as they are).
+    """
+    try:
+        found = read_evidence(spec.store.url, name, version)
+    except Exception as exc:
+        why = refusal(exc)
+        if why is not None:
+            raise StoreRefused(why) from exc
+        raise
     if found is None:
         return None
     return TrainedVersion(VersionPin(version, found.uri, found.manifest_sha256), found.evidence)

@@ -21,7 +21,7 @@ from clickcast.analysis.evidence import (
 )
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
-from clickcast.api.status import CanarySums, ClickModelStatus, Metrics
+from clickcast.api.status import CanarySums, ClickModelStatus, Metrics, Phase
 from clickcast.api.traffic import Traffic
 from clickcast.core import (
     Deploy,
@@ -38,6 +38,7 @@ from clickcast.core import (
     VersionPin,
     decide,
 )
+from clickcast.core.observed import GitPromotion
 
 NAME = "offers"
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -125,6 +126,8 @@ class World:
     quality_ratio: float = 1.0
     """The stable version's deviance on each new day of real clicks, relative to its test deviance."""
     evaluation_outcome: RunState = RunState.SUCCEEDED
+    git: GitPromotion | None = None
+    """What Git answers while a promotion is being recorded (None: nothing, as without spec.promotion.gitops)."""
     runs: dict[str, RunState] = field(default_factory=dict)
     published: dict[str, VersionPin] = field(default_factory=dict)
     rollouts: dict[Role, Rollout] = field(default_factory=dict)
@@ -180,6 +183,7 @@ class World:
             rollouts=dict(self.rollouts),
             evaluation=RunObservation(run_state) if run_state is not None else None,
             evaluated=evaluated,
+            git=self.git if status.phase is Phase.PROMOTING else None,
         )
 
 

@@ -12,6 +12,7 @@ from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus, Phase, ReleaseOutcome
 from clickcast.core import Deploy, Plan, RunState, StartScoring, StartTraining, decide
+from clickcast.core.observed import GitPromotion
 from tests.unit.core.core_world import NAME, NOW, World, pin, spec
 
 pytestmark = pytest.mark.unit
@@ -126,3 +127,41 @@ def test_random_walks_keep_every_promise(steps: list[dict[str, object]]) -> None
     assert status.phase is Phase.SERVING, status
     assert status.stable is not None
     assert set(world.rollouts) == {Role.STABLE}
+
+
+PATIENT = (Phase.PENDING, Phase.TRAINING, Phase.SERVING, Phase.FAILED, Phase.SUSPENDED, Phase.AWAITING_APPROVAL)
+"""Phases that may last: idle ones, a training (bounded by its Job's activeDeadlineSeconds, which the world
+below plays by failing every run) and a human's approval."""
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(STEP, min_size=1, max_size=15), st.sampled_from(["commit", "branch"]), st.booleans())
+def test_nothing_waits_forever_in_a_world_where_everything_fails(
+    steps: list[dict[str, object]], mode: str, ready: bool
+) -> None:
+    """Issue 19: from any reachable state, with Git down, every evaluation run failing and (or not) pods never
+    ready, no phase that waits on the world lasts past its deadline (24h, plus the step)."""
+    world, status, now = World(), ClickModelStatus(), NOW
+    for step in steps:  # somewhere along a random walk
+        world.training_outcome = step["training"]  # type: ignore[assignment]
+        world.deviance = step["deviance"]  # type: ignore[assignment]
+        plan = decide(NAME, spec_for(step, status), status, world.observe(status), now)
+        world.apply(plan, None)
+        status, now = plan.status, now + timedelta(seconds=int(step["advance"]))  # type: ignore[call-overload]
+    # Trainings publish (a new one is triggered), so candidates meet the failing canary and the Git that is down.
+    world.training_outcome, world.evaluation_outcome, world.rollout_ready, world.deviance = (
+        RunState.SUCCEEDED, RunState.FAILED, ready, 0.9)  # fmt: skip
+    world.git = GitPromotion(error="unable to access the remote: connection refused")
+    world.runs = {name: RunState.FAILED if state is RunState.RUNNING else state for name, state in world.runs.items()}
+    hostile = spec(**{"promotion.gitops": {"repoUrl": "https://git.example.com/r.git", "mode": mode},
+                      "training.trigger": "hostile"})  # fmt: skip
+    for _ in range(72):
+        plan = decide(NAME, hostile, status, world.observe(status), now)
+        world.apply(plan, None)
+        status, now = plan.status, now + timedelta(hours=1)
+        if status.phase not in PATIENT:
+            assert status.phase_since is not None
+            assert now - status.phase_since <= timedelta(hours=26), (status.phase, status.history[:1])
+        if status.phase is Phase.CANARY:  # failing looks end it long before maxDuration: 4 errors, a look an hour
+            assert status.phase_since is not None and now - status.phase_since <= timedelta(hours=12)
+        assert status.stable is None or status.stable.version in world.published  # stable only ever promoted

@@ -175,3 +175,34 @@ def test_a_url_scheme_without_a_filesystem_blocks_the_spec() -> None:
         {"data": {"url": "nosuchfs://bucket/clicks"}, "store": {"url": "file:///store"}}
     )
     assert spec_blocker(unknown) == "spec.data.url: no filesystem is known for nosuchfs://"
+
+
+@pytest.mark.parametrize("run", ["training", "scoring", "evaluation"])
+def test_a_job_carries_its_clickmodel_itself_and_goes_once_finished(run: str, tmp_path: Any) -> None:
+    """No ConfigMap per run (one per evaluation piled up): the pod template's annotation, as a file."""
+    import yaml
+
+    from clickcast.devcluster.jobrunner import materialize_volumes
+
+    common: dict[str, Any] = {"name": f"offers-{run}-v1", "namespace": "ads", "model": "offers", "version": "v1",
+                              "spec": spec(), "owner": OWNER}  # fmt: skip
+    job = {
+        "training": lambda: manifests.training_job(**common),
+        "scoring": lambda: manifests.scoring_job(
+            **common, model_uri="s3://m/v1", manifest_sha256="ab", output="s3://o"
+        ),
+        "evaluation": lambda: manifests.evaluation_job(**common, predictions="s3://p", output="s3://e"),
+    }[run]()
+    template = job["spec"]["template"]
+    pod = template["spec"]
+    assert not [v for v in pod["volumes"] if "configMap" in v]
+    assert job["spec"]["ttlSecondsAfterFinished"] == (manifests.EVALUATION_TTL if run == "evaluation"
+                                                      else manifests.RUN_TTL)  # fmt: skip
+    # What a kubelet (here the dev cluster's job runner) makes of it: the manifest at --model-file's path.
+    pod_doc = {"metadata": {"name": "p", "annotations": template["metadata"]["annotations"]}, "spec": pod}
+    dirs = materialize_volumes(pod_doc, tmp_path, lambda kind, name: {"k": "v"})
+    doc = yaml.safe_load((dirs["clickmodel"] / manifests.MODEL_FILE).read_text())
+    assert ClickModelSpec.model_validate(doc["spec"]) == spec()
+    assert doc["metadata"]["name"] == "offers"
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "clickmodel")
+    assert mount["mountPath"] == manifests.CONFIG_DIR

@@ -13,6 +13,7 @@ from clickcast.api.images import Images
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
 from clickcast.core.plan import Deploy, StartTraining, VersionPin
+from clickcast.jobs.manifests import MODEL_ANNOTATION
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.execute import KubeExecutor
 from clickcast.operator.kube import Doc, KubeApi
@@ -58,7 +59,8 @@ def run(spec: ClickModelSpec) -> Recorder:
 def images(kube: Recorder) -> tuple[str, str, Any]:
     job = kube.of("Job")["spec"]["template"]["spec"]["containers"][0]["image"]
     deployment = kube.of("Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
-    frozen = yaml.safe_load(kube.of("ConfigMap")["data"]["clickmodel.yaml"])["spec"]["training"].get("image")
+    frozen_doc = kube.of("Job")["spec"]["template"]["metadata"]["annotations"][MODEL_ANNOTATION]
+    frozen = yaml.safe_load(frozen_doc)["spec"]["training"].get("image")
     return job, deployment, frozen
 
 

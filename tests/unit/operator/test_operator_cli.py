@@ -30,6 +30,10 @@ def test_git_cache_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(app, ["operator", "-n", "ads", "--log-format", "plain"])
     assert result.exit_code == 0, result.output
     assert seen["memo"].config.git_cache == "/var/cache/clickcast/git"
+    assert seen["memo"].config.error_limit == 3
+    monkeypatch.setenv("CLICKCAST_ERROR_LIMIT", "5")  # a setting of its own, not overwritten by the default
+    assert CliRunner().invoke(app, ["operator", "-n", "ads", "--log-format", "plain"]).exit_code == 0
+    assert seen["memo"].config.error_limit == 5
     assert seen["namespaces"] == ("ads",) and seen["clusterwide"] is False
 
 

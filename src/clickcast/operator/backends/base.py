@@ -30,6 +30,11 @@ class TrainingBackend(Protocol):
     def kind(self) -> str: ...
 
     @property
+    def needs_config_map(self) -> bool:
+        """The run reads its ClickModel manifest from a ConfigMap of its name (a Job carries it in its pod template)."""
+        ...
+
+    @property
     def watched(self) -> Watched:
         """The kind to watch for the run's progress."""
         ...

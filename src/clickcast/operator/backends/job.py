@@ -40,8 +40,9 @@ def _termination_message(pod: Doc) -> str:
 class JobBackend:
     api_version: str = "batch/v1"
     kind: str = "Job"
+    needs_config_map: bool = False
     watched: Watched = Watched("batch", "v1", "jobs")
-    # Never deleted by hand: they go with their ClickModel.
+    # Never deleted by hand: they go after ttlSecondsAfterFinished, or with their ClickModel.
     rules: Sequence[Doc] = (
         {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch"]},
     )

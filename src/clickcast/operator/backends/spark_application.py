@@ -25,6 +25,7 @@ def spark_app_state(app: Doc | None) -> RunObservation:
 class SparkApplicationBackend:
     api_version: str = "sparkoperator.k8s.io/v1beta2"
     kind: str = "SparkApplication"
+    needs_config_map: bool = True
     watched: Watched = Watched("sparkoperator.k8s.io", "v1beta2", "sparkapplications")
     rules: Sequence[Doc] = (
         {
