@@ -202,6 +202,9 @@ def workload_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]
         pytest.skip("the workload runner plays the kubelet of a kwok cluster; this session uses another cluster")
     name = f"cc-wl-{os.getpid()}-{secrets.token_hex(3)}"
     cli = [sys.executable, "-m", "clickcast.cli.main", "dev", "cluster"]
+    # On a cold machine the control plane is still being built (make test builds it beside the first tests):
+    # wait for that build here, so the timeout below is the cluster's start alone.
+    binaries.locate()
     with one_start_at_a_time(tmp_path_factory):
         up = subprocess.run([*cli, "up", "--name", name], capture_output=True, text=True, timeout=600, check=False)
     try:
