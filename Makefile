@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck chart-crds kind-demo cluster-demo images push test-services cluster-up cluster-down test test-fast lint format crd docs demo bench clean
+.PHONY: help setup control-plane minio spark-jars chromium gateway-api helm shellcheck container-tools chart-crds kind-demo cluster-demo images push test-services cluster-up cluster-down test test-fast lint format crd docs demo bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,7 +42,12 @@ shellcheck: ## Install shellcheck from the Debian packages once (the chart tests
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
-test-services: control-plane minio spark-jars chromium gateway-api helm shellcheck ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs, helm, shellcheck
+container-tools: ## Install podman, buildah, runc and mmdebstrap from the Debian packages once (images, the containers runtime)
+	command -v podman >/dev/null && command -v buildah >/dev/null && command -v runc >/dev/null && command -v mmdebstrap >/dev/null || { \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq podman buildah runc mmdebstrap >/dev/null; }
+
+test-services: control-plane minio spark-jars chromium gateway-api helm shellcheck container-tools ## Everything the tests start: control plane, MinIO, S3A jars, Chromium, Gateway API CRDs, helm, shellcheck
 
 cluster-up: setup control-plane ## Start the local dev cluster (kwok); prints its kubeconfig path
 	$(RUN) clickcast dev cluster up
@@ -76,7 +81,7 @@ docs: ## Regenerate docs/configuration.md, the configuration reference, from the
 chart-crds: ## Copy CRDs, RBAC and alert rules from manifests/ into charts/clickcast and manifests/kustomize/base (one source)
 	bash hack/sync-manifests.sh "$$(bash hack/build-helm.sh | tail -n1)"
 
-images: ## Build the three images with podman as $(REGISTRY)/<name>:$(TAG) (no Docker daemon, no registry pulls; BASE=, IMAGES=)
+images: container-tools ## Build the three images with podman as $(REGISTRY)/<name>:$(TAG) (no Docker daemon, no registry pulls; BASE=, IMAGES=)
 	bash hack/build-images.sh
 
 push: ## Push the built images as $(REGISTRY)/<name>:$(TAG) (make push REGISTRY=registry.example.com/team)
@@ -85,7 +90,7 @@ push: ## Push the built images as $(REGISTRY)/<name>:$(TAG) (make push REGISTRY=
 kind-demo: ## With Docker + kind: build the three images ($(REGISTRY), $(TAG)), load them into kind, helm install, run the minimal sample
 	bash hack/kind-demo.sh
 
-cluster-demo: setup control-plane helm ## The product on the local control plane: chart, operator pod, training Job, serving pods, a prediction (no Docker)
+cluster-demo: setup control-plane helm ## The product on the local control plane: chart, operator pod, training Job, serving pods, a prediction (no Docker; RUNTIME=containers: from the built images, on MinIO)
 	bash hack/cluster-demo.sh
 
 demo: setup ## Set up and run the main job: the whole lifecycle on this machine (clickcast demo), serving on until Ctrl-C

@@ -5,6 +5,12 @@
 # their own 127.1.x.y addresses, the canary's Service reached by name. Prints each phase of the demo's
 # ClickModel through its first release and a shadow canary, then a prediction from a stable pod. The cluster
 # stays up: `clickcast dev cluster down` stops it.
+#
+# RUNTIME=containers runs it as a cluster would: `make images` builds the three images (podman, no registry),
+# the workload runner runs every pod as a container from them (podman + runc: the images' non-root users,
+# read-only root filesystems, Secrets and emptyDirs as mounts), and a local MinIO holds the lake and the
+# model store (s3://), its credentials only in Secrets: the ClickModel's storageOptionsSecret and the
+# operator's own (operator.storeCredentialsSecret). A cluster keeps the runtime it was created with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +20,8 @@ NAMESPACE="${NAMESPACE:-clickcast-demo}"
 MODEL=offers
 LOG="$DEMO/cluster-demo.log"
 clickcast="${CLICKCAST:-$PWD/.venv/bin/clickcast}"
+RUNTIME="${RUNTIME:-processes}"
+case "$RUNTIME" in processes | containers) ;; *) echo "RUNTIME is processes or containers" >&2; exit 2 ;; esac
 
 mkdir -p "$DEMO"
 : >"$LOG"
@@ -21,16 +29,32 @@ say() { printf '[cluster-demo %(%H:%M:%S)T] %s\n' -1 "$*" | tee -a "$LOG" >&2; }
 die() { printf 'cluster-demo: %s (log: %s)\n' "$*" "$LOG" >&2; exit 1; }
 quiet() { "$@" >>"$LOG" 2>&1; }
 
-say "starting cluster $CLUSTER with its workload runner"
-quiet "$clickcast" dev cluster up --name "$CLUSTER" || die "the cluster did not start"
+store_args=() demo_args=()
+if [ "$RUNTIME" = containers ]; then
+  say "building the images (make images: podman, layers cached)"
+  quiet bash hack/build-images.sh || die "the images did not build"
+fi
+say "starting cluster $CLUSTER with its workload runner ($RUNTIME)"
+quiet "$clickcast" dev cluster up --name "$CLUSTER" --runtime "$RUNTIME" || die "the cluster did not start"
 KUBECONFIG="$("$clickcast" dev cluster kubeconfig --name "$CLUSTER")"
 export KUBECONFIG
 helm="$(bash hack/build-helm.sh 2>>"$LOG" | tail -n1)"
 [ -x "$helm" ] || die "no helm (make helm builds it)"
 
+if [ "$RUNTIME" = containers ]; then
+  say "starting MinIO (the lake and the model store); its credentials go into Secrets only"
+  quiet "$clickcast" dev objectstore up --dir "$DEMO/objectstore" || die "MinIO did not start"
+  kubectl create namespace clickcast-system --dry-run=client -o yaml 2>>"$LOG" | quiet kubectl apply -f - ||
+    die "cannot create namespace clickcast-system"
+  kubectl -n clickcast-system create secret generic clickcast-store --from-file="$DEMO/objectstore/credentials" \
+    --dry-run=client -o yaml 2>>"$LOG" | quiet kubectl apply -f - || die "cannot create the operator's store Secret"
+  store_args=(--set operator.storeCredentialsSecret=clickcast-store)
+  demo_args=(--object-store "$DEMO/objectstore")
+fi
+
 say "installing the chart (the operator pod runs \`clickcast operator\` from .venv as ServiceAccount clickcast)"
 quiet "$helm" upgrade --install clickcast charts/clickcast --namespace clickcast-system --create-namespace \
-  --wait --timeout 3m || die "helm install failed"
+  "${store_args[@]}" --wait --timeout 3m || die "helm install failed"
 say "helm test: a pod finds ClickModel served by the API server and the operator healthy through its Service"
 quiet "$helm" test clickcast --namespace clickcast-system --timeout 2m || die "helm test failed"
 
@@ -40,7 +64,7 @@ kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet
 # the moved market's clicks, a retrain, a shadow canary (the stable pods mirror to the canary's Service)
 # judged on each next day's real clicks, and the operator's promotion. Each phase prints as it is entered.
 # shellcheck disable=SC2094 # both only append to the log
-"$clickcast" demo --cluster --namespace "$NAMESPACE" --dir "$DEMO" --rows "${ROWS:-60000}" 2>>"$LOG" |
+"$clickcast" demo --cluster --namespace "$NAMESPACE" --dir "$DEMO" --rows "${ROWS:-60000}" "${demo_args[@]}" 2>>"$LOG" |
   tee -a "$LOG" || die "the demo on the cluster failed"
 kubectl -n "$NAMESPACE" get clickmodel "$MODEL"
 kubectl -n "$NAMESPACE" get pods -o wide | tee -a "$LOG"

@@ -6,7 +6,7 @@
 #           background: the tests that need them ask the same build scripts,
 #           which hold a lock, so they wait for the build instead of racing it
 #           (a no-op once ~/.cache/clickcast is warm)
-#   prepare .venv from uv.lock, the Debian tools (Chromium, shellcheck), the
+#   prepare .venv from uv.lock, the Debian tools (Chromium, shellcheck, podman), the
 #           S3A jars and the Gateway API CRDs, side by side (downloads)
 #   lint    ruff, mypy and the import layers, in the background
 #   tests   pytest with one worker per CLICKCAST_TEST_WORKERS (pytest-xdist)
@@ -52,7 +52,7 @@ start minio bash hack/build-minio.sh
 start helm bash hack/build-helm.sh
 
 start setup "$UV" sync --frozen --all-extras
-start debian-tools make --no-print-directory chromium shellcheck
+start debian-tools make --no-print-directory chromium shellcheck container-tools
 start spark-jars bash hack/fetch-spark-jars.sh
 start gateway-api bash hack/fetch-gateway-api-crds.sh
 for phase in setup debian-tools spark-jars gateway-api; do finish "$phase"; done

@@ -77,13 +77,20 @@ def demo(
         ),
     ] = False,
     namespace: Annotated[str, typer.Option(help="With --cluster: the ClickModel's namespace.")] = "clickcast-demo",
+    object_store: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --cluster: keep the lake and the store on the object store `clickcast dev objectstore up "
+            "--dir` started (its credentials only in a Secret of the namespace), not under --dir.",
+        ),
+    ] = None,
 ) -> None:
     """Train, serve, retrain on a moved market, shadow-canary, promote through Git, report: one ClickModel."""
     from clickcast.demo.story import DemoConfig, DemoError, Story  # noqa: PLC0415
 
     directory = directory.resolve()
     if cluster:
-        _on_cluster(directory, namespace, rows)
+        _on_cluster(directory, namespace, rows, object_store)
         return
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -123,16 +130,23 @@ def demo(
         fail(f"{result.traffic.failed} requests failed (see above)", code=1)
 
 
-def _on_cluster(directory: Path, namespace: str, rows: int) -> None:
+def _on_cluster(directory: Path, namespace: str, rows: int, object_store: Path | None) -> None:
     from clickcast.demo.cluster import ClusterStory, cluster_config  # noqa: PLC0415
     from clickcast.demo.story import DemoError  # noqa: PLC0415
+    from clickcast.devcluster.errors import DevClusterError  # noqa: PLC0415
+    from clickcast.devcluster.objectstore import storage_options  # noqa: PLC0415
+
+    try:
+        storage = storage_options(object_store) if object_store is not None else None
+    except DevClusterError as exc:
+        fail(str(exc), code=1)
 
     for part in ("source", "lake", "store"):  # the rest of --dir is the caller's (logs)
         shutil.rmtree(directory / part, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     try:
         status = ClusterStory(cluster_config(directory, rows), namespace,
-                              lambda line: console.print(line, markup=False)).run()  # fmt: skip
+                              lambda line: console.print(line, markup=False), storage).run()  # fmt: skip
     except DemoError as exc:
         fail(str(exc), code=1)
     console.print(_versions(status))

@@ -145,3 +145,33 @@ def kubeconfig(name: Name = kwok.DEFAULT_NAME) -> None:
     if not path.is_file():
         fail(f"no cluster named {name} (start it with `clickcast dev cluster up --name {name}`)", code=1)
     typer.echo(path)
+
+
+objectstore = typer.Typer(help="A local S3-compatible store (MinIO, built once from its Go module).",
+                          no_args_is_help=True)  # fmt: skip
+dev.add_typer(objectstore, name="objectstore")
+Directory = Annotated[Path, typer.Option("--dir", help="Its data, credentials and pid file.")]
+
+
+@objectstore.command("up")
+def objectstore_up(
+    directory: Directory,
+    bucket: Annotated[list[str] | None, typer.Option(help="Buckets to make (default: clickcast).")] = None,
+) -> None:
+    """Start MinIO on a free loopback port, detached; write its credentials under DIR/credentials (one file per
+    storage option, as a storageOptionsSecret holds them); print its endpoint."""
+    from clickcast.devcluster import objectstore as store  # noqa: PLC0415 - s3fs, only here
+
+    with user_errors():
+        store.down(directory)
+        server = store.up(directory, tuple(bucket or ("clickcast",)))
+    say(f"MinIO at {server.endpoint_url}, credentials in {directory / store.CREDENTIALS}")
+    typer.echo(server.endpoint_url)
+
+
+@objectstore.command("down")
+def objectstore_down(directory: Directory) -> None:
+    """Stop the MinIO `up` started with this DIR (its data stays)."""
+    from clickcast.devcluster import objectstore as store  # noqa: PLC0415
+
+    say("MinIO stopped" if store.down(directory) else f"no MinIO running from {directory}")

@@ -41,15 +41,26 @@ def cluster_config(directory: Path, rows: int = 60_000) -> DemoConfig:
     return DemoConfig(directory, rows=rows, days=50, gap=16)
 
 
-def clickmodel(cfg: DemoConfig, namespace: str) -> dict[str, Any]:
-    directory = cfg.directory
+BUCKET_PREFIX = "s3://clickcast/demo"
+"""Where the story keeps its lake and store on an object store (`clickcast dev objectstore up` makes the bucket)."""
+STORAGE_SECRET = "clickcast-demo-storage"
+"""The ClickModel's storageOptionsSecret on an object store: the only place its credentials are."""
+
+
+def clickmodel(cfg: DemoConfig, namespace: str, *, object_store: bool = False) -> dict[str, Any]:
+    """On an object store: lake and store under BUCKET_PREFIX, credentials in STORAGE_SECRET; else under
+    cfg.directory (pods that share the host's files: the process runtime)."""
+    root = BUCKET_PREFIX if object_store else f"file://{cfg.directory}"
+    data: dict[str, Any] = {"url": f"{root}/lake", "window": {"trainDays": 7, "testDays": 7}}
+    if object_store:
+        data["storageOptionsSecret"] = STORAGE_SECRET
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {"name": NAME, "namespace": namespace},
         "spec": {
-            "data": {"url": f"file://{directory}/lake", "window": {"trainDays": 7, "testDays": 7}},
-            "store": {"url": f"file://{directory}/store"},
+            "data": data,
+            "store": {"url": f"{root}/store"},
             "features": {"minCategoryCount": 3},
             "algorithm": {"xgboost": {"numRounds": 30}},
             "training": {"master": "local[2]", "driver": {"cpu": "1", "memory": "1Gi"}},
@@ -60,9 +71,11 @@ def clickmodel(cfg: DemoConfig, namespace: str) -> dict[str, Any]:
 
 
 class ClusterStory:
-    def __init__(self, cfg: DemoConfig, namespace: str, say: Callable[[str], None]) -> None:
-        """`cfg.directory` holds the lake and the store: the cluster's pods must reach it (file:// URLs)."""
-        self.cfg, self.namespace, self.say = cfg, namespace, say
+    def __init__(self, cfg: DemoConfig, namespace: str, say: Callable[[str], None],
+                 storage: dict[str, str] | None = None) -> None:  # fmt: skip
+        """Without `storage`, `cfg.directory` holds the lake and the store, so the cluster's pods must reach it
+        (file:// URLs); with it (an object store's storage options), both are under BUCKET_PREFIX."""
+        self.cfg, self.namespace, self.say, self.storage = cfg, namespace, say, storage
         self.api = config.new_client_from_config()  # type: ignore[no-untyped-call]
         self.custom, self.core = client.CustomObjectsApi(self.api), client.CoreV1Api(self.api)
         self.phase: str | None = None  # the last phase printed
@@ -73,9 +86,14 @@ class ClusterStory:
         cfg = self.cfg
         self.say(f"generating {cfg.rows:,} offer-days over {cfg.days} days (a market shift on day {cfg.shift})")
         gen = GeneratorConfig(rows=cfg.rows, days=cfg.days, seed=cfg.seed, shifts=(cfg.shift,), shift_strength=0.6)
-        market = Market.generate(cfg.directory / "source", cfg.directory / "lake", gen)
+        on_store = self.storage is not None
+        doc = clickmodel(cfg, self.namespace, object_store=on_store)
+        lake: Path | str = doc["spec"]["data"]["url"] if on_store else cfg.directory / "lake"
+        if on_store:
+            self._clear(doc)
+            self._storage_secret()
+        market = Market.generate(cfg.directory / "source", lake, gen, self.storage)
         market.release_clicks(cfg.shift)
-        doc = clickmodel(cfg, self.namespace)
         manifest = cfg.directory / "clickmodel.yaml"
         manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
         self.say(f"applying {manifest} in namespace {self.namespace}")
@@ -136,6 +154,24 @@ class ClusterStory:
         return ClickModelStatus.model_validate(done)
 
     # --- the cluster ---------------------------------------------------------------------------
+
+    def _storage_secret(self) -> None:
+        """The ClickModel's storageOptionsSecret: one key per storage option, as pods mount it."""
+        body = client.V1Secret(metadata=client.V1ObjectMeta(name=STORAGE_SECRET), string_data=self.storage)
+        try:
+            self.core.create_namespaced_secret(self.namespace, body)
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.replace_namespaced_secret(STORAGE_SECRET, self.namespace, body)
+
+    def _clear(self, doc: dict[str, Any]) -> None:
+        """A previous run's lake and store go: the story starts from an empty market."""
+        market = Market([], doc["spec"]["data"]["url"], dict(self.storage or {}))
+        fs, path = market.filesystem()
+        for url in (path, path.rsplit("/", 1)[0] + "/store"):
+            if fs.exists(url):
+                fs.rm(url, recursive=True)
 
     def _get(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,31 +22,54 @@ BATCH = 250
 
 @dataclass
 class Market:
-    """Days of offers with their real clicks; the lake holds the days released so far."""
+    """Days of offers with their real clicks; the lake holds the days released so far.
+
+    The lake is a directory or an object-store prefix (`s3://bucket/lake` with `storage`'s options): what the
+    ClickModel's `data.url` names.
+    """
 
     days: list[pa.Table]
-    lake: Path
+    lake: str
+    storage: dict[str, str] = field(default_factory=dict, repr=False)
     released: int = 0
 
     @classmethod
-    def generate(cls, source: Path, lake: Path, cfg: GeneratorConfig) -> Market:
+    def generate(cls, source: Path, lake: Path | str, cfg: GeneratorConfig,
+                 storage: dict[str, str] | None = None) -> Market:  # fmt: skip
         generate(cfg, f"file://{source}")
         table = pq.read_table(source)
         dates = pc.unique(table[DATE]).sort()
         days = [table.filter(pc.equal(table[DATE], d)) for d in dates.to_pylist()]
-        lake.mkdir(parents=True, exist_ok=True)
-        return cls(days, lake)
+        url = lake if isinstance(lake, str) else f"file://{lake}"
+        market = cls(days, url, dict(storage or {}))
+        fs, path = market.filesystem()
+        fs.makedirs(path, exist_ok=True)
+        return market
+
+    def filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        options = dict(self.storage)
+        if "endpoint_url" in options:  # s3fs takes the endpoint among the client's arguments
+            options["client_kwargs"] = {
+                "endpoint_url": options.pop("endpoint_url"),  # type: ignore[assignment]
+                **({"region_name": options.pop("region")} if "region" in options else {}),
+            }
+        options.pop("region", None)
+        fs, path = fsspec.core.url_to_fs(self.lake, **options)
+        return fs, str(path)
+
+    def release_clicks(self, until: int) -> None:
+        """The real clicks of every day before `until` arrive in the lake (one file per day, written whole: a
+        hidden name first, which readers skip, then the file's own)."""
+        fs, path = self.filesystem()
+        for index in range(self.released, until):
+            tmp = f"{path}/.part-{index:03d}.parquet"
+            with fs.open(tmp, "wb") as out:
+                pq.write_table(self.days[index], out)
+            fs.mv(tmp, f"{path}/part-{index:03d}.parquet")  # readers never see half a day
+        self.released = max(self.released, until)
 
     def day(self, index: int) -> str:
         return str(self.days[index][DATE][0].as_py())
-
-    def release_clicks(self, until: int) -> None:
-        """The real clicks of every day before `until` arrive in the lake (one file per day, written whole)."""
-        for index in range(self.released, until):
-            tmp = self.lake / f".part-{index:03d}.parquet"
-            pq.write_table(self.days[index], tmp)
-            tmp.replace(self.lake / f"part-{index:03d}.parquet")  # readers never see half a day
-        self.released = max(self.released, until)
 
     def offers(self, index: int) -> list[dict[str, Any]]:
         """Day `index`'s offers as prediction requests (the contract's input columns)."""

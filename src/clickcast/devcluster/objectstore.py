@@ -117,3 +117,51 @@ def start(data_dir: Path, binary: Path | None = None, timeout: float = 60.0) -> 
             raise DevClusterError(f"minio did not become ready on {server.endpoint_url}:\n{tail}")
         time.sleep(0.2)
     return server
+
+
+CREDENTIALS = "credentials"
+"""Under an `up` directory: one file per storage option (key, secret, endpoint_url, region), as a Secret holds
+them: `kubectl create secret generic NAME --from-file=<dir>/credentials`."""
+
+
+def up(directory: Path, buckets: tuple[str, ...] = ("clickcast",)) -> S3Server:
+    """A MinIO that outlives this process (its own session), with `buckets` made and its credentials written
+    under `directory/credentials` (owner-only); `down(directory)` stops it."""
+    server = start(directory / "data")
+    creds = directory / CREDENTIALS
+    creds.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for key, value in {**server.storage_options(), "region": REGION}.items():
+        path = creds / key
+        path.touch(mode=0o600)
+        path.write_text(value)
+    (directory / "minio.pid").write_text(f"{server.process.pid}\n")
+    import s3fs  # noqa: PLC0415 - only `up` makes buckets
+
+    fs = s3fs.S3FileSystem(key=server.access_key, secret=server.secret_key,
+                           client_kwargs={"endpoint_url": server.endpoint_url, "region_name": REGION})  # fmt: skip
+    for bucket in buckets:
+        fs.mkdir(bucket)
+    return server
+
+
+def down(directory: Path) -> bool:
+    """Stop the MinIO `up` started in `directory` (its data stays); False if none ran."""
+    try:
+        pid = int((directory / "minio.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return False
+    finally:
+        (directory / "minio.pid").unlink(missing_ok=True)
+    return True
+
+
+def storage_options(directory: Path) -> dict[str, str]:
+    """The storage options `up` wrote under `directory`."""
+    creds = directory / CREDENTIALS
+    if not creds.is_dir():
+        raise DevClusterError(f"no object store credentials in {creds} (`clickcast dev objectstore up` writes them)")
+    return {p.name: p.read_text() for p in sorted(creds.iterdir())}

@@ -71,7 +71,9 @@ def test_base_images_are_pinned(image: str) -> None:
     """
     defaults = dict(i.args.split("=", 1) for i in parse(image) if i.op == "ARG" and "=" in i.args)
     assert defaults.get("BASE"), f"{image}: the base image is the build argument BASE, with a default"
-    for written in (i.args.split()[0] for i in parse(image) if i.op == "FROM"):
+    froms = [i.args.split() for i in parse(image) if i.op == "FROM"]
+    stages = {f[2] for f in froms if len(f) == 3 and f[1].upper() == "AS"}
+    for written in (f[0] for f in froms if f[0] not in stages):  # an earlier stage is no base
         base = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], written)
         assert "@sha256:" in base or re.search(r":\d+\.\d+\.\d+[-\w.]*$", base), f"{image}: unpinned base {base}"
 

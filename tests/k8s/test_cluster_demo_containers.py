@@ -1,0 +1,100 @@
+"""`RUNTIME=containers make cluster-demo`: the product as a cluster runs it, on a cluster of its own.
+
+`make images` builds the three images (podman, layers cached between runs); the workload runner runs every
+pod as a container from them (podman + runc), so each pod has only its image's files, its non-root user, a
+read-only root filesystem and its Secrets and emptyDirs as mounts; MinIO holds the lake and the model store
+(s3://), its credentials only in Secrets: the ClickModel's storageOptionsSecret and the operator's own
+(chart value operator.storeCredentialsSecret). The story: helm install and helm test, the first version
+trained by a Job's Spark and served, the moved market, a retrain, a shadow canary judged on real clicks and
+promoted, a prediction from a stable pod.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import s3fs
+from kubernetes import client, config
+
+from clickcast.devcluster import binaries, objectstore, workloads
+from tests.manifests import ROOT
+
+pytestmark = [pytest.mark.k8s, pytest.mark.e2e]
+CLI = [sys.executable, "-m", "clickcast.cli.main", "dev"]
+
+
+@pytest.mark.timeout(2400)  # image builds (cached: about a minute after a code change) and several Spark runs
+def test_the_cluster_demo_runs_every_pod_as_a_container_of_the_built_images_on_minio(tmp_path: Path) -> None:
+    name = f"cc-ct-{os.getpid()}-{secrets.token_hex(3)}"
+    binaries.locate()  # a cold machine builds the control plane first (make test starts it in the background)
+    env = os.environ | {"CLICKCAST_CLUSTER": name, "DEMO_DIR": str(tmp_path), "RUNTIME": "containers"}
+    try:
+        done = subprocess.run(["bash", str(ROOT / "hack" / "cluster-demo.sh")], env=env, capture_output=True,
+                              text=True, timeout=2100, check=False)  # fmt: skip
+        log = (tmp_path / "cluster-demo.log").read_text() if (tmp_path / "cluster-demo.log").exists() else ""
+        assert done.returncode == 0, f"{done.stderr[-3000:]}\n--- log\n{log[-5000:]}"
+        _check_story(done.stdout, log)
+        _check_containers(name)
+        _check_object_store(tmp_path / "objectstore")
+    finally:
+        subprocess.run([*CLI, "cluster", "down", "--name", name], capture_output=True, timeout=300, check=False)
+        subprocess.run([*CLI, "objectstore", "down", "--dir", str(tmp_path / "objectstore")], capture_output=True,
+                       timeout=60, check=False)  # fmt: skip
+
+
+def _check_story(stdout: str, log: str) -> None:
+    assert re.search(r"TEST SUITE:\s+\S+-test\s.*?Phase:\s+Succeeded", log, re.S), log[-3000:]
+    phases = re.findall(r"phase: (\w+)", stdout)
+    assert phases[-1] == "Serving" and phases.count("Training") == 2 and "Canary" in phases, phases
+    assert re.search(r"look \d+: deviance ratio [\d.]+ \[[\d.]+, [\d.]+\] on [\d,]+ offer-days: Pass", stdout)
+    promoted = re.search(r"(\S+): Promoted \(CanaryPassed\); (\S+) serves", stdout)
+    assert promoted is not None and promoted[1] == promoted[2], stdout[-3000:]
+    lines = stdout.strip().splitlines()
+    curl = next(i for i, line in enumerate(lines) if line.startswith("curl "))
+    answer = json.loads(lines[curl + 1])
+    assert answer["predictedClicks"] > 0 and answer["role"] == "stable"
+
+
+def _check_containers(name: str) -> None:
+    """Every pod that ran was a container of a built image, as its non-root user with a read-only root."""
+    api = config.new_client_from_config(str(workloads.state_dir(name).parent / "kubeconfig.yaml"))
+    pods = client.CoreV1Api(api).list_pod_for_all_namespaces().items
+    ran = [p for p in pods if p.metadata.namespace in ("clickcast-system", "clickcast-demo")]
+    assert {p.metadata.labels.get("clickcast.io/role") for p in ran} >= {"stable"}, [p.metadata.name for p in ran]
+    state = workloads.state_dir(name)
+    logs = list(state.glob("clickcast-*/*.log"))
+    assert len(logs) >= 6, logs  # operator, helm test, trainings, evaluations, serving pods
+    for path in logs:
+        starts = [line for line in path.read_text(errors="replace").splitlines() if line.startswith("--- ")]
+        assert starts, path
+        for start in starts:
+            argv = start.split(": ", 1)[1].split()
+            assert argv[0].endswith("podman") and "--read-only" in argv, (path, start)
+            image = next(a for a in argv if a.startswith("ghcr.io/clickcast/"))
+            assert image.rsplit(":", 1)[0].split("/")[-1] in ("operator", "jobs", "serving"), start
+            assert "--cap-drop" in argv, start  # every clickcast pod drops every capability
+    for pod in ran:
+        sc = pod.spec.security_context
+        assert sc is not None and sc.run_as_non_root, pod.metadata.name
+        for c in pod.spec.containers:
+            assert c.security_context.read_only_root_filesystem, (pod.metadata.name, c.name)
+            assert not any((e.name or "").upper().startswith("AWS_") for e in c.env or []), (pod.metadata.name, c.name)
+
+
+def _check_object_store(directory: Path) -> None:
+    """Every byte of the story went through MinIO: the lake, the published versions, the prediction log."""
+    options = objectstore.storage_options(directory)
+    fs = s3fs.S3FileSystem(key=options["key"], secret=options["secret"],
+                           client_kwargs={"endpoint_url": options["endpoint_url"]})  # fmt: skip
+    found = fs.find("clickcast/demo")
+    assert any("/lake/part-" in p for p in found), found[:20]
+    assert sum("/store/" in p and p.endswith("manifest.json") for p in found) >= 2, [
+        p for p in found if "/store/" in p
+    ][:40]
