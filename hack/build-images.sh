@@ -9,6 +9,7 @@
 #   make images IMAGES=serving                   # one
 #   make images BASE=python:3.11.14-slim-bookworm  # on the public Python image, where a registry is reachable
 #   make push REGISTRY=registry.example.com/team   # push all three there (hack/push-images.sh)
+#   ENGINE=docker BASE=python:3.11.14-slim-bookworm bash hack/build-images.sh  # with Docker (the kind demo)
 #
 # BASE=debian (the default) builds the base from Debian's packages with mmdebstrap from this machine's apt
 # sources (python3 and CA certificates, minbase) and imports it as localhost/clickcast/base:bookworm once:
@@ -27,6 +28,7 @@ REGISTRY="${REGISTRY:-ghcr.io/clickcast}"
 TAG="${TAG:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n1)}"
 BASE="${BASE:-debian}"
 IMAGES="${IMAGES:-operator jobs serving}"
+ENGINE="${ENGINE:-podman}"
 CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 DEBIAN_BASE=localhost/clickcast/base:bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -37,7 +39,14 @@ RUN_FLAGS=(--runtime runc --network=host --ulimit nofile=1024:4096 --ulimit npro
 say() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-command -v podman >/dev/null || die "podman is not installed (Debian: apt-get install podman buildah runc mmdebstrap)"
+case "$ENGINE" in
+  podman) command -v podman >/dev/null || die "podman is not installed (Debian: apt-get install podman buildah runc mmdebstrap)" ;;
+  docker)
+    command -v docker >/dev/null || die "docker is not installed"
+    [ "$BASE" != debian ] || die "ENGINE=docker needs BASE=<an image with python3.11> (the Debian base is imported into podman)"
+    RUN_FLAGS=() ;;
+  *) die "ENGINE is podman or docker" ;;
+esac
 
 debian_base() {
   if podman image exists "$DEBIAN_BASE"; then return; fi
@@ -71,8 +80,11 @@ for name in $IMAGES; do
   image="$REGISTRY/$name:$TAG"
   say "building $image on $base"
   started=$SECONDS
-  podman build "${RUN_FLAGS[@]}" --layers --build-arg "BASE=$base" "${secret[@]}" \
-    -f "$name/Dockerfile" -t "$image" .
-  size="$(podman image inspect --format '{{.Size}}' "$image")"
+  if [ "$ENGINE" = podman ]; then
+    podman build "${RUN_FLAGS[@]}" --layers --build-arg "BASE=$base" "${secret[@]}" -f "$name/Dockerfile" -t "$image" .
+  else
+    DOCKER_BUILDKIT=1 docker build --build-arg "BASE=$base" "${secret[@]}" -f "$name/Dockerfile" -t "$image" .
+  fi
+  size="$("$ENGINE" image inspect --format '{{.Size}}' "$image")"
   say "$image: built in $((SECONDS - started)) s, $((size / 1000000)) MB"
 done

@@ -28,6 +28,18 @@ mkdir -p "$DEMO"
 say() { printf '[cluster-demo %(%H:%M:%S)T] %s\n' -1 "$*" | tee -a "$LOG" >&2; }
 die() { printf 'cluster-demo: %s (log: %s)\n' "$*" "$LOG" >&2; exit 1; }
 quiet() { "$@" >>"$LOG" 2>&1; }
+# diagnose NAMESPACE: what the pods of NAMESPACE did, into the log (the end of each container's own log).
+diagnose() {
+  {
+    echo "--- pods and events in $1"
+    kubectl -n "$1" get pods -o wide
+    kubectl -n "$1" get events --sort-by=.lastTimestamp | tail -n 30
+    for pod in $(kubectl -n "$1" get pods -o jsonpath='{.items[*].metadata.name}'); do
+      echo "--- the end of pod $pod's log"
+      tail -n 40 "$("$clickcast" dev cluster logs --name "$CLUSTER" -n "$1" "$pod" --path)"
+    done
+  } >>"$LOG" 2>&1 || true
+}
 
 store_args=() demo_args=()
 if [ "$RUNTIME" = containers ]; then
@@ -52,11 +64,12 @@ if [ "$RUNTIME" = containers ]; then
   demo_args=(--object-store "$DEMO/objectstore")
 fi
 
-say "installing the chart (the operator pod runs \`clickcast operator\` from .venv as ServiceAccount clickcast)"
+if [ "$RUNTIME" = containers ]; then from="the operator image"; else from=".venv"; fi
+say "installing the chart (the operator pod runs \`clickcast operator\` from $from as ServiceAccount clickcast)"
 quiet "$helm" upgrade --install clickcast charts/clickcast --namespace clickcast-system --create-namespace \
-  "${store_args[@]}" --wait --timeout 3m || die "helm install failed"
+  "${store_args[@]}" --wait --timeout 3m || { diagnose clickcast-system; die "helm install failed"; }
 say "helm test: a pod finds ClickModel served by the API server and the operator healthy through its Service"
-quiet "$helm" test clickcast --namespace clickcast-system --timeout 2m || die "helm test failed"
+quiet "$helm" test clickcast --namespace clickcast-system --timeout 2m || { diagnose clickcast-system; die "helm test failed"; }
 
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet kubectl apply -f - ||
   die "cannot create namespace $NAMESPACE"
@@ -65,7 +78,7 @@ kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet
 # judged on each next day's real clicks, and the operator's promotion. Each phase prints as it is entered.
 # shellcheck disable=SC2094 # both only append to the log
 "$clickcast" demo --cluster --namespace "$NAMESPACE" --dir "$DEMO" --rows "${ROWS:-60000}" "${demo_args[@]}" 2>>"$LOG" |
-  tee -a "$LOG" || die "the demo on the cluster failed"
+  tee -a "$LOG" || { diagnose "$NAMESPACE"; diagnose clickcast-system; die "the demo on the cluster failed"; }
 kubectl -n "$NAMESPACE" get clickmodel "$MODEL"
 kubectl -n "$NAMESPACE" get pods -o wide | tee -a "$LOG"
 ip="$(kubectl -n "$NAMESPACE" get pods -l "clickcast.io/model=$MODEL,clickcast.io/role=stable" \

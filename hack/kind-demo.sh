@@ -22,6 +22,7 @@ NAMESPACE="${NAMESPACE:-clickcast-system}"
 SAMPLE="${SAMPLE:-manifests/samples/clickmodel-minimal.yaml}"
 TIMEOUT="${TIMEOUT:-900}"
 IMAGES=(operator jobs serving)
+BASE="${BASE:-python:3.11.14-slim-bookworm}"
 
 log() { printf '[kind-demo %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -39,11 +40,11 @@ if ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
 fi
 context="kind-$CLUSTER"
 
+# make images, with Docker on the public Python base (kind loads from Docker's image store).
+log "building the images (make images with ENGINE=docker BASE=$BASE)"
+ENGINE=docker BASE="$BASE" REGISTRY="$REGISTRY" TAG="$TAG" IMAGES="${IMAGES[*]}" bash hack/build-images.sh
 for image in "${IMAGES[@]}"; do
-  ref="$REGISTRY/$image:$TAG"
-  log "building $ref"
-  docker build -f "$image/Dockerfile" -t "$ref" .
-  kind load docker-image --name "$CLUSTER" "$ref"
+  kind load docker-image --name "$CLUSTER" "$REGISTRY/$image:$TAG"
 done
 
 log "installing the chart (release clickcast in $NAMESPACE)"
