@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 
 from clickcast.model.artifact import load_predictor
@@ -115,3 +116,32 @@ def test_a_glm_version_serves_like_the_in_process_model(serve: type[Served], sto
         assert batch.status_code == 200, batch.text
         np.testing.assert_allclose(batch.json()["predictedClicks"], want, rtol=1e-6)
         assert client.get("/model").json()["version"] == "v-glm-http"
+
+
+def test_a_body_over_the_size_limit_gets_413_and_is_not_predicted(
+    serve: type[Served], model_uri: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "4096")
+    served = serve(model_uri, tmp_path, "--prediction-log", "off")
+    served.wait_ready()
+    big = {**OFFER, "offerId": "o" * 5_000}
+
+    def chunks() -> Any:  # no Content-Length: the limit is found while reading
+        yield b'{"offers": ['
+        for i in range(200):
+            yield orjson.dumps(OFFER) + (b"," if i < 199 else b"")
+        yield b"]}"
+
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        for path, r in [("/predict", client.post("/predict", json=big)),
+                        ("/predict/batch", client.post("/predict/batch", content=chunks()))]:  # fmt: skip
+            assert r.status_code == 413, (path, r.status_code, r.text[:200])
+            body = r.json()
+            assert body["limitBytes"] == 4096
+            assert body["detail"][0]["type"] == "too_large" and "4096 bytes" in body["detail"][0]["msg"]
+        assert client.post("/predict", json=OFFER).status_code == 200  # under the limit: served as before
+        assert client.post("/predict/batch", json={"offers": [OFFER] * 10}).status_code == 200
+        text = client.get("/metrics").text
+    assert 'clickcast_request_errors_total{endpoint="predict",status="413"} 1.0' in text
+    assert 'clickcast_request_errors_total{endpoint="predict_batch",status="413"} 1.0' in text
+    assert 'clickcast_predictions_total{role="stable"} 11.0' in text  # the refused bodies predicted nothing

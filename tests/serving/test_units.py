@@ -37,6 +37,12 @@ def test_settings_from_env_and_default_log_url() -> None:
     assert Settings.from_env({"MODEL_SHA256": "0f" * 32}).manifest_sha256 == "0f" * 32
     with pytest.raises(ValueError, match="MODEL_SHA256"):
         Settings.from_env({"MODEL_SHA256": "not-a-checksum"})
+    assert (s.max_request_bytes, s.shadow_queue_bytes) == (4 * 1024 * 1024, 16 * 1024 * 1024)
+    sized = Settings.from_env({"MAX_REQUEST_BYTES": "2048", "SHADOW_QUEUE_BYTES": "65536"})
+    assert (sized.max_request_bytes, sized.shadow_queue_bytes) == (2048, 65536)
+    for name in ("MAX_REQUEST_BYTES", "SHADOW_QUEUE_BYTES"):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({name: "1MiB"})
 
 
 def _append(writer: PredictionLogWriter, rid: str, days: list[str]) -> None:

@@ -51,6 +51,8 @@ class EventReason(StrEnum):
     STORE_REFUSED = "StoreRefused"
     STORE_READABLE = "StoreReadable"
     RECONCILE_ERROR = "ReconcileError"
+    RESOURCE_NOT_OWNED = "ResourceNotOwned"
+    """An object of a name clickcast would use belongs to someone else: neither changed nor deleted."""
     RECONCILED = "Reconciled"
 
 

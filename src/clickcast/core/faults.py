@@ -1,5 +1,8 @@
 """Reconciliations that keep failing: the ReconcileError condition and its Events. Purely computational.
 
+A refusal to touch an object the ClickModel does not own is said at once, with its own reason
+(`not_owned`).
+
 A shell counts the failures of one ClickModel in a row (an exception anywhere in observe, decide, record or
 act); after `limit` of them it asks `reconcile_failed` for the status to write, and after a reconciliation that
 went through, `reconciled`. The shell keeps retrying with backoff either way: the condition makes a model stuck
@@ -66,6 +69,22 @@ def reconcile_failed(
     message = f"{streak} reconciliations in a row failed, retried with backoff; the last: {failure.message}"
     if d.condition(ConditionType.RECONCILE_ERROR, True, failure.reason, message):
         d.event(EventReason.RECONCILE_ERROR, f"{failure.reason}: {message}", warning=True)
+    return d.plan()
+
+
+def not_owned(status: ClickModelStatus, refusal: str, *, generation: int, now: datetime) -> Plan:
+    """The status after a reconciliation that refused to touch objects this ClickModel does not own.
+
+    ReconcileError=True with reason ResourceNotOwned at once (no `limit`: retrying does not heal a name taken by
+    someone else, a person does), and one warning Event per distinct refusal; `refusal` names the objects.
+    """
+    d = Draft(status.model_copy(deep=True), generation, now)
+    old = condition(d.status.conditions, ConditionType.RECONCILE_ERROR)
+    said = old is not None and old.status is ConditionStatus.TRUE and (old.reason, old.message) == (
+        EventReason.RESOURCE_NOT_OWNED.value, refusal)  # fmt: skip
+    if not said:
+        d.condition(ConditionType.RECONCILE_ERROR, True, EventReason.RESOURCE_NOT_OWNED, refusal)
+        d.event(EventReason.RESOURCE_NOT_OWNED, refusal, warning=True)
     return d.plan()
 
 

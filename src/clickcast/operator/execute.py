@@ -1,4 +1,10 @@
-"""Carrying out the core's actions with Kubernetes objects: deterministic names, owned by the ClickModel."""
+"""Carrying out the core's actions with Kubernetes objects: deterministic names, owned by the ClickModel.
+
+Nothing is applied or deleted before it is read: an object of the name clickcast would use that is not this
+ClickModel's (operator/ownership.py) is left as it is and the refusal kept in `KubeExecutor.refused`, for the
+reconciliation to report once the other actions are done. The write then carries what was read as its
+precondition (resourceVersion, uid), so an object that changed hands in between is not touched either.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from clickcast.operator.backends import backend
 from clickcast.operator.config import OperatorConfig
 from clickcast.operator.git_credentials import secret_credentials
 from clickcast.operator.kube import Doc, KubeApi
+from clickcast.operator.ownership import Foreign, NotOwned, may_touch
 from clickcast.runtime.gitops import GitOpsBridge
 from clickcast.runtime.outcomes import prediction_log
 from clickcast.serving import manifests as serving
@@ -40,10 +47,6 @@ def owner_reference(obj: Doc) -> Doc:
             "controller": True, "blockOwnerDeletion": True}  # fmt: skip
 
 
-class AdoptionError(Exception):
-    """An object with the name clickcast would use exists but belongs to something else."""
-
-
 class KubeExecutor:
     """Executor (clickcast.core.ports): every action is idempotent (create-or-adopt, server-side apply)."""
 
@@ -54,6 +57,9 @@ class KubeExecutor:
         self.gitops = gitops or GitOpsBridge(config.git_cache, secret_credentials(kube))
         self.namespace: str = obj["metadata"]["namespace"]
         self.owner = [owner_reference(obj)]
+        self.uid: str = obj["metadata"]["uid"]
+        self.refused: list[Foreign] = []
+        """Objects this executor would have applied or deleted but does not own (reported by the caller)."""
 
     async def apply(self, name: str, spec: ClickModelSpec, action: Action) -> None:
         # The one place a spec becomes objects: images it leaves unset are the operator's, and the run's frozen
@@ -70,7 +76,7 @@ class KubeExecutor:
                 await self._deploy(name, spec, action)
             case Route():
                 assert spec.canary.gateway is not None  # the core routes only with a gateway
-                await asyncio.to_thread(self.kube.apply, serving.http_route(
+                await self._apply_owned(serving.http_route(
                     model=name, namespace=self.namespace, serving=spec.serving, gateway=spec.canary.gateway,
                     canary_weight=action.canary_weight, owner=self.owner))  # fmt: skip
             case RecordPromotion():
@@ -78,18 +84,50 @@ class KubeExecutor:
             case Retire():
                 await self._retire(name, action.role)
 
-    async def _create_or_adopt(self, doc: Doc) -> None:
+    def raise_refusals(self) -> None:
+        """Raise NotOwned if any action was refused (after all of them were carried out as far as they could)."""
+        if self.refused:
+            raise NotOwned(self.refused)
+
+    async def _read(self, api_version: str, kind: str, name: str) -> Doc | None:
+        return await asyncio.to_thread(self.kube.get, api_version, kind, self.namespace, name)
+
+    def _mine(self, found: Doc | None, verb: str) -> bool:
+        """Absent, or this ClickModel's; otherwise the refusal is kept and False returned."""
+        if found is None or may_touch(found["metadata"].get("ownerReferences"), self.uid):
+            return True
+        self.refused.append(Foreign.of(found, verb))
+        log.warning("refused to %s %s: %s", verb, found["metadata"].get("name"), self.refused[-1],
+                    extra={"clickmodel": f"{self.namespace}/{self.obj['metadata']['name']}"})  # fmt: skip
+        return False
+
+    async def _apply_owned(self, *docs: Doc) -> bool:
+        """Apply `docs` (all or none): each must be absent or this ClickModel's, and unchanged since it was read."""
+        found = [await self._read(d["apiVersion"], d["kind"], d["metadata"]["name"]) for d in docs]
+        mine = [self._mine(f, "apply") for f in found]  # every refusal is kept, not only the first
+        if not all(mine):
+            return False
+        for doc, current in zip(docs, found, strict=True):
+            # An absent object is created by the apply itself; one created in the short gap since the read would be
+            # taken over (server-side apply has no "must not exist" precondition), the one race left open.
+            version = current["metadata"]["resourceVersion"] if current is not None else None
+            await asyncio.to_thread(self.kube.apply, doc, version)
+        return True
+
+    async def _delete_owned(self, api_version: str, kind: str, name: str) -> None:
+        found = await self._read(api_version, kind, name)
+        if found is None or not self._mine(found, "delete"):
+            return
+        meta = found["metadata"]
+        await asyncio.to_thread(self.kube.delete, api_version, kind, self.namespace, name,
+                                {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]})  # fmt: skip
+
+    async def _create_or_adopt(self, doc: Doc) -> bool:
+        """Create `doc`, or find it already there as this ClickModel's (a restart); False if it is someone else's."""
         if await asyncio.to_thread(self.kube.create, doc):
             log.info("created %s %s", doc["kind"], doc["metadata"]["name"], extra=self._extra(doc))
-            return
-        found = await asyncio.to_thread(
-            self.kube.get, doc["apiVersion"], doc["kind"], self.namespace, doc["metadata"]["name"]
-        )
-        owners = [o.get("uid") for o in (found or {}).get("metadata", {}).get("ownerReferences") or []]
-        if found is not None and self.owner[0]["uid"] not in owners:
-            raise AdoptionError(
-                f"{doc['kind']} {self.namespace}/{doc['metadata']['name']} exists and is not owned by this ClickModel"
-            )
+            return True
+        return self._mine(await self._read(doc["apiVersion"], doc["kind"], doc["metadata"]["name"]), "apply")
 
     def _extra(self, doc: Doc) -> dict[str, Any]:
         version = doc["metadata"].get("labels", {}).get("clickcast.io/version")
@@ -100,8 +138,8 @@ class KubeExecutor:
         common: dict[str, Any] = {"name": action.name, "namespace": self.namespace, "model": name,
                                   "version": action.version, "spec": spec, "owner": self.owner}  # fmt: skip
         on = backend(spec.training.backend)
-        if on.needs_config_map:
-            await self._create_or_adopt(jobs.model_config_map(**common, run="training"))
+        if on.needs_config_map and not await self._create_or_adopt(jobs.model_config_map(**common, run="training")):
+            return  # its run would mount someone else's ConfigMap
         await self._create_or_adopt(on.build(**common, reference=reference, jobs_dir=self.config.jobs_dir))
 
     async def _start_scoring(self, name: str, spec: ClickModelSpec, action: StartScoring) -> None:
@@ -135,11 +173,11 @@ class KubeExecutor:
         )  # fmt: skip
         svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
                               owner=self.owner)  # fmt: skip
-        await asyncio.to_thread(self.kube.apply, svc)
-        await asyncio.to_thread(self.kube.apply, deployment)
+        if not await self._apply_owned(svc, deployment):
+            return
         log.info("%s serves %s", deployment["metadata"]["name"], action.pin.version, extra=self._extra(deployment))
 
     async def _retire(self, name: str, role: Role) -> None:
         object_name = serving.object_name(name, role)
-        await asyncio.to_thread(self.kube.delete, "apps/v1", "Deployment", self.namespace, object_name)
-        await asyncio.to_thread(self.kube.delete, "v1", "Service", self.namespace, object_name)
+        await self._delete_owned("apps/v1", "Deployment", object_name)
+        await self._delete_owned("v1", "Service", object_name)

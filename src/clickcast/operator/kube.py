@@ -87,23 +87,41 @@ class KubeApi:
             raise
         return True
 
-    def apply(self, doc: Doc) -> None:
-        """Server-side apply: the fields clickcast manages become `doc`'s, others are left alone."""
-        resource = self._resource(doc["apiVersion"], doc["kind"])
-        resource.server_side_apply(
-            body=doc, name=doc["metadata"]["name"], namespace=doc["metadata"]["namespace"],
-            field_manager=FIELD_MANAGER, force_conflicts=True,
-        )  # fmt: skip
+    def apply(self, doc: Doc, resource_version: str | None = None) -> None:
+        """Server-side apply: the fields clickcast manages become `doc`'s, others are left alone.
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
-        """Delete with background propagation (its pods go too); False if it was not there."""
+        With `resource_version`, only if the object is still at that version (Conflict otherwise): what the
+        caller checked before (its owner, say) is what gets changed.
+        """
+        resource = self._resource(doc["apiVersion"], doc["kind"])
+        meta = doc["metadata"]
+        if resource_version is not None:
+            doc = {**doc, "metadata": {**meta, "resourceVersion": resource_version}}
         try:
-            self._resource(api_version, kind).delete(
-                name=name, namespace=namespace, body={"propagationPolicy": "Background"}
-            )
+            resource.server_side_apply(
+                body=doc, name=meta["name"], namespace=meta["namespace"],
+                field_manager=FIELD_MANAGER, force_conflicts=True,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 409:  # with force, only the precondition can conflict
+                raise Conflict(f"{doc['kind']} {meta['namespace']}/{meta['name']} changed since it was read") from exc
+            raise
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str, preconditions: Doc | None = None) -> bool:
+        """Delete with background propagation (its pods go too); False if it was not there.
+
+        `preconditions` ({"uid": ..., "resourceVersion": ...}): only the object as it was read (Conflict otherwise).
+        """
+        body: Doc = {"propagationPolicy": "Background"}
+        if preconditions:
+            body["preconditions"] = preconditions
+        try:
+            self._resource(api_version, kind).delete(name=name, namespace=namespace, body=body)
         except ApiException as exc:
             if exc.status == 404:
                 return False
+            if exc.status == 409:
+                raise Conflict(f"{kind} {namespace}/{name} changed since it was read") from exc
             raise
         return True
 

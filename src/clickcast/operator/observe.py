@@ -1,4 +1,9 @@
-"""What the operator sees of one ClickModel: its runs, its published version and its Deployments."""
+"""What the operator sees of one ClickModel: its runs, its published version and its Deployments.
+
+Only objects this ClickModel owns (operator/ownership.py) count: one of the same name that is someone else's is
+seen as absent, so its state is never taken for the model's (a foreign `offers-stable` is not "stable serving",
+a foreign Job of a run's name is not that run's outcome); acting on it is refused by the executor.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from clickcast.api.traffic import Traffic
 from clickcast.core.observed import Observed, Rollout, RunObservation
 from clickcast.operator.backends import JOB, TrainingBackend, backend
 from clickcast.operator.kube import Doc, KubeApi, MissingResource
+from clickcast.operator.ownership import may_touch
 from clickcast.runtime import observation
 from clickcast.runtime.gitops import GitOpsBridge
 from clickcast.runtime.observation import Unrunnable
@@ -68,7 +74,11 @@ class KubeObserver:
                                          generation=generation)  # fmt: skip
 
     async def _get(self, api_version: str, kind: str, name: str) -> Doc | None:
-        return await asyncio.to_thread(self.kube.get, api_version, kind, self.namespace, name)
+        """The object `name` if it is this ClickModel's; None when absent or someone else's."""
+        found = await asyncio.to_thread(self.kube.get, api_version, kind, self.namespace, name)
+        if found is None or not may_touch(found["metadata"].get("ownerReferences"), self.obj["metadata"]["uid"]):
+            return None
+        return found
 
     async def run(self, name: str, on: TrainingBackend = JOB) -> RunObservation:
         """The run `name` made by backend `on` (scoring and evaluation runs are Jobs)."""

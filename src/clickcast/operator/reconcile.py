@@ -14,7 +14,7 @@ from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import ClickModelStatus
 from clickcast.api.validation import field_errors
 from clickcast.core.decide import invalid_spec
-from clickcast.core.faults import Failure, reconcile_failed, reconciled
+from clickcast.core.faults import Failure, not_owned, reconcile_failed, reconciled
 from clickcast.core.plan import Plan
 from clickcast.core.ports import step
 from clickcast.operator import metrics
@@ -24,6 +24,7 @@ from clickcast.operator.execute import KubeExecutor
 from clickcast.operator.git_credentials import secret_credentials
 from clickcast.operator.kube import Doc, KubeApi
 from clickcast.operator.observe import KubeObserver
+from clickcast.operator.ownership import NotOwned
 from clickcast.operator.queue import WorkQueue
 from clickcast.operator.record import KubeRecorder
 from clickcast.runtime.gitops import GitOpsBridge
@@ -58,26 +59,31 @@ class Reconciler:
             return None
         name = key[1]
         recorder = KubeRecorder(self.kube, obj, self.config.identity)
+        executor = KubeExecutor(self.kube, obj, self.config, self.gitops)
         plan = await step(
             name, spec, status, self.clock(),
-            observer=KubeObserver(self.kube, obj, self.gitops),
-            executor=KubeExecutor(self.kube, obj, self.config, self.gitops),
-            recorder=recorder,
+            observer=KubeObserver(self.kube, obj, self.gitops), executor=executor, recorder=recorder,
         )  # fmt: skip
         account(key, status, plan, self.clock())
+        executor.raise_refusals()  # reported by `failed`, retried with backoff like any failure
         await self._record(recorder, name, plan.status, reconciled(plan.status, generation=_generation(obj),
                                                                    now=self.clock()))  # fmt: skip
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
         return plan.requeue_after.total_seconds() if plan.requeue_after is not None else None
 
     async def failed(self, key: Key, exc: Exception, failures: int) -> None:
-        """After `error_limit` failures in a row, the ClickModel says so (the queue retries with backoff anyway)."""
-        if failures < self.config.error_limit:
+        """After `error_limit` failures in a row, the ClickModel says so (the queue retries with backoff anyway); a
+        refusal to touch an object it does not own, at once."""
+        if failures < self.config.error_limit and not isinstance(exc, NotOwned):
             return
         obj = await asyncio.to_thread(self.kube.get_clickmodel, *key)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             return
         status = ClickModelStatus.model_validate(obj.get("status") or {})
+        if isinstance(exc, NotOwned):  # said at once: retrying does not give the object back
+            refused = not_owned(status, str(exc), generation=_generation(obj), now=self.clock())
+            await self._record(KubeRecorder(self.kube, obj, self.config.identity), key[1], status, refused)
+            return
         failure = Failure.of(type(exc).__name__, str(exc), status=_http_status(exc),
                              http_reason=getattr(exc, "reason", None) if _http_status(exc) else None)  # fmt: skip
         plan = reconcile_failed(status, failure, streak=failures, limit=self.config.error_limit,

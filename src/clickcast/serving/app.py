@@ -5,7 +5,9 @@ It owns the whole lifecycle through its lifespan: load and verify the model,
 start the prediction-log writer, the adaptive batcher and the shadow mirror;
 on shutdown stop taking work, then flush the log. Request bodies are parsed
 and validated by pydantic-core straight from bytes; responses are written as
-bytes without a response model round-trip.
+bytes without a response model round-trip. A body over MAX_REQUEST_BYTES is
+refused with 413 as soon as its declared length or the bytes read say so,
+before it is buffered whole.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from clickcast.features import contract
 from clickcast.model.artifact import Predictor, load_predictor
 from clickcast.serving import metrics
 from clickcast.serving.batcher import AdaptiveBatcher
-from clickcast.serving.config import Settings
+from clickcast.serving.config import MAX_REQUEST_BYTES, Settings
 from clickcast.serving.openapi import openapi_document
 from clickcast.serving.prediction_log import PredictionLogWriter
 from clickcast.serving.schemas import BATCH, OFFER, BatchRequest, Offer
@@ -88,7 +90,7 @@ class ServingState:
         if log_url:
             self.log = PredictionLogWriter(log_url, self.model, flush_interval=s.flush_interval)
         if s.shadow_url:
-            self.shadow = ShadowMirror(s.shadow_url, queue_size=s.shadow_queue_size)
+            self.shadow = ShadowMirror(s.shadow_url, queue_size=s.shadow_queue_size, max_bytes=s.shadow_queue_bytes)
             await self.shadow.start()
         self.batcher = AdaptiveBatcher(self.predictor.predict)
         self.batcher.start()
@@ -119,6 +121,28 @@ def _invalid(exc: ValidationError, endpoint: str) -> Response:
     metrics.ERRORS.labels(endpoint, "422").inc()
     detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
     return _json({"detail": detail}, 422)
+
+
+def _too_large(limit: int, endpoint: str) -> Response:
+    metrics.ERRORS.labels(endpoint, "413").inc()
+    msg = f"the request body is over the limit of {limit} bytes (MAX_REQUEST_BYTES)"
+    return _json({"detail": [{"loc": ["body"], "msg": msg, "type": "too_large"}], "limitBytes": limit}, 413)
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it is known to be over `limit` bytes (by Content-Length, or by what has
+    arrived of a body without one): an oversized body is never held whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _columns(offers: list[Offer]) -> dict[str, list[Any]]:
@@ -155,7 +179,7 @@ class Endpoints:
         return _json({"error": f"model not loaded: {self.state.error or 'starting'}"}, 503)
 
     async def _serve(
-        self, request: Request, offers: list[Offer], request_id: str | None
+        self, request: Request, body: bytes, offers: list[Offer], request_id: str | None
     ) -> tuple[str, str, list[float]]:
         """Predict, log and mirror one request's offers; returns (request id, role, predictions)."""
         state = self.state
@@ -177,7 +201,7 @@ class Endpoints:
                 role=role,
             )
         if state.shadow is not None and not mirrored:
-            state.shadow.submit(request.url.path, rid, await request.body())
+            state.shadow.submit(request.url.path, rid, body)
         metrics.PREDICTIONS.labels(role).inc(len(predicted))
         metrics.PREDICTED_CLICKS.labels(role).inc(sum(predicted))
         return rid, role, predicted
@@ -187,18 +211,24 @@ class Endpoints:
         request: Request,
         endpoint: str,
         adapter: TypeAdapter[Any],
-        answer: Callable[[Request, Any], Awaitable[dict[str, Any]]],
+        answer: Callable[[Request, bytes, Any], Awaitable[dict[str, Any]]],
     ) -> Response:
-        """Check readiness, parse (422 naming the fields), answer (500 counted and logged), time it."""
+        """Check readiness, read (413 over the size limit), parse (422 naming the fields), answer (500 counted
+        and logged), time it."""
         start = time.perf_counter()
         if not self.state.ready:
             return self._unavailable(endpoint)
+        settings = self.state.settings or self.settings
+        limit = settings.max_request_bytes if settings is not None else MAX_REQUEST_BYTES
+        body = await _body(request, limit)
+        if body is None:
+            return _too_large(limit, endpoint)
         try:
-            parsed = adapter.validate_json(await request.body())
+            parsed = adapter.validate_json(body)
         except ValidationError as exc:
             return _invalid(exc, endpoint)
         try:
-            response = _json(await answer(request, parsed))
+            response = _json(await answer(request, body, parsed))
         except Exception:
             log.exception("%s failed", endpoint)
             metrics.ERRORS.labels(endpoint, "500").inc()
@@ -206,8 +236,8 @@ class Endpoints:
         metrics.REQUEST_LATENCY.labels(endpoint).observe(time.perf_counter() - start)
         return response
 
-    async def _one(self, request: Request, offer: Offer) -> dict[str, Any]:
-        rid, role, (value,) = await self._serve(request, [offer], offer.get("requestId"))
+    async def _one(self, request: Request, body: bytes, offer: Offer) -> dict[str, Any]:
+        rid, role, (value,) = await self._serve(request, body, [offer], offer.get("requestId"))
         version = self.state.version
         return {
             "requestId": rid,
@@ -217,8 +247,8 @@ class Endpoints:
             "role": role,
         }
 
-    async def _many(self, request: Request, batch: BatchRequest) -> dict[str, Any]:
-        rid, role, values = await self._serve(request, batch["offers"], batch.get("requestId"))
+    async def _many(self, request: Request, body: bytes, batch: BatchRequest) -> dict[str, Any]:
+        rid, role, values = await self._serve(request, body, batch["offers"], batch.get("requestId"))
         return {"requestId": rid, "predictedClicks": values, "modelVersion": self.state.version, "role": role}
 
     async def predict(self, request: Request) -> Response:

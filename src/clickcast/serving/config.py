@@ -12,6 +12,11 @@ from clickcast.api.roles import SERVED_ROLES, Role
 from clickcast.store import layout
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+MiB = 1024 * 1024
+MAX_REQUEST_BYTES = 4 * MiB
+"""A prediction request's body limit: a full batch of 10,000 typical offers is about 1.3 MB."""
+SHADOW_QUEUE_BYTES = 16 * MiB
+"""The bodies the mirror may hold at once (queued or being sent), per worker."""
 
 
 @dataclass(frozen=True)
@@ -25,12 +30,15 @@ class Settings:
     flush_interval: float = 5.0
     shadow_url: str | None = None
     shadow_queue_size: int = 1000
+    shadow_queue_bytes: int = SHADOW_QUEUE_BYTES
+    max_request_bytes: int = MAX_REQUEST_BYTES
     model_threads: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read MODEL_URI, MODEL_SHA256, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
-        SHADOW_URL, SHADOW_QUEUE_SIZE and MODEL_THREADS; raise ValueError naming the variable if one is invalid."""
+        SHADOW_URL, SHADOW_QUEUE_SIZE, SHADOW_QUEUE_BYTES, MAX_REQUEST_BYTES and MODEL_THREADS; raise ValueError
+        naming the variable if one is invalid."""
         env = os.environ if env is None else env
         role = env.get("MODEL_ROLE") or Role.STABLE
         if role not in SERVED_ROLES:
@@ -44,6 +52,8 @@ class Settings:
         if sha is not None and not _SHA256.fullmatch(sha):
             raise ValueError(f"MODEL_SHA256={sha!r}: must be 64 lower-case hex digits (a sha256)")
         queue, threads = _positive(env, "SHADOW_QUEUE_SIZE", "1000"), _positive(env, "MODEL_THREADS", "1")
+        queue_bytes = _positive(env, "SHADOW_QUEUE_BYTES", str(SHADOW_QUEUE_BYTES))
+        request_bytes = _positive(env, "MAX_REQUEST_BYTES", str(MAX_REQUEST_BYTES))
         return cls(
             model_uri=env.get("MODEL_URI", ""),
             manifest_sha256=sha,
@@ -53,6 +63,8 @@ class Settings:
             flush_interval=flush if flush > 0 else 5.0,
             shadow_url=env.get("SHADOW_URL") or None,
             shadow_queue_size=queue,
+            shadow_queue_bytes=queue_bytes,
+            max_request_bytes=request_bytes,
             model_threads=threads,
         )
 

@@ -41,6 +41,19 @@ SHADOW = Counter(
     ["outcome"],
     namespace=NAMESPACE,
 )
+SHADOW_DROPPED = Counter(
+    "shadow_mirror_dropped",
+    "Mirrored requests dropped before they were sent, by reason (queue_full: the count bound; byte_budget: their "
+    "bodies would have exceeded SHADOW_QUEUE_BYTES).",
+    ["reason"],
+    namespace=NAMESPACE,
+)
+SHADOW_QUEUED_BYTES = Gauge(
+    "shadow_mirror_queued_bytes",
+    "Bytes of request bodies the mirror holds (queued or being sent).",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
 LOG_ROWS = Counter("prediction_log_rows", "Prediction-log rows written to the store.", namespace=NAMESPACE)
 LOG_ERRORS = Counter("prediction_log_flush_errors", "Failed prediction-log flushes (retried).", namespace=NAMESPACE)
 LOG_DROPPED = Counter(

@@ -1,9 +1,11 @@
 """Shadow mirroring: copy each primary request to the candidate service, never slowing the primary.
 
-The primary only does a `put_nowait` on a bounded queue; a full queue drops
-the copy and counts it. A few background tasks post the copies to the shadow
-with the primary's request id and the mirror header, so the candidate logs
-its predictions with role `shadow` and the same id (the join key).
+The primary only does a `put_nowait` on a queue bounded twice: by count, and by the bytes of the bodies
+it holds (queued or being sent), so a slow or hanging candidate costs the primary at most `max_bytes` of
+memory whatever the request sizes. A copy over either bound is dropped and counted
+(`clickcast_shadow_mirror_dropped_total{reason}`). A few background tasks post the copies to the shadow
+with the primary's request id and the mirror header, so the candidate logs its predictions with role
+`shadow` and the same id (the join key).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import httpx
 
 from clickcast.serving import metrics
+from clickcast.serving.config import SHADOW_QUEUE_BYTES
 
 log = logging.getLogger("clickcast.serving")
 
@@ -23,9 +26,19 @@ REQUEST_ID_HEADER = "x-request-id"
 
 
 class ShadowMirror:
-    def __init__(self, url: str, queue_size: int = 1000, concurrency: int = 4, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        queue_size: int = 1000,
+        concurrency: int = 4,
+        timeout: float = 2.0,
+        max_bytes: int = SHADOW_QUEUE_BYTES,
+    ) -> None:
         self.url = url.rstrip("/")
         self.queue_size = queue_size
+        self.max_bytes = max_bytes
+        self.held_bytes = 0
+        """Bytes of the bodies queued or being sent; never above `max_bytes`."""
         self.concurrency = concurrency
         self.timeout = timeout
         self._queue: asyncio.Queue[tuple[str, str, bytes]] | None = None
@@ -38,14 +51,28 @@ class ShadowMirror:
         self._client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=self.concurrency))
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
 
-    def submit(self, path: str, request_id: str, body: bytes) -> None:
-        """Queue a copy of a request; never blocks, drops (and counts) when the queue is full."""
+    def submit(self, path: str, request_id: str, body: bytes) -> bool:
+        """Queue a copy of a request; never blocks. False when it was dropped (and counted): the queue is full, or
+        the bodies held would exceed `max_bytes`."""
         if self._queue is None:
-            return
+            return False
+        if self.held_bytes + len(body) > self.max_bytes:
+            return self._drop("byte_budget")
         try:
             self._queue.put_nowait((path, request_id, body))
         except asyncio.QueueFull:
-            metrics.SHADOW.labels("dropped").inc()
+            return self._drop("queue_full")
+        self._hold(len(body))
+        return True
+
+    def _drop(self, reason: str) -> bool:
+        metrics.SHADOW.labels("dropped").inc()
+        metrics.SHADOW_DROPPED.labels(reason).inc()
+        return False
+
+    def _hold(self, size: int) -> None:
+        self.held_bytes += size
+        metrics.SHADOW_QUEUED_BYTES.inc(size)
 
     async def _worker(self) -> None:
         assert self._queue is not None
@@ -63,6 +90,8 @@ class ShadowMirror:
                 if not self._warned:  # one line, not one per request
                     log.warning("shadow %s unreachable (%s); copies are counted as errors", self.url, exc)
                     self._warned = True
+            finally:  # sent, failed or cancelled: the body is no longer held
+                self._hold(-len(body))
             metrics.SHADOW.labels("sent" if ok else "error").inc()
 
     async def stop(self) -> None:

@@ -20,7 +20,7 @@ from clickcast.api.status import (
 from clickcast.core import Deploy, Observed, RecordPromotion, Retire, RunObservation, RunState, StartEvaluation, decide
 from clickcast.core.conditions import condition
 from clickcast.core.events import EventReason
-from clickcast.core.faults import Failure, reconcile_failed, reconciled
+from clickcast.core.faults import Failure, not_owned, reconcile_failed, reconciled
 from clickcast.core.naming import canary_run_name, quality_run_name
 from clickcast.core.observed import GitPromotion
 from clickcast.core.plan import EventType, Plan
@@ -256,6 +256,23 @@ def test_reconcile_error_appears_at_the_limit_once_and_clears_on_success() -> No
     assert reconciled(cleared.status, generation=5, now=NOW).events == ()  # nothing to clear twice
     never = reconciled(status, generation=1, now=NOW)
     assert (never.status, never.events) == (status, ())
+
+
+def test_a_refusal_to_touch_a_foreign_object_is_said_at_once_once_per_object_and_clears_on_success() -> None:
+    status = serving_status()
+    refusal = "Deployment ads/offers-stable exists and has no controller, not this ClickModel: not changed"
+    first = not_owned(status, refusal, generation=4, now=NOW)
+    c = condition(first.status.conditions, ConditionType.RECONCILE_ERROR)
+    assert c is not None and (c.status, c.reason, c.message) == (ConditionStatus.TRUE, "ResourceNotOwned", refusal)
+    assert [(e.type, e.reason, e.message) for e in first.events] == [
+        (EventType.WARNING, EventReason.RESOURCE_NOT_OWNED, refusal)]  # fmt: skip
+    again = not_owned(first.status, refusal, generation=4, now=NOW + timedelta(minutes=1))
+    assert (again.status, again.events) == (first.status, ())  # the retries say nothing new
+    other = not_owned(first.status, refusal.replace("stable", "canary"), generation=4, now=NOW)
+    assert [e.reason for e in other.events] == [EventReason.RESOURCE_NOT_OWNED]  # another object is news
+    cleared = reconciled(other.status, generation=4, now=NOW + DAY)
+    c = condition(cleared.status.conditions, ConditionType.RECONCILE_ERROR)
+    assert c is not None and (c.status, c.reason) == (ConditionStatus.FALSE, "Reconciled")
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,10 @@ class Recorder:
         self.docs.append(doc)
         return True
 
-    def apply(self, doc: Doc) -> None:
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> Doc | None:
+        return None  # nothing there yet: every name is free
+
+    def apply(self, doc: Doc, resource_version: str | None = None) -> None:
         self.docs.append(doc)
 
     def of(self, kind: str) -> Doc:
