@@ -165,7 +165,8 @@ def run_command(
     """`podman run` for one container of `pod`, and the environment podman reads its variables from.
 
     `env` holds what the cluster gives every container (KUBERNETES_SERVICE_HOST...); `host_env` is what
-    podman itself needs (PATH, HOME). Nothing of `host_env` reaches the container.
+    podman itself needs (PATH, HOME). Nothing of `host_env` reaches the container, and no pod value of a
+    variable podman reads reaches podman (those go on the command line: paths, not secrets).
     """
     name = container["name"]
     who = identity(pod, container)
@@ -200,12 +201,25 @@ def run_command(
         *_mounts(pod, container, volumes),
         *mounts,
         *(["--workdir", container["workingDir"]] if container.get("workingDir") else []),
-        *(flag for key in variables for flag in ("--env", key)),
+        *(flag for key in variables for flag in ("--env", key if not engine_reads(key) else f"{key}={variables[key]}")),
     )  # fmt: skip
     if container.get("command"):
         argv += ["--entrypoint", json.dumps([expand(c, variables) for c in container["command"]])]
     argv += [container["image"], *args]
-    return Command(name, argv, dict(host_env) | variables, None)
+    passed = {key: value for key, value in variables.items() if not engine_reads(key)}
+    return Command(name, argv, dict(host_env) | passed, None)
+
+
+# Variables podman itself reads (its temporary files, configuration and storage): a pod's own value of one
+# (a Job's TMPDIR=/scratch, say) goes on podman's command line, so podman keeps the host's.
+ENGINE_VARIABLES = frozenset({"PATH", "HOME", "TMPDIR", "USER", "LANG", "TZ", "NOTIFY_SOCKET", "DBUS_SESSION_BUS_ADDRESS",
+                              "REGISTRY_AUTH_FILE", "STORAGE_DRIVER", "STORAGE_OPTS"})  # fmt: skip
+ENGINE_PREFIXES = ("XDG_", "CONTAINERS_", "CONTAINER_", "_CONTAINERS_", "PODMAN_", "BUILDAH_", "LC_")
+
+
+def engine_reads(name: str) -> bool:
+    """Whether podman reads variable `name` for itself (then a pod's value must not be in podman's environment)."""
+    return name in ENGINE_VARIABLES or name.startswith(ENGINE_PREFIXES)
 
 
 def exec_prefix(engine: Engine, name: str) -> list[str]:
