@@ -187,10 +187,12 @@ def run_command(
             f"{engine.network_dir}:{NETWORK_MOUNT}:ro",
         ]
     variables = own | net
+    hostname = str(pod["spec"].get("hostname") or meta["name"])[:63]
     args = [expand(a, variables) for a in container.get("args") or []]
     argv = engine.podman_argv(
         "run", "--rm", "--replace", "--name", container_name(pod, name), "--pull=never",
-        "--network=host", "--hostname", str(pod["spec"].get("hostname") or meta["name"])[:63],
+        # The kubelet writes the pod's name and address into its /etc/hosts (Spark's driver looks itself up).
+        "--network=host", "--hostname", hostname, "--add-host", f"{hostname}:{address}",
         "--http-proxy=false", "--log-driver=passthrough", "--stop-timeout",
         str(int(pod["spec"].get("terminationGracePeriodSeconds", 30))),
         "--label", f"{MARK_LABEL}={engine.mark}",

@@ -46,6 +46,7 @@ def test_the_image_runs_as_given_with_its_entrypoint_unless_the_container_names_
                      "env": [{"name": "PORT", "value": "3000"}]}))  # fmt: skip
     assert plain.argv[:3] == ["/usr/bin/podman", "--runtime", "/usr/sbin/runc"]
     assert "--entrypoint" not in plain.argv
+    assert flags(plain.argv, "--add-host") == ["offers-stable-1:127.3.0.7"]  # its /etc/hosts, as the kubelet's
     assert plain.argv[-3:] == ["ghcr.io/clickcast/serving:0.1.0", "--port", "3000"]  # $(VAR) expanded, as k8s does
     own = run(pod({"name": "train", "image": "jobs", "command": ["spark-submit", "$(JOB)"],
                    "env": [{"name": "JOB", "value": "train.py"}]}))  # fmt: skip
