@@ -89,9 +89,14 @@ def _security_context() -> Doc:
 
 
 def _local_spark_conf() -> dict[str, str]:
-    """Keep every file Spark and the JVM write on the scratch volume."""
+    """Keep every file Spark, Hadoop and the JVM write on the scratch volume (the root filesystem is read-only).
+
+    Hadoop's own default is /tmp/hadoop-<user>, where S3A buffers each part it uploads: an s3:// write failed
+    with "Could not find any valid local directory for s3ablock" in a container.
+    """
     tmp = f"-Djava.io.tmpdir={SCRATCH}"
-    return {"spark.local.dir": SCRATCH, "spark.driver.extraJavaOptions": tmp, "spark.executor.extraJavaOptions": tmp}
+    return {"spark.local.dir": SCRATCH, "spark.driver.extraJavaOptions": tmp, "spark.executor.extraJavaOptions": tmp,
+            "spark.hadoop.hadoop.tmp.dir": f"{SCRATCH}/hadoop", "spark.hadoop.fs.s3a.buffer.dir": f"{SCRATCH}/s3a"}  # fmt: skip
 
 
 def _pod_spec(spec: ClickModelSpec, argv: list[str]) -> Doc:

@@ -51,6 +51,8 @@ def test_training_job() -> None:
         "/jobs/train.py", "--model-file", "/etc/clickcast/clickmodel.yaml", "--name", "offers", "--version", "v1",
         "--reference-model", "s3://store/models/offers/v0", "--reference-sha256", "ab" * 32]  # fmt: skip
     assert "spark.local.dir=/scratch" in argv
+    # Hadoop's files (S3A's upload buffers) too: its default /tmp is on the read-only root.
+    assert {"spark.hadoop.hadoop.tmp.dir=/scratch/hadoop", "spark.hadoop.fs.s3a.buffer.dir=/scratch/s3a"} <= set(argv)
     assert {"name": "storage", "secret": {"secretName": "lake-creds"}} in pod["volumes"]
     assert pod["serviceAccountName"] == "trainer"
     assert pod["automountServiceAccountToken"] is False
