@@ -214,8 +214,21 @@ def run_command(
 
 # Variables podman itself reads (its temporary files, configuration and storage): a pod's own value of one
 # (a Job's TMPDIR=/scratch, say) goes on podman's command line, so podman keeps the host's.
-ENGINE_VARIABLES = frozenset({"PATH", "HOME", "TMPDIR", "USER", "LANG", "TZ", "NOTIFY_SOCKET", "DBUS_SESSION_BUS_ADDRESS",
-                              "REGISTRY_AUTH_FILE", "STORAGE_DRIVER", "STORAGE_OPTS"})  # fmt: skip
+ENGINE_VARIABLES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "USER",
+        "LANG",
+        "TZ",
+        "NOTIFY_SOCKET",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "REGISTRY_AUTH_FILE",
+        "STORAGE_DRIVER",
+        "STORAGE_OPTS",
+    }
+)
 ENGINE_PREFIXES = ("XDG_", "CONTAINERS_", "CONTAINER_", "_CONTAINERS_", "PODMAN_", "BUILDAH_", "LC_")
 
 

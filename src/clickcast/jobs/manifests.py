@@ -96,7 +96,8 @@ def _local_spark_conf() -> dict[str, str]:
     """
     tmp = f"-Djava.io.tmpdir={SCRATCH}"
     return {"spark.local.dir": SCRATCH, "spark.driver.extraJavaOptions": tmp, "spark.executor.extraJavaOptions": tmp,
-            "spark.hadoop.hadoop.tmp.dir": f"{SCRATCH}/hadoop", "spark.hadoop.fs.s3a.buffer.dir": f"{SCRATCH}/s3a"}  # fmt: skip
+            "spark.hadoop.hadoop.tmp.dir": f"{SCRATCH}/hadoop",
+            "spark.hadoop.fs.s3a.buffer.dir": f"{SCRATCH}/s3a"}  # fmt: skip
 
 
 def _pod_spec(spec: ClickModelSpec, argv: list[str]) -> Doc:

@@ -70,9 +70,9 @@ def test_variables_travel_by_name_so_no_secret_is_on_a_command_line() -> None:
 def test_a_pods_value_of_a_variable_podman_reads_goes_on_the_command_line_not_into_podmans_environment() -> None:
     # A Spark Job sets TMPDIR=/scratch (its emptyDir): in podman's environment podman wrote its own temporary
     # files there and failed ("checking platform of image ...: open /scratch/...: no such file or directory").
-    command = run(pod({"name": "spark", "image": "jobs", "env": [{"name": "TMPDIR", "value": "/scratch"},
-                                                                  {"name": "XDG_CACHE_HOME", "value": "/scratch"},
-                                                                  {"name": "PATH", "value": "/opt/venv/bin"}]}))  # fmt: skip
+    env = [{"name": "TMPDIR", "value": "/scratch"}, {"name": "XDG_CACHE_HOME", "value": "/scratch"},
+           {"name": "PATH", "value": "/opt/venv/bin"}]  # fmt: skip
+    command = run(pod({"name": "spark", "image": "jobs", "env": env}))
     names = flags(command.argv, "--env")
     assert {"TMPDIR=/scratch", "XDG_CACHE_HOME=/scratch", "PATH=/opt/venv/bin"} <= set(names)
     assert "TMPDIR" not in command.env and "XDG_CACHE_HOME" not in command.env
