@@ -95,6 +95,6 @@ def _check_object_store(directory: Path) -> None:
                            client_kwargs={"endpoint_url": options["endpoint_url"]})  # fmt: skip
     found = fs.find("clickcast/demo")
     assert any("/lake/part-" in p for p in found), found[:20]
-    assert sum("/store/" in p and p.endswith("manifest.json") for p in found) >= 2, [
+    assert sum("/store/models/" in p and p.endswith("/MANIFEST.json") for p in found) >= 2, [
         p for p in found if "/store/" in p
     ][:40]
