@@ -34,7 +34,7 @@ DEBIAN_BASE=localhost/clickcast/base:bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 # runc, not crun (which refuses hybrid cgroups); limits a container without CAP_SYS_RESOURCE may set.
-RUN_FLAGS=(--runtime runc --network=host --ulimit nofile=1024:4096 --ulimit nproc=4096:4096)
+BUILD_FLAGS=(--runtime runc --network=host --ulimit nofile=1024:4096 --ulimit nproc=4096:4096 --layers)
 
 say() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -44,7 +44,8 @@ case "$ENGINE" in
   docker)
     command -v docker >/dev/null || die "docker is not installed"
     [ "$BASE" != debian ] || die "ENGINE=docker needs BASE=<an image with python3.11> (the Debian base is imported into podman)"
-    RUN_FLAGS=() ;;
+    BUILD_FLAGS=()
+    export DOCKER_BUILDKIT=1 ;; # build secrets need BuildKit
   *) die "ENGINE is podman or docker" ;;
 esac
 
@@ -80,11 +81,7 @@ for name in $IMAGES; do
   image="$REGISTRY/$name:$TAG"
   say "building $image on $base"
   started=$SECONDS
-  if [ "$ENGINE" = podman ]; then
-    podman build "${RUN_FLAGS[@]}" --layers --build-arg "BASE=$base" "${secret[@]}" -f "$name/Dockerfile" -t "$image" .
-  else
-    DOCKER_BUILDKIT=1 docker build --build-arg "BASE=$base" "${secret[@]}" -f "$name/Dockerfile" -t "$image" .
-  fi
+  "$ENGINE" build "${BUILD_FLAGS[@]}" --build-arg "BASE=$base" "${secret[@]}" -f "$name/Dockerfile" -t "$image" .
   size="$("$ENGINE" image inspect --format '{{.Size}}' "$image")"
   say "$image: built in $((SECONDS - started)) s, $((size / 1000000)) MB"
 done

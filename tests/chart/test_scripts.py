@@ -62,7 +62,11 @@ def test_kind_demo_builds_and_loads_every_image() -> None:
     (images,) = re.findall(r"IMAGES=\(([^)]*)\)", text)
     assert images.split() == ["operator", "jobs", "serving"]
     assert all((ROOT / image / "Dockerfile").is_file() for image in images.split())
-    assert 'docker build -f "$image/Dockerfile"' in text and 'kind load docker-image --name "$CLUSTER"' in text
+    # Built by make images' script with Docker (every image of IMAGES), each then loaded into kind.
+    assert 'ENGINE=docker BASE="$BASE"' in text and 'IMAGES="${IMAGES[*]}" bash hack/build-images.sh' in text
+    assert 'kind load docker-image --name "$CLUSTER" "$REGISTRY/$image:$TAG"' in text
+    build = (ROOT / "hack" / "build-images.sh").read_text()
+    assert '"$ENGINE" build "${BUILD_FLAGS[@]}"' in build and '-f "$name/Dockerfile" -t "$image"' in build
 
 
 def test_registry_and_tag_are_the_same_two_knobs_everywhere() -> None:

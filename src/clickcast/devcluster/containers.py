@@ -188,6 +188,9 @@ def run_command(
         ]
     variables = own | net
     hostname = str(pod["spec"].get("hostname") or meta["name"])[:63]
+    # Values travel by name in podman's environment, except those of variables podman reads for itself.
+    inline = {key: value for key, value in variables.items() if engine_reads(key)}
+    passed = {key: value for key, value in variables.items() if key not in inline}
     args = [expand(a, variables) for a in container.get("args") or []]
     argv = engine.podman_argv(
         "run", "--rm", "--replace", "--name", container_name(pod, name), "--pull=never",
@@ -203,12 +206,12 @@ def run_command(
         *_mounts(pod, container, volumes),
         *mounts,
         *(["--workdir", container["workingDir"]] if container.get("workingDir") else []),
-        *(flag for key in variables for flag in ("--env", key if not engine_reads(key) else f"{key}={variables[key]}")),
+        *(flag for key in passed for flag in ("--env", key)),
+        *(flag for key, value in inline.items() for flag in ("--env", f"{key}={value}")),
     )  # fmt: skip
     if container.get("command"):
         argv += ["--entrypoint", json.dumps([expand(c, variables) for c in container["command"]])]
     argv += [container["image"], *args]
-    passed = {key: value for key, value in variables.items() if not engine_reads(key)}
     return Command(name, argv, dict(host_env) | passed, None)
 
 
