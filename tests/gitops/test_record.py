@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import stat
+import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_the_ssh_key_goes_to_a_private_file_used_only_while_the_command_runs(tmp
     creds = GitCredentials.from_secret(
         {"ssh-privatekey": b"-----BEGIN KEY-----\nAAAAkeymaterial0123456789\n-----END KEY-----"}
     )
-    with git_environment(creds, tmp_path / "known_hosts") as env:
+    with git_environment(creds, tmp_path / "known_hosts", host="git.example.com") as env:
         ssh = shlex.split(env["GIT_SSH_COMMAND"])
         key = Path(ssh[ssh.index("-i") + 1])
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -147,8 +148,23 @@ def test_the_ssh_key_goes_to_a_private_file_used_only_while_the_command_runs(tmp
 
 
 def test_https_credentials_reach_git_through_askpass_only(tmp_path: Path) -> None:
-    with git_environment(GitCredentials("bot", "tok"), tmp_path / "kh") as env:
+    with git_environment(GitCredentials("bot", "tok"), tmp_path / "kh", host="git.example.com") as env:
         askpass = Path(env["GIT_ASKPASS"])
         assert os.access(askpass, os.X_OK) and "tok" not in askpass.read_text()
         assert env["CLICKCAST_GIT_PASSWORD"] == "tok"
+
+        def ask(prompt: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([str(askpass), prompt], env=env, capture_output=True, text=True, check=False)
+
+        # The prompts git writes: answered for the host the script was written for, on any port...
+        assert ask("Username for 'https://git.example.com': ").stdout == "bot\n"
+        assert ask("Password for 'https://bot@git.example.com:8443': ").stdout == "tok\n"
+        # ...and for no other host, however its name resembles the right one.
+        for other in (
+            "https://git.example.com.evil.test",
+            "https://evil.test/git.example.com",
+            "https://xgit.example.com",
+        ):
+            answer = ask(f"Password for '{other}': ")
+            assert answer.returncode != 0 and "tok" not in answer.stdout, other
     assert not askpass.exists()

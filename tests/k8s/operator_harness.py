@@ -32,6 +32,7 @@ def operator_env(jobs_dir: Path = ROOT / "jobs") -> dict[str, str]:
         "CLICKCAST_JOBS_DIR": str(jobs_dir),
         "CLICKCAST_METRICS_PORT": "off",
         "CLICKCAST_WORKERS": "4",
+        "CLICKCAST_GIT_SCHEMES": "https,ssh,file",  # the tests' GitOps remotes are local bare repositories
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,

@@ -471,7 +471,8 @@ class GitOps(ApiModel):
     """Where promotions are recorded, with their evidence."""
 
     repo_url: Annotated[str, Field(min_length=1, pattern=r"^(https?://|ssh://|git@|file://|/).+")]
-    """Git repository URL (https, ssh or file)."""
+    """Git repository URL (https, ssh; http and file only where the operator allows them: its setting
+    operator.gitSchemes). No user name or password in it: they belong in the Secret `secretRef` names."""
     branch: Annotated[str, Field(min_length=1, max_length=255)] = "main"
     """Branch that holds the promoted model versions."""
     path: Annotated[str, Field(min_length=1, pattern=r"^[^/].*")] = "models"
@@ -479,7 +480,8 @@ class GitOps(ApiModel):
     mode: GitOpsMode = GitOpsMode.COMMIT
     """`commit`: commit to the branch; `branch`: push a new branch per promotion for review."""
     secret_ref: Annotated[str, Field(max_length=253)] | None = None
-    """Secret with `username`/`password` (https) or `ssh-privatekey` used to push."""
+    """Secret with `username`/`password` (https) or `ssh-privatekey` used to push, and `hosts`: the host names
+    (`host` or `host:port`, comma-separated) the credentials may be sent to; any other host gets nothing."""
     author_name: str = "clickcast"
     """Commit author name."""
     author_email: str = "clickcast@localhost"

@@ -64,6 +64,14 @@ def operator(
             help="Failed reconciliations of a ClickModel in a row before ReconcileError=True and an Event.",
         ),
     ] = 3,
+    git_schemes: Annotated[
+        str,
+        typer.Option(
+            envvar="CLICKCAST_GIT_SCHEMES",
+            help="GitOps URL schemes the operator pushes to, comma-separated, of https, ssh, http, file "
+            "(http sends credentials in clear; file writes into the operator's own filesystem).",
+        ),
+    ] = "https,ssh",
     log_format: Annotated[str, typer.Option(help="json (kopf's structured format) or plain.")] = "json",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -75,13 +83,19 @@ def operator(
     import kopf  # noqa: PLC0415 - only this command needs the operator's dependencies
 
     from clickcast.operator.config import OperatorConfig  # noqa: PLC0415
+    from clickcast.operator.config import git_schemes as parse_schemes  # noqa: PLC0415
 
+    try:
+        schemes = parse_schemes(git_schemes)
+    except ValueError as exc:
+        fail(f"--git-schemes: {exc}")
     config = OperatorConfig(
         namespaces=tuple(namespace or ()),
         workers=workers,
         metrics_port=metrics_port or None,
         jobs_dir=jobs_dir,
         error_limit=error_limit,
+        git_schemes=schemes,
     )
     if git_cache:
         config = dataclasses.replace(config, git_cache=git_cache)

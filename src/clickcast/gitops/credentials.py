@@ -1,7 +1,9 @@
 """Push credentials from the Secret `spec.promotion.gitops.secretRef` names, and the git environment that uses them.
 
 The Secret has `username` and `password` (https: a password or an access token), or
-`ssh-privatekey` (ssh; the key of a `kubernetes.io/ssh-auth` Secret), optionally `known_hosts`.
+`ssh-privatekey` (ssh; the key of a `kubernetes.io/ssh-auth` Secret), optionally `known_hosts`, and
+`hosts`: the host names (comma- or space-separated, `host` or `host:port`) the credentials are for; the
+operator uses them for no other host (clickcast.gitops.remote).
 Values never reach an argv, a remote URL, `.git/config` or a message:
 
 - https: git asks a `GIT_ASKPASS` script, written to a private (0700) temporary directory, which
@@ -30,10 +32,17 @@ USERNAME = "username"
 PASSWORD = "password"
 SSH_PRIVATE_KEY = "ssh-privatekey"
 KNOWN_HOSTS = "known_hosts"
-KEYS = (USERNAME, PASSWORD, SSH_PRIVATE_KEY, KNOWN_HOSTS)
+HOSTS = "hosts"
+KEYS = (USERNAME, PASSWORD, SSH_PRIVATE_KEY, KNOWN_HOSTS, HOSTS)
 
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# git asks "Username for 'https://host[:port]': " and "Password for 'https://user@host[:port]': ". The
+# script answers only for the host it was written for: no other host gets the password, whatever asks.
 _ASKPASS = """#!/bin/sh
+case "$1" in
+  *"://$CLICKCAST_GIT_HOST'"*|*"://$CLICKCAST_GIT_HOST:"*|*"@$CLICKCAST_GIT_HOST'"*|*"@$CLICKCAST_GIT_HOST:"*) ;;
+  *) echo "clickcast: no credentials for this host" >&2; exit 1 ;;
+esac
 case "$1" in
   Username*|username*) printf '%s\\n' "$CLICKCAST_GIT_USERNAME" ;;
   *) printf '%s\\n' "$CLICKCAST_GIT_PASSWORD" ;;
@@ -54,6 +63,8 @@ class GitCredentials:
     password: str | None = field(default=None, repr=False)
     ssh_private_key: str | None = field(default=None, repr=False)
     known_hosts: str | None = None
+    hosts: tuple[str, ...] = ()
+    """Lower-case `host` or `host:port` entries the credentials may be sent to."""
 
     @classmethod
     def from_secret(cls, data: Mapping[str, bytes | str]) -> GitCredentials:
@@ -74,6 +85,7 @@ class GitCredentials:
             password=password,
             ssh_private_key=None if key is None else key + "\n",
             known_hosts=values.get(KNOWN_HOSTS) or None,
+            hosts=tuple(h.lower() for h in re.split(r"[\s,]+", values.get(HOSTS, "")) if h),
         )
 
     @classmethod
@@ -86,6 +98,15 @@ class GitCredentials:
         except OSError as exc:
             raise CredentialsError(f"cannot read the GitOps Secret from {path}: {type(exc).__name__}") from None
         return cls.from_secret(data)
+
+    def has_secret(self) -> bool:
+        """A password or a key (known_hosts and hosts alone are not secrets)."""
+        return self.password is not None or self.ssh_private_key is not None
+
+    def allows(self, host: str, port: int | None = None) -> bool:
+        """`host` is one the Secret names: `host` itself (any port) or `host:port`."""
+        host = host.lower()
+        return host in self.hosts or (port is not None and f"{host}:{port}" in self.hosts)
 
     def secrets(self) -> tuple[str, ...]:
         """Every string that must never be shown, with the forms git may print it in."""
@@ -115,11 +136,12 @@ class Scrubber:
 
 
 @contextmanager
-def git_environment(creds: GitCredentials | None, known_hosts: Path) -> Iterator[dict[str, str]]:
+def git_environment(creds: GitCredentials | None, known_hosts: Path, *, host: str) -> Iterator[dict[str, str]]:
     """Environment for git commands that talk to the remote; the private files are removed on exit.
 
     `known_hosts` is where ssh host keys are remembered (accept-new: the first key seen is trusted,
-    a changed key fails) unless the Secret brings its own `known_hosts`.
+    a changed key fails) unless the Secret brings its own `known_hosts`. `host`: the only host the https
+    password is given to.
     """
     env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
     with tempfile.TemporaryDirectory(prefix="clickcast-git-") as tmp:
@@ -133,6 +155,7 @@ def git_environment(creds: GitCredentials | None, known_hosts: Path) -> Iterator
                 "GIT_ASKPASS": str(askpass),
                 "CLICKCAST_GIT_USERNAME": creds.username or "git",
                 "CLICKCAST_GIT_PASSWORD": creds.password,
+                "CLICKCAST_GIT_HOST": host,
             }
         ssh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"]
         hosts = known_hosts

@@ -39,6 +39,7 @@ import git
 
 from clickcast.api.spec import GitOps, GitOpsMode
 from clickcast.gitops import record as rec_mod
+from clickcast.gitops import remote
 from clickcast.gitops.credentials import GitCredentials, Scrubber, git_environment
 from clickcast.gitops.record import PromotionRecord
 
@@ -114,20 +115,16 @@ class GitPromotionRepository:
         *,
         max_attempts: int = 5,
         timeout: float = 120.0,
+        schemes: tuple[str, ...] = remote.SCHEMES,
     ) -> None:
         self._spec = gitops
         self._creds = credentials
         self._scrub = Scrubber(credentials.secrets() if credentials is not None else ())
-        if "://" in gitops.repo_url and "@" in gitops.repo_url.split("://", 1)[1].split("/", 1)[0]:
-            user_info = gitops.repo_url.split("://", 1)[1].split("@", 1)[0]
-            if ":" in user_info:
-                raise GitOpsError(
-                    f"{self._scrub(gitops.repo_url)}: the repository URL carries a password; "
-                    "put it in the Secret spec.promotion.gitops.secretRef names",
-                    remote=self._scrub(gitops.repo_url),
-                    branch=gitops.branch,
-                    retryable=False,
-                )
+        try:
+            self._host = remote.check(gitops.repo_url, credentials, schemes).host
+        except remote.RemoteRefusedError as exc:
+            raise GitOpsError(str(exc), remote=self._scrub(gitops.repo_url), branch=gitops.branch,
+                              retryable=False) from None  # fmt: skip
         self._url = gitops.repo_url
         self._remote = self._scrub(gitops.repo_url)
         self._cache_dir = cache_dir
@@ -157,7 +154,7 @@ class GitPromotionRepository:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one writer per clone, across threads and processes
             try:
                 repo = self._open()
-                with git_environment(self._creds, self._cache_dir / "known_hosts") as env:
+                with git_environment(self._creds, self._cache_dir / "known_hosts", host=self._host) as env:
                     yield _Session(
                         repo,
                         env,
@@ -213,7 +210,12 @@ class _Session:
     # Running git.
 
     def _run(self, *args: str, env: Mapping[str, str] | None = None, network: bool = False) -> tuple[int, str, str]:
-        argv = ["git", "-c", "credential.helper=", *args] if network else ["git", *args]
+        # Talking to the remote: no credential helper but ours, and no redirect to a host nobody checked.
+        argv = (
+            ["git", "-c", "credential.helper=", "-c", "http.followRedirects=false", *args]
+            if network
+            else ["git", *args]
+        )
         status, out, err = self.repo.git.execute(
             argv,
             with_extended_output=True,

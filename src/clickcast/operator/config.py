@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clickcast.api.images import Images
+from clickcast.gitops.remote import DEFAULT_SCHEMES, SCHEMES
 from clickcast.jobs.layout import JOBS_DIR
 
 _DEFAULT_IMAGES = Images.of()
@@ -38,6 +39,8 @@ class OperatorConfig:
 
     error_limit: int = 3
     """Failed reconciliations of one ClickModel in a row before it says so (ReconcileError=True and an Event)."""
+    git_schemes: tuple[str, ...] = DEFAULT_SCHEMES
+    """GitOps URL schemes the operator pushes to (clickcast.gitops.remote: not http or file unless listed)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -56,6 +59,7 @@ class OperatorConfig:
             jobs_image=env.get("CLICKCAST_JOBS_IMAGE") or _DEFAULT_IMAGES.jobs,
             serving_image=env.get("CLICKCAST_SERVING_IMAGE") or _DEFAULT_IMAGES.serving,
             error_limit=max(1, int(env.get("CLICKCAST_ERROR_LIMIT", "3"))),
+            git_schemes=git_schemes(env.get("CLICKCAST_GIT_SCHEMES", ",".join(DEFAULT_SCHEMES))),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -69,4 +73,14 @@ class OperatorConfig:
             "CLICKCAST_JOBS_IMAGE": self.jobs_image,
             "CLICKCAST_SERVING_IMAGE": self.serving_image,
             "CLICKCAST_ERROR_LIMIT": str(self.error_limit),
+            "CLICKCAST_GIT_SCHEMES": ",".join(self.git_schemes),
         }
+
+
+def git_schemes(value: str) -> tuple[str, ...]:
+    """`https,ssh` -> ('https', 'ssh'); an unknown scheme is a ValueError naming the known ones."""
+    schemes = tuple(dict.fromkeys(s.strip().lower() for s in value.split(",") if s.strip()))
+    unknown = [s for s in schemes if s not in SCHEMES]
+    if unknown:
+        raise ValueError(f"unknown GitOps URL scheme(s) {', '.join(unknown)}; known: {', '.join(SCHEMES)}")
+    return schemes

@@ -54,7 +54,7 @@ class KubeExecutor:
         self.kube = kube
         self.obj = obj
         self.config = config
-        self.gitops = gitops or GitOpsBridge(config.git_cache, secret_credentials(kube))
+        self.gitops = gitops or GitOpsBridge(config.git_cache, secret_credentials(kube), config.git_schemes)
         self.namespace: str = obj["metadata"]["namespace"]
         self.owner = [owner_reference(obj)]
         self.uid: str = obj["metadata"]["uid"]

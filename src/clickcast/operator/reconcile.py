@@ -34,7 +34,7 @@ class Reconciler:
     def __init__(self, kube: KubeApi, config: OperatorConfig, clock: Callable[[], datetime] | None = None) -> None:
         self.kube = kube
         self.config = config
-        self.gitops = GitOpsBridge(config.git_cache, secret_credentials(kube))
+        self.gitops = GitOpsBridge(config.git_cache, secret_credentials(kube), config.git_schemes)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.queue = WorkQueue(self.reconcile, config.workers, on_error=self.failed)
         self.enqueue, self.forget, self.start, self.stop = (

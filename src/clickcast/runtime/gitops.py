@@ -17,6 +17,7 @@ from clickcast.api.spec import ClickModelSpec, GitOps
 from clickcast.api.status import ClickModelStatus, Phase
 from clickcast.core.observed import GitPromotion
 from clickcast.core.plan import RecordPromotion
+from clickcast.gitops import remote
 from clickcast.gitops.credentials import CredentialsError, GitCredentials
 from clickcast.gitops.record import PromotionRecord
 from clickcast.gitops.repository import GitOpsError, GitPromotionRepository
@@ -33,9 +34,12 @@ async def no_credentials(namespace: str, gitops: GitOps) -> GitCredentials | Non
 
 
 class GitOpsBridge:
-    def __init__(self, cache_dir: str | Path, credentials: CredentialSource = no_credentials) -> None:
+    def __init__(self, cache_dir: str | Path, credentials: CredentialSource = no_credentials,
+                 schemes: tuple[str, ...] = remote.SCHEMES) -> None:  # fmt: skip
         self.cache_dir = Path(cache_dir)
         self.credentials = credentials
+        self.schemes = schemes
+        """The URL schemes this process pushes to (the operator: its setting; `clickcast run`: any)."""
         self.errors: dict[str, str] = {}
         """Last error per promotion key (namespace/name@version); cleared by a success."""
 
@@ -80,4 +84,5 @@ class GitOpsBridge:
         return GitPromotion(commit=state.commit, merged=state.merged, branch=state.branch, error=error)
 
     async def _repository(self, namespace: str, gitops: GitOps) -> GitPromotionRepository:
-        return GitPromotionRepository(gitops, self.cache_dir / namespace, await self.credentials(namespace, gitops))
+        creds = await self.credentials(namespace, gitops)
+        return GitPromotionRepository(gitops, self.cache_dir / namespace, creds, schemes=self.schemes)
