@@ -67,7 +67,14 @@ def test_default_install_is_cluster_wide_with_the_manifests_rules(helm: Helm) ->
         assert not by_kind(docs, kind), f"{kind} is opt-in"
     container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["clickcast", "operator"]
-    args = ["--liveness-port=8080", "--metrics-port=8000", "--workers=8", "--error-limit=3", "--log-format=json"]
+    args = [
+        "--liveness-port=8080",
+        "--metrics-port=8000",
+        "--workers=8",
+        "--error-limit=3",
+        "--git-schemes=https,ssh",
+        "--log-format=json",
+    ]
     assert container["args"] == args
     assert container["image"] == "ghcr.io/clickcast/operator:0.1.0"
 
