@@ -73,6 +73,10 @@ quiet "$helm" test clickcast --namespace clickcast-system --timeout 2m || { diag
 
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet kubectl apply -f - ||
   die "cannot create namespace $NAMESPACE"
+# The chart's admission policy lets a ClickModel name only the Secrets its namespace lists (a platform team's
+# annotation, which tenants cannot edit): here the object store's credentials the demo creates.
+quiet kubectl annotate namespace "$NAMESPACE" --overwrite clickcast.io/secrets=clickcast-demo-storage ||
+  die "cannot annotate namespace $NAMESPACE"
 # The story (clickcast.demo.cluster): a first version trained by a Job's Spark and served by two pods, then
 # the moved market's clicks, a retrain, a shadow canary (the stable pods mirror to the canary's Service)
 # judged on each next day's real clicks, and the operator's promotion. Each phase prints as it is entered.

@@ -25,3 +25,7 @@ cp manifests/crds/*.yaml manifests/rbac/namespace.yaml manifests/rbac/operator.y
   "$helm" template clickcast-operator "$chart" --namespace clickcast-system \
     --show-only templates/deployment.yaml --show-only templates/service.yaml
 } > "$base/operator-deployment.yaml"
+{
+  echo "# Rendered from charts/clickcast (default values) by hack/sync-manifests.sh: edit the chart, not this file."
+  "$helm" template clickcast-operator "$chart" --namespace clickcast-system --show-only templates/admission-policy.yaml
+} > "$base/admission-policy.yaml"

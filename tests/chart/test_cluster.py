@@ -81,7 +81,8 @@ def test_kustomize_base_builds_valid_objects(helm: Helm, kube: Kube, namespace: 
     docs = [d for d in yaml.safe_load_all(built.stdout) if d]
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(["CustomResourceDefinition", "Namespace", "ServiceAccount", "ClusterRole",
-                            "ClusterRoleBinding", "Deployment", "Service"])  # fmt: skip
+                            "ClusterRoleBinding", "Deployment", "Service", *["ValidatingAdmissionPolicy",
+                            "ValidatingAdmissionPolicyBinding"] * 2])  # fmt: skip
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     assert deployment["metadata"]["namespace"] == "clickcast-system"
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "clickcast-operator"
@@ -90,6 +91,9 @@ def test_kustomize_base_builds_valid_objects(helm: Helm, kube: Kube, namespace: 
     rendered = helm.run("template", "clickcast-operator", str(CHART), "--namespace", "clickcast-system", *shown).stdout
     committed = (base / "operator-deployment.yaml").read_text()
     assert committed.split("\n", 1)[1] == rendered, "run `make chart-crds`"
+    policy = ["--show-only", "templates/admission-policy.yaml"]
+    rendered = helm.run("template", "clickcast-operator", str(CHART), "--namespace", "clickcast-system", *policy).stdout
+    assert (base / "admission-policy.yaml").read_text().split("\n", 1)[1] == rendered, "run `make chart-crds`"
     # The namespace is created by the same apply, so a server dry run cannot see it: check it alone, and
     # the namespaced objects in the test's namespace (as an overlay setting `namespace:` would).
     dry_run(kube, [d for d in docs if d["kind"] == "Namespace"])

@@ -30,10 +30,13 @@ NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Weight = Annotated[int, Field(ge=1, le=100)]
 
-# Spark settings with which a ClickModel could make Spark's pods mount what it does not name, or run elsewhere.
+# Spark settings with which a ClickModel could make Spark's pods mount what it does not name (Secrets, volumes,
+# Kerberos and Hadoop ConfigMaps), run another image, or send the driver's token elsewhere (the master, the
+# API server the driver asks for executors, another namespace or account).
 UNSAFE_SPARK_CONF = (
-    r"^spark\.kubernetes\.((driver|executor)\.(secrets|secretKeyRef|volumes|podTemplateFile|podTemplateContainerName)"
-    r"|authenticate\.|namespace$)"
+    r"^spark\.(master$|submit\.deployMode$|kubernetes\.("
+    r"(driver|executor)\.(secrets|secretKeyRef|volumes|podTemplateFile|podTemplateContainerName|container\.image$|master$)"
+    r"|container\.image$|authenticate\.|namespace$|kerberos\.|krb5\.|hadoop\.configMapName$|file\.upload\.path$))"
 )
 
 # A five-field cron expression or a @macro; croniter checks it exactly offline.
@@ -209,14 +212,16 @@ class Training(ApiModel):
             json_schema_extra=cel(
                 (
                     f"self.all(k, !k.matches('{UNSAFE_SPARK_CONF.replace(chr(92), chr(92) * 2)}'))",
-                    "sparkConf may not mount Secrets or volumes, or change the namespace or credentials of Spark's "
-                    "pods: name Secrets in spec.data.storageOptionsSecret and the account in serviceAccountName",
+                    "sparkConf may not mount Secrets, volumes or ConfigMaps, or change the master, image, namespace or "
+                    "credentials of Spark's pods: name Secrets in spec.data.storageOptionsSecret, the account in "
+                    "serviceAccountName, the master in master and the image in image",
                 ),
             ),
         ),
     ] = Field(default_factory=dict)
-    """Extra Spark configuration (spark.* keys). Keys that would mount Secrets or volumes into Spark's pods, or
-    change their namespace or credentials, are refused: the pods may use only what the ClickModel names."""
+    """Extra Spark configuration (spark.* keys). Keys that would mount Secrets, volumes or ConfigMaps into Spark's
+    pods, or change their master, image, namespace or credentials, are refused: the pods may use only what the
+    ClickModel names."""
     service_account_name: Annotated[str, Field(max_length=253)] | None = None
     """ServiceAccount of the training pod (needs read access to the data, write access to the store)."""
     schedule: Annotated[str, Field(pattern=CRON_PATTERN)] | None = None
@@ -239,9 +244,9 @@ class Training(ApiModel):
         unsafe = sorted(k for k in conf if re.match(UNSAFE_SPARK_CONF, k))
         if unsafe:
             raise ValueError(
-                f"sparkConf may not mount Secrets or volumes, or change the namespace or credentials of Spark's pods "
-                f"({', '.join(unsafe)}): name Secrets in spec.data.storageOptionsSecret and the account in "
-                "serviceAccountName"
+                f"sparkConf may not mount Secrets, volumes or ConfigMaps, or change the master, image, namespace or "
+                f"credentials of Spark's pods ({', '.join(unsafe)}): name Secrets in spec.data.storageOptionsSecret, "
+                "the account in serviceAccountName, the master in master and the image in image"
             )
         return conf
 
