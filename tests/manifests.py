@@ -77,40 +77,17 @@ INVALID = [
         {"spec.training.sparkConf": {"spark.kubernetes.executor.secrets.db-password": "/secrets"}},
         "spec.training.sparkConf",
     ),
-    Invalid(
-        "spark-conf-kerberos-token-secret",
-        {"spec.training.sparkConf": {"spark.kubernetes.kerberos.tokenSecret.name": "team-keytab"}},
-        "spec.training.sparkConf",
-    ),
-    Invalid(
-        "spark-conf-hadoop-config-map",
-        {"spec.training.sparkConf": {"spark.kubernetes.hadoop.configMapName": "team-hadoop"}},
-        "spec.training.sparkConf",
-    ),
-    Invalid(
-        "spark-conf-krb5-config-map",
-        {"spec.training.sparkConf": {"spark.kubernetes.kerberos.krb5.configMapName": "team-krb5"}},
-        "spec.training.sparkConf",
-    ),
-    Invalid(
-        "spark-conf-master",
-        {"spec.training.sparkConf": {"spark.master": "k8s://https://elsewhere.test"}},
-        "spec.training.sparkConf",
-    ),
-    Invalid(
-        "spark-conf-driver-api-server",
-        {"spec.training.sparkConf": {"spark.kubernetes.driver.master": "https://elsewhere.test"}},
-        "spec.training.sparkConf",
-    ),
-    Invalid(
-        "spark-conf-executor-image",
-        {"spec.training.sparkConf": {"spark.kubernetes.executor.container.image": "evil.test/miner:1"}},
-        "spec.training.sparkConf",
-    ),
-    Invalid(
-        "spark-conf-image",
-        {"spec.training.sparkConf": {"spark.kubernetes.container.image": "evil.test/miner:1"}},
-        "spec.training.sparkConf",
+    *(
+        Invalid(f"spark-conf-{case}", {"spec.training.sparkConf": {key: value}}, "spec.training.sparkConf")
+        for case, key, value in [
+            ("kerberos-token-secret", "spark.kubernetes.kerberos.tokenSecret.name", "team-keytab"),
+            ("hadoop-config-map", "spark.kubernetes.hadoop.configMapName", "team-hadoop"),
+            ("krb5-config-map", "spark.kubernetes.kerberos.krb5.configMapName", "team-krb5"),
+            ("master", "spark.master", "k8s://https://elsewhere.test"),
+            ("driver-api-server", "spark.kubernetes.driver.master", "https://elsewhere.test"),
+            ("executor-image", "spark.kubernetes.executor.container.image", "evil.test/miner:1"),
+            ("image", "spark.kubernetes.container.image", "evil.test/miner:1"),
+        ]
     ),
     Invalid("batch-without-scoring", {"spec.serving.enabled": False}, "spec.scoring"),
     Invalid("bad-quantity", {"spec.serving.resources.memory": "lots"}, "spec.serving.resources.memory"),
