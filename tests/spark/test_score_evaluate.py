@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from pyspark.sql import SparkSession
 from typer.testing import CliRunner
 
 from clickcast.analysis.metrics import compute_metrics
+from clickcast.api.roles import Role
 from clickcast.cli.main import app
 from clickcast.features.contract import CLICKS, DATE, INPUT_COLUMNS
 from clickcast.jobs.evaluate import JOINED_COLUMNS, evaluate
@@ -183,3 +185,37 @@ def test_evaluate_sums_the_canary_evidence_of_new_days_only(spark: SparkSession,
                       after=last, compare=Comparison("v1", "v2", paired=False))  # fmt: skip
     assert result.rows == 0 and result.report.through is None
     assert result.report.comparison is not None and result.report.comparison.sums.stable_n == 0
+
+
+def test_an_offer_predicted_five_times_a_day_counts_once(spark: SparkSession, dataset: Path, tmp_path: Path) -> None:
+    """The evidence is offer-days: repeated predictions of an offer, and a log part written twice, add nothing."""
+    from clickcast.analysis.evidence import Comparison
+
+    rows = _last_days(dataset, 2).reset_index(drop=True)
+    base = rows[CLICKS].to_numpy() * 0.8 + 0.5
+
+    def logged(role: str, version: str, ids: str, predicted: np.ndarray) -> pd.DataFrame:
+        return rows.assign(request_id=[f"{ids}-{i}" for i in range(len(rows))], ts=pd.Timestamp("2026-03-01", tz="UTC"),
+                           date=rows[DATE].astype(str), model="offers", model_version=version, role=role,
+                           predicted=predicted)  # fmt: skip
+
+    def sums(name: str, frames: list[pd.DataFrame], paired: bool) -> tuple[Any, Any]:
+        _write_log(tmp_path / name, frames)
+        result = evaluate(spark, f"file://{tmp_path}/{name}", f"file://{dataset}", f"file://{tmp_path}/{name}-e",
+                          compare=Comparison("v1", "v2", paired=paired))  # fmt: skip
+        assert result.report.comparison is not None
+        return result.report.comparison.sums, result.report.version("v1", Role.STABLE)
+
+    # Shadow: each offer-day requested once, or five times (each request mirrored), with one part written twice.
+    once = sums("once", [logged("stable", "v1", "r", base), logged("shadow", "v2", "r", base * 1.2)], paired=True)
+    repeated = [f for k in range(5) for f in (logged("stable", "v1", f"r{k}", base),
+                                              logged("shadow", "v2", f"r{k}", base * 1.2))]  # fmt: skip
+    five = sums("five", [*repeated, repeated[0]], paired=True)
+    assert five[0].pairs == once[0].pairs == len(rows)
+    assert five[0] == pytest.approx(once[0]) and five[1] is not None and once[1] is not None
+    assert five[1].metrics.rows == once[1].metrics.rows == len(rows)
+    assert five[1].metrics.poisson_deviance == pytest.approx(once[1].metrics.poisson_deviance)
+    # Split: independent requests, still one observation per offer-day and version.
+    split = sums("split", [logged("stable", "v1", f"a{k}", base) for k in range(5)]
+                 + [logged("canary", "v2", f"b{k}", base * 1.1) for k in range(3)], paired=False)  # fmt: skip
+    assert split[0].stable_n == split[0].candidate_n == len(rows)

@@ -9,6 +9,11 @@ Outputs under `<out>`:
                      day has no clicks yet), badRows, and metrics per version and role, segment and day;
                      with `compare`, the canary test's sufficient statistics over these offer-days
 
+Metrics and the canary's statistics count offer-days, not predictions: the real clicks are one number per
+offer and day, so an offer predicted five times a day is one observation (its prediction the day's mean),
+as is a log part written twice by a retried flush. Counting each prediction would weigh popular offers by
+their traffic and make the sequential test overconfident.
+
 `after` restricts it to offer-days after that day: the operator's periodic runs each add only the days
 the previous runs did not see, so no evidence is counted twice.
 
@@ -98,9 +103,10 @@ def evaluate(
         spark_path(f"{out_url.rstrip('/')}/joined.parquet")
     )
 
-    # Per version: overall, per segment column and per day, in one aggregation.
+    # Per version: overall, per segment column and per day, in one aggregation over offer-days.
+    days = per_offer_day(matched, VERSION_KEY).cache()
     groups = [(), *[(c,) for c in segment_columns], (DATE,)]
-    by_set = grouping_set_sums(matched, [(*VERSION_KEY, *g) for g in groups], ACTUAL, [log.PREDICTED], price=PRICE,
+    by_set = grouping_set_sums(days, [(*VERSION_KEY, *g) for g in groups], ACTUAL, [log.PREDICTED], price=PRICE,
                                deviance={log.PREDICTED: DEVIANCE}, revenue=revenue)  # fmt: skip
 
     def measured(group: Sequence[str]) -> dict[tuple[str, ...], Metrics]:
@@ -131,9 +137,20 @@ def evaluate(
         daily=[VersionDailyMetrics(**key(k), date=k[3], metrics=m) for k, m in measured([DATE]).items()],
     )
     joined.unpersist()
+    days.unpersist()
     with fsspec.open(f"{out_url.rstrip('/')}/metrics.json", "w") as handle:
         handle.write(report.model_dump_json(by_alias=True, exclude_none=True, indent=1))
     return EvaluateResult(rows=report.rows, unmatched=unmatched, output=out_url, report=report)
+
+
+def per_offer_day(rows: DataFrame, by: Sequence[str]) -> DataFrame:
+    """One row per `by` and offer-day: the day's mean prediction (and price), its real clicks and their deviance."""
+    means = [F.avg(c).alias(c) for c in (log.PREDICTED, PRICE) if c in rows.columns]
+    return (
+        rows.groupBy(*by, DATE, *OFFER_KEY)
+        .agg(*means, F.first(ACTUAL).alias(ACTUAL))
+        .withColumn(DEVIANCE, unit_deviance(F.col(ACTUAL), F.col(log.PREDICTED)))
+    )
 
 
 def _compare(matched: DataFrame, compare: Comparison) -> CanaryComparison:
@@ -141,9 +158,21 @@ def _compare(matched: DataFrame, compare: Comparison) -> CanaryComparison:
     stable = matched.where((role == Role.STABLE.value) & (version == compare.stable))
     candidate_roles = [Role.SHADOW.value] if compare.paired else [Role.CANARY.value]
     candidate = matched.where(role.isin(candidate_roles) & (version == compare.candidate))
-    # A batch request shares one request id; its rows differ by offer key.
-    key = [log.REQUEST_ID, DATE, *OFFER_KEY] if compare.paired else None
-    sums = canary_sums(stable, candidate, pair_key=key, actual=ACTUAL, predicted=log.PREDICTED, deviance=DEVIANCE)
+    offer_day = [DATE, *OFFER_KEY]
+    if compare.paired:
+        # Pair each mirrored request with the stable answer to it (a batch request shares one id; its rows differ
+        # by offer), then keep one pair per offer-day: both sides' means over the same requests.
+        request = [log.REQUEST_ID, *offer_day]
+        pairs = stable.select(*request, log.PREDICTED, ACTUAL).join(
+            candidate.select(*request, F.col(log.PREDICTED).alias("candidate")), request, "inner"
+        )
+        stable_days = per_offer_day(pairs.drop("candidate"), [])
+        candidate_days = per_offer_day(pairs.drop(log.PREDICTED).withColumnRenamed("candidate", log.PREDICTED), [])
+        sums = canary_sums(stable_days, candidate_days, pair_key=offer_day, actual=ACTUAL, predicted=log.PREDICTED,
+                           deviance=DEVIANCE)  # fmt: skip
+    else:
+        sums = canary_sums(per_offer_day(stable, []), per_offer_day(candidate, []), pair_key=None, actual=ACTUAL,
+                           predicted=log.PREDICTED, deviance=DEVIANCE)  # fmt: skip
     return CanaryComparison(
         stable_version=compare.stable, candidate_version=compare.candidate, paired=compare.paired, sums=sums
     )
