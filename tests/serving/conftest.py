@@ -31,11 +31,11 @@ def free_port() -> int:
 class Served:
     """One `clickcast serve` process: BentoML's arbiter, which starts the workers."""
 
-    def __init__(self, model_uri: str, workdir: Path, *args: str) -> None:
+    def __init__(self, model_uri: str, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"serve-{self.port}.log"
-        env = {**os.environ, "BENTOML_HOME": str(workdir / "bentoml"), "BENTOML_DO_NOT_TRACK": "True"}
+        env = {**os.environ, "BENTOML_HOME": str(workdir / "bentoml"), "BENTOML_DO_NOT_TRACK": "True", **(env or {})}
         cmd = [CLICKCAST, "serve", "--model", model_uri, "--port", str(self.port), *args]
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -115,8 +115,8 @@ def serve(tmp_path: Path) -> Iterator[type[Served]]:
     started: list[Served] = []
 
     class Tracked(Served):
-        def __init__(self, model_uri: str, workdir: Path, *args: str) -> None:
-            super().__init__(model_uri, workdir, *args)
+        def __init__(self, model_uri: str, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+            super().__init__(model_uri, workdir, *args, env=env)
             started.append(self)
 
     yield Tracked

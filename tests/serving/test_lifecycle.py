@@ -110,9 +110,10 @@ def test_shadow_mirroring_logs_both_roles(
     serve: type[Served], model_uri: str, candidate_uri: str, tmp_path: Path
 ) -> None:
     log_url = f"file://{tmp_path}/log"
-    candidate = serve(candidate_uri, tmp_path, "--role", "canary", "--prediction-log", log_url)
+    token = {"MIRROR_TOKEN": "release-token-0123456789abcdef"}
+    candidate = serve(candidate_uri, tmp_path, "--role", "canary", "--prediction-log", log_url, env=token)
     candidate.wait_ready()
-    primary = serve(model_uri, tmp_path, "--prediction-log", log_url, "--shadow", candidate.url)
+    primary = serve(model_uri, tmp_path, "--prediction-log", log_url, "--shadow", candidate.url, env=token)
     primary.wait_ready()
     rows = offers(20, seed=9)
     with httpx.Client(base_url=primary.url, timeout=10) as client:
@@ -123,12 +124,20 @@ def test_shadow_mirroring_logs_both_roles(
         while 'clickcast_shadow_mirror_total{outcome="sent"} 16.0' not in client.get("/metrics").text:
             assert time.monotonic() < deadline, client.get("/metrics").text
             time.sleep(0.2)
+    # A client posing as the mirror (to relabel its request as a shadow prediction of a stable request's id) is
+    # refused; without the header it is the canary's own request.
+    with httpx.Client(base_url=candidate.url, timeout=10) as client:
+        for forged in ("1", "release-token-0123456789abcdeX"):
+            r = client.post("/predict", json=rows[0], headers={"x-clickcast-mirror": forged, "x-request-id": ids[0]})
+            assert r.status_code == 403 and "mirror token" in r.json()["error"], r.text
+        assert client.post("/predict", json=rows[0]).json()["role"] == "canary"
     assert primary.terminate() == 0
     assert candidate.terminate() == 0
     table = read_log(tmp_path / "log").to_pandas()
     stable, shadow = table[table.role == "stable"], table[table.role == "shadow"]
-    assert len(stable) == len(shadow) == 20
+    assert len(stable) == len(shadow) == 20  # nothing forged among them
     assert set(stable.request_id) == set(shadow.request_id) == {*ids, "b1"}
+    assert len(table[table.role == "canary"]) == 1
     assert set(stable.model_version) == {"v1"}
     assert set(shadow.model_version) == {"v2"}
 

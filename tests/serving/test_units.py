@@ -152,6 +152,7 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
         prediction_log_url="s3://store/predictions/offers",
         shadow_url=shadow,
         traffic=Traffic.MIRROR,
+        mirror_token=manifests.mirror_token("uid-1"),
     )
     assert dep["metadata"]["annotations"][manifests.TRAFFIC_ANNOTATION] == "mirror", "the observer reads it back"
     container = dep["spec"]["template"]["spec"]["containers"][0]
@@ -159,6 +160,9 @@ def test_manifests_for_a_stable_version_mirroring_to_its_canary() -> None:
     assert env["MODEL_URI"] == "s3://store/models/offers/v3"
     assert env["MODEL_SHA256"] == "ab" * 32
     assert env["SHADOW_URL"] == "http://offers-canary.ads.svc:3100"
+    # One token per ClickModel, the same at every reconcile, another for another model (its uid).
+    assert env["MIRROR_TOKEN"] == manifests.mirror_token("uid-1") != manifests.mirror_token("uid-2")
+    assert len(env["MIRROR_TOKEN"]) == 32 and "uid-1" not in env["MIRROR_TOKEN"]
     assert env["BENTOML_PORT"] == "3100"
     assert env["BENTOML_HOST"] == "0.0.0.0"  # every interface, so `kubectl port-forward` reaches it too
     assert container["image"] == "registry.example.com/team/serving:1.2"

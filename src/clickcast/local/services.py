@@ -9,6 +9,7 @@ endpoint (a split canary by replica ratio), not as more processes. A process tha
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ class LocalServices:
         self.stable = Endpoint("stable", HOST, self.port, self._stable_targets)
         self.canary = Endpoint("canary", HOST, 0, self._canary_targets)
         self._http = httpx.AsyncClient(timeout=2.0)
+        # The shadow mirror's token: stable sends it, the canary honours only it (clickcast.serving.app).
+        self._mirror_token = secrets.token_hex(16)
 
     def _stable_targets(self) -> list[Target]:
         out = []
@@ -126,7 +129,7 @@ class LocalServices:
                 "--prediction-log", prediction_log(name, spec), "--flush-interval", FLUSH_INTERVAL]  # fmt: skip
         if action.traffic is Traffic.MIRROR:
             argv += ["--shadow", self.canary.url]
-        child = processes.start(argv, self.log(action.role), env=self.env)
+        child = processes.start(argv, self.log(action.role), env={**self.env, "MIRROR_TOKEN": self._mirror_token})
         self._ports.add(port)
         self.pending[action.role] = Backend(action.role, action.pin, action.traffic, replicas, port, child)
 
@@ -171,7 +174,8 @@ class LocalServices:
                 self.pending[role] = self._restart(backend)
 
     def _restart(self, backend: Backend) -> Backend:
-        child = processes.start(backend.child.argv, backend.child.log, env=self.env)
+        child = processes.start(backend.child.argv, backend.child.log,
+                                env={**self.env, "MIRROR_TOKEN": self._mirror_token})  # fmt: skip
         return Backend(backend.role, backend.pin, backend.traffic, backend.replicas, backend.port, child)
 
     async def _ready(self, backend: Backend) -> bool:

@@ -169,7 +169,7 @@ class KubeExecutor:
             role=action.role, serving=spec.serving, namespace=self.namespace,
             prediction_log_url=prediction_log(name, spec), owner=self.owner,
             storage_secret=spec.data.storage_options_secret, shadow_url=shadow_url, replicas=action.replicas,
-            traffic=action.traffic,
+            traffic=action.traffic, mirror_token=serving.mirror_token(self.uid),
         )  # fmt: skip
         svc = serving.service(model=name, role=action.role, serving=spec.serving, namespace=self.namespace,
                               owner=self.owner)  # fmt: skip

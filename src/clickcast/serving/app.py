@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import itertools
 import logging
 import time
@@ -90,7 +91,8 @@ class ServingState:
         if log_url:
             self.log = PredictionLogWriter(log_url, self.model, flush_interval=s.flush_interval)
         if s.shadow_url:
-            self.shadow = ShadowMirror(s.shadow_url, queue_size=s.shadow_queue_size, max_bytes=s.shadow_queue_bytes)
+            self.shadow = ShadowMirror(s.shadow_url, queue_size=s.shadow_queue_size, max_bytes=s.shadow_queue_bytes,
+                                       token=s.mirror_token)  # fmt: skip
             await self.shadow.start()
         self.batcher = AdaptiveBatcher(self.predictor.predict)
         self.batcher.start()
@@ -121,6 +123,14 @@ def _invalid(exc: ValidationError, endpoint: str) -> Response:
     metrics.ERRORS.labels(endpoint, "422").inc()
     detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
     return _json({"detail": detail}, 422)
+
+
+def _forged_mirror(request: Request, settings: Settings | None) -> bool:
+    """A mirror header that is not the release's token (MIRROR_TOKEN): only the stable pods know it, so no client
+    can have its request logged as the candidate's shadow prediction of someone else's. No token: not checked."""
+    given = request.headers.get(MIRROR_HEADER)
+    token = settings.mirror_token if settings is not None else None
+    return given is not None and token is not None and not hmac.compare_digest(given.encode(), token.encode())
 
 
 def _too_large(limit: int, endpoint: str) -> Response:
@@ -219,6 +229,9 @@ class Endpoints:
         if not self.state.ready:
             return self._unavailable(endpoint)
         settings = self.state.settings or self.settings
+        if _forged_mirror(request, settings):
+            metrics.ERRORS.labels(endpoint, "403").inc()
+            return _json({"error": f"{MIRROR_HEADER} without this release's mirror token"}, 403)
         limit = settings.max_request_bytes if settings is not None else MAX_REQUEST_BYTES
         body = await _body(request, limit)
         if body is None:

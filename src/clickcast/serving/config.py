@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import SERVED_ROLES, Role
@@ -33,12 +33,14 @@ class Settings:
     shadow_queue_bytes: int = SHADOW_QUEUE_BYTES
     max_request_bytes: int = MAX_REQUEST_BYTES
     model_threads: int = 1
+    mirror_token: str | None = field(default=None, repr=False)
+    """The release's shadow token (MIRROR_TOKEN): stable sends it with each copy, the candidate honours only it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read MODEL_URI, MODEL_SHA256, MODEL_ROLE, MODEL_NAME, PREDICTION_LOG_URL, PREDICTION_LOG_FLUSH_INTERVAL,
-        SHADOW_URL, SHADOW_QUEUE_SIZE, SHADOW_QUEUE_BYTES, MAX_REQUEST_BYTES and MODEL_THREADS; raise ValueError
-        naming the variable if one is invalid."""
+        SHADOW_URL, SHADOW_QUEUE_SIZE, SHADOW_QUEUE_BYTES, MAX_REQUEST_BYTES, MODEL_THREADS and MIRROR_TOKEN;
+        raise ValueError naming the variable if one is invalid."""
         env = os.environ if env is None else env
         role = env.get("MODEL_ROLE") or Role.STABLE
         if role not in SERVED_ROLES:
@@ -66,6 +68,7 @@ class Settings:
             shadow_queue_bytes=queue_bytes,
             max_request_bytes=request_bytes,
             model_threads=threads,
+            mirror_token=env.get("MIRROR_TOKEN") or None,
         )
 
     def log_url(self, model: str) -> str | None:

@@ -9,6 +9,7 @@ Service (SHADOW_URL), which answers nobody else.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,11 +59,15 @@ def deployment(
     storage_secret: str | None = None,
     replicas: int | None = None,
     traffic: Traffic = Traffic.OWN,
+    mirror_token: str | None = None,
 ) -> dict[str, Any]:
     """The Deployment serving `model_uri` as `role` (stable: `serving.replicas` replicas; canary: one).
 
     `traffic`: SHARE puts a canary's pods behind the stable Service too (stable pods always are); MIRROR needs
     `shadow_url`, the canary Service that stable copies each request to.
+
+    `mirror_token` (every pod of the model: `mirror_token(uid)`): stable sends it with each mirrored copy and the
+    canary logs as shadow only copies that carry it, so no client can make its requests count as shadow evidence.
 
     `manifest_sha256` pins the exact bytes: the service refuses a version whose manifest differs, so a
     version overwritten or tampered with in the store never serves under the name that was validated.
@@ -84,6 +89,7 @@ def deployment(
         "HOME": SCRATCH,
         "TMPDIR": SCRATCH,
         **({"SHADOW_URL": shadow_url} if shadow_url else {}),
+        **({"MIRROR_TOKEN": mirror_token} if mirror_token else {}),
         **({credentials.ENV: credentials.MOUNT_PATH} if storage_secret else {}),
     }
     resources = {"cpu": serving.resources.cpu, "memory": serving.resources.memory}
@@ -221,3 +227,9 @@ def route_weight(route: dict[str, Any] | None, model: str) -> int | None:
     total = sum(int(ref.get("weight", 1)) for ref in refs)
     canary = sum(int(ref.get("weight", 1)) for ref in refs if ref.get("name") == object_name(model, Role.CANARY))
     return round(100 * canary / total) if total else 0
+
+
+def mirror_token(owner_uid: str) -> str:
+    """The shadow mirror's token of a ClickModel: derived from its uid, which no prediction client sees, so the
+    operator needs no Secret for it and every reconcile (and restart) gives the same value."""
+    return hashlib.sha256(f"clickcast-mirror:{owner_uid}".encode()).hexdigest()[:32]

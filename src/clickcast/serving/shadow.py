@@ -4,8 +4,8 @@ The primary only does a `put_nowait` on a queue bounded twice: by count, and by 
 it holds (queued or being sent), so a slow or hanging candidate costs the primary at most `max_bytes` of
 memory whatever the request sizes. A copy over either bound is dropped and counted
 (`clickcast_shadow_mirror_dropped_total{reason}`). A few background tasks post the copies to the shadow
-with the primary's request id and the mirror header, so the candidate logs its predictions with role
-`shadow` and the same id (the join key).
+with the primary's request id and the mirror header carrying the release's token (MIRROR_TOKEN), so the
+candidate logs its predictions with role `shadow` and the same id (the join key), and no client can.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ class ShadowMirror:
         concurrency: int = 4,
         timeout: float = 2.0,
         max_bytes: int = SHADOW_QUEUE_BYTES,
+        *,
+        token: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.token = token or "1"
+        """The mirror header's value: the release's token, which the candidate checks."""
         self.queue_size = queue_size
         self.max_bytes = max_bytes
         self.held_bytes = 0
@@ -77,7 +81,7 @@ class ShadowMirror:
     async def _worker(self) -> None:
         assert self._queue is not None
         assert self._client is not None
-        headers = {"content-type": "application/json", MIRROR_HEADER: "1"}
+        headers = {"content-type": "application/json", MIRROR_HEADER: self.token}
         while True:
             path, request_id, body = await self._queue.get()
             try:
