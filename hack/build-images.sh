@@ -12,7 +12,7 @@
 #   ENGINE=docker BASE=python:3.11.14-slim-bookworm bash hack/build-images.sh  # with Docker (the kind demo)
 #
 # BASE=debian (the default) builds the base from Debian's packages with mmdebstrap from this machine's apt
-# sources (python3 and CA certificates, minbase) and imports it as localhost/clickcast/base:bookworm once:
+# sources (python3 and CA certificates, minbase) and imports it as localhost/clickcast/base:bookworm-<recipe hash> once:
 # nothing is pulled from an image registry. Each Dockerfile takes it as its BASE build argument.
 #
 # Package downloads inside a build (PyPI, Maven Central) trust the CA bundle $CA_BUNDLE (default the host's
@@ -49,17 +49,24 @@ case "$ENGINE" in
   *) die "ENGINE is podman or docker" ;;
 esac
 
+# The Debian base's recipe. mmdebstrap installs usrmerge, which pulls in the full perl (50 MB) that nothing in
+# the images runs: with usr-is-merged (what init-system-helpers accepts instead; /usr is merged already) they
+# are purged again. perl-base, which dpkg itself needs, stays.
+# shellcheck disable=SC2016,SC2054 # $1 is mmdebstrap's (the root); the commas are mmdebstrap's lists
+BASE_OPTIONS=(--variant=minbase --include=python3,ca-certificates,usr-is-merged --aptopt='Acquire::Languages "none"'
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*'
+  --customize-hook='chroot "$1" dpkg --purge usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl perl-modules-5.36 libperl5.36')
+# Tagged by its recipe, so a changed recipe builds a new base (and every image on it) instead of reusing the old.
+DEBIAN_BASE="$DEBIAN_BASE-$(printf '%s\n' "${BASE_OPTIONS[@]}" "$MIRROR" "$SECURITY_MIRROR" | sha256sum | cut -c1-12)"
+
 debian_base() {
   if podman image exists "$DEBIAN_BASE"; then return; fi
   command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian: apt-get install mmdebstrap)"
   local scratch; scratch="$(mktemp -d)"
   say "building $DEBIAN_BASE with mmdebstrap from $MIRROR"
   local started=$SECONDS
-  mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates \
-    --aptopt='Acquire::Languages "none"' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    bookworm "$scratch/base.tar" \
+  mmdebstrap --quiet "${BASE_OPTIONS[@]}" bookworm "$scratch/base.tar" \
     "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY_MIRROR bookworm-security main"
   podman import --change 'CMD ["/bin/bash"]' "$scratch/base.tar" "$DEBIAN_BASE" >/dev/null
   rm -rf "$scratch"

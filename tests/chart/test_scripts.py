@@ -24,7 +24,10 @@ pytestmark = pytest.mark.chart
 KIND_DEMO = ROOT / "hack" / "kind-demo.sh"
 SCRIPTS = [
     KIND_DEMO,
-    *(ROOT / "hack" / n for n in ("build-helm.sh", "sync-manifests.sh", "build-images.sh", "push-images.sh")),
+    *(
+        ROOT / "hack" / n
+        for n in ("build-helm.sh", "sync-manifests.sh", "build-images.sh", "push-images.sh", "slim-venv.sh")
+    ),
     ROOT / "jobs/entrypoint.sh",
 ]
 
