@@ -6,6 +6,7 @@ repository at loopback listeners that must receive nothing.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,9 +17,14 @@ from pathlib import Path
 import pytest
 
 from clickcast.api.spec import GitOps
+from clickcast.api.status import Phase, Verdict
+from clickcast.core import decide
 from clickcast.gitops import GitCredentials, GitOpsError, GitPromotionRepository
 from clickcast.gitops.remote import DEFAULT_SCHEMES, RemoteRefusedError, check, parse
+from clickcast.runtime.gitops import GitOpsBridge
 from tests.gitops.records import make_record
+from tests.unit.core.core_world import NAME, NOW, spec
+from tests.unit.core.test_core_canary import SHADOW, running, shadow_rollouts
 
 TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
 TEAM = GitCredentials("clickcast-bot", "s3cr3t-T0ken", hosts=("git.example.com",))
@@ -170,3 +176,15 @@ def test_git_follows_no_redirect_to_another_host(tmp_path: Path) -> None:
             repo.record(make_record())
     assert "s3cr3t" not in str(failed.value)
     assert outside.received == []  # without http.followRedirects=false git would have fetched from it
+
+
+def test_the_operator_reports_a_refused_remote_as_a_refusal_and_a_missing_one_as_retryable(tmp_path: Path) -> None:
+    """What the core sees while Promoting: a refusal ends the promotion at once, a remote down is retried."""
+    s = spec(**SHADOW, **{"promotion.gitops": {"repoUrl": f"file://{tmp_path}/missing.git"}})
+    promoting = decide(NAME, s, running(verdict=Verdict.PASS), shadow_rollouts(), NOW).status
+    assert promoting.phase is Phase.PROMOTING
+    refused = asyncio.run(GitOpsBridge(tmp_path / "cache", schemes=DEFAULT_SCHEMES).observe("ns", NAME, s, promoting))
+    assert refused is not None and refused.refused and "file:// is not allowed" in (refused.error or "")
+    allowed = GitOpsBridge(tmp_path / "cache", schemes=(*DEFAULT_SCHEMES, "file"))
+    down = asyncio.run(allowed.observe("ns", NAME, s, promoting))
+    assert down is not None and down.error and not down.refused

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +94,6 @@ class Traffic:
         self.rows += len(rows)
 
 
-def _looks(kube: Kube, namespace: str) -> int:
-    canary = clickmodel(kube, namespace, "offers")["status"].get("canary") or {}
-    return int(canary.get("analyses") or 0)
-
-
 def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidate: str, *, role: str, quality: float,
              restart: OperatorProcess | None = None, timeout: float = 600) -> dict[str, Any]:  # fmt: skip
     """Feed a day per look until the canary has a verdict; returns the ClickModel once Serving again."""
@@ -120,37 +118,72 @@ def _release(kube: Kube, namespace: str, traffic: Traffic, stable: str, candidat
         time.sleep(0.5)
 
 
-@pytest.mark.timeout(1800)  # a story of several Spark runs: on a busy 2-core machine, well past the default
-def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
-    *,
-    kube: Kube,
-    namespace: str,
-    clicks: str,
-    tmp_path: Path,
-    env: None,
-    jobs: JobRunner,
-) -> None:
+@dataclass
+class Story:
+    """A ClickModel `offers` serving its first version, with its operator, store and Git remote."""
+
+    origin: Path
+    store: Path
+    op: OperatorProcess
+    v1: str
+    first_commit: str
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", "--git-dir", str(self.origin), *args], check=True, capture_output=True,
+                              text=True).stdout  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A namespace of the test cluster whose Jobs run for real, a data lake of clicks and a directory."""
+
+    kube: Kube
+    namespace: str
+    clicks: str
+    tmp_path: Path
+
+
+@pytest.fixture
+def lab(*, kube: Kube, namespace: str, clicks: str, tmp_path: Path, env: None, jobs: JobRunner) -> Lab:
+    return Lab(kube, namespace, clicks, tmp_path)
+
+
+@contextmanager
+def _serving_first_version(lab: Lab, **canary: Any) -> Iterator[Story]:
+    """Create `offers` (canary settings `canary`) and wait for its first version; the operator dies at the end."""
+    kube, namespace, clicks, tmp_path = lab.kube, lab.namespace, lab.clicks, lab.tmp_path
     origin = tmp_path / "releases.git"
     subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(origin)], check=True)
     store = tmp_path / "store"
-    canary = {"mode": "shadow", "interval": "10s", "minObservations": 1200, "maxDevianceIncrease": 0.1,
-              "maxDuration": "30m"}  # fmt: skip
+    settings = {"mode": "shadow", "interval": "10s", "minObservations": 1200, "maxDevianceIncrease": 0.1,
+                "maxDuration": "30m", **canary}  # fmt: skip
     doc = manifest("offers", clicks, store, **{
-        "canary": canary, "algorithm.name": "glm",  # the fastest real training: this test is about the release
+        "canary": settings, "algorithm.name": "glm",  # the fastest real training: these tests are about the release
         "promotion.gitops": {"repoUrl": f"file://{origin}", "path": "releases"},
     })  # fmt: skip
-    traffic = Traffic(clicks, store / "predictions" / "offers")
     op = OperatorProcess(namespace, tmp_path)
     op.start()
     try:
         kube.create_clickmodel(doc, namespace)
         first = wait_for_phase(kube, namespace, "offers", "Serving", "Failed", timeout=420)["status"]
         assert first["phase"] == "Serving", first
-        v1 = first["stable"]["version"]
-        first_commit = first["history"][0]["gitCommit"]  # the first version is recorded too
+        # The first version is recorded in Git too.
+        yield Story(origin, store, op, first["stable"]["version"], first["history"][0]["gitCommit"])
+    finally:
+        op.kill()
+    evaluations = [j.metadata.name for j in kube.batch.list_namespaced_job(namespace).items
+                   if j.metadata.labels.get("clickcast.io/run") == "evaluation"]  # fmt: skip
+    assert len(evaluations) == len(set(evaluations))  # one Job per look, whatever a restart interrupted
+    assert "reconcile failed" not in op.logs()
 
-        # 1. Shadow canary, a better candidate: several looks (with an operator restart between them), Pass,
-        #    a Git commit with the evidence, then stable rolls to it.
+
+@pytest.mark.timeout(1200)  # several Spark runs: on a busy 2-core machine, well past the default
+def test_a_better_shadow_canary_passes_on_real_clicks_and_is_promoted_through_git(lab: Lab) -> None:
+    """Several looks (with an operator restart between them), Pass, a Git commit with the evidence, then
+    stable rolls to the candidate."""
+    kube, namespace, clicks = lab.kube, lab.namespace, lab.clicks
+    with _serving_first_version(lab) as story:
+        traffic = Traffic(clicks, story.store / "predictions" / "offers")
         _patch(kube, namespace, {"training": {"trigger": "retrain-1"}})
         shadow = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]
         v2 = shadow["candidate"]["version"]
@@ -160,38 +193,37 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
         shadow_url = wait_for("stable to mirror to the canary", lambda: _env(kube, namespace, "offers-stable")
                               .get("SHADOW_URL"), timeout=60)  # fmt: skip
         assert shadow_url.startswith(f"http://offers-canary.{namespace}.svc")
-        promoted = _release(kube, namespace, traffic, v1, v2, role="shadow", quality=0.5, restart=op)["status"]
-        entry = promoted["history"][0]
-        assert entry["decision"] == "Promoted", (promoted["history"][:2], promoted.get("canary"))
-        assert (entry["decision"], entry["reason"], promoted["stable"]["version"]) == ("Promoted", "CanaryPassed", v2)
+        promoted = _release(kube, namespace, traffic, story.v1, v2, role="shadow", quality=0.5, restart=story.op)
+        entry = promoted["status"]["history"][0]
+        assert entry["decision"] == "Promoted", (promoted["status"]["history"][:2], promoted["status"].get("canary"))
+        assert (entry["reason"], promoted["status"]["stable"]["version"]) == ("CanaryPassed", v2)
         looks = [e for e in events(kube, namespace, "offers") if e[1] == "CanaryAnalysis"]
         assert len(looks) >= 2, looks
         assert "Pass" in looks[-1][2] and all("Pass" not in m for _, _, m in looks[:-1])
-        # Each look counted only its new day: the pairs are exactly the rows fed, once.
-        log = subprocess.run(["git", "--git-dir", str(origin), "log", "--format=%H%n%B", "main"], check=True,
-                             capture_output=True, text=True).stdout  # fmt: skip
-        assert entry["gitCommit"] in log and first_commit in log
+        log = story.git("log", "--format=%H%n%B", "main")
+        assert entry["gitCommit"] in log and story.first_commit in log
         assert f"Clickcast-Promotion: {namespace}/offers@{v2}" in log
-        evidence = json.loads(subprocess.run(
-            ["git", "--git-dir", str(origin), "show", f"main:releases/{namespace}/offers/evidence/{v2}.json"],
-            check=True, capture_output=True, text=True).stdout)  # fmt: skip
+        evidence = json.loads(story.git("show", f"main:releases/{namespace}/offers/evidence/{v2}.json"))
         assert evidence["canary"]["verdict"] == "Pass"
+        # Each look counted only its new day: the pairs are exactly the rows fed, once.
         assert evidence["canary"]["sums"]["pairs"] == traffic.rows
         assert evidence["canary"]["candidateObservations"] == traffic.rows
         wait_for("the canary to be retired", lambda: deployment(kube, namespace, "offers-canary") is None)
         stable_dep = deployment(kube, namespace, "offers-stable")
         assert stable_dep.metadata.labels["clickcast.io/version"] == v2
         assert "SHADOW_URL" not in _env(kube, namespace, "offers-stable")
-        assert op.starts >= 2
+        assert story.op.starts >= 2
 
-        # 2. Split mode: the candidate answers a share of requests (its pods join the stable Service); a healthy
-        #    look without a verdict steps the weight; this candidate is worse, fails on real clicks and is
-        #    rolled back; stable and Git stay as they were.
-        traffic = Traffic(clicks, store / "predictions" / "offers-2")
-        _patch(kube, namespace, {"training": {"trigger": "retrain-2"},
-                                 "canary": {"mode": "split", "steps": [25, 50]},
-                                 "store": {"predictionLogUrl": f"file://{traffic.log_dir}"}})  # fmt: skip
-        v3 = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]["candidate"]["version"]
+
+@pytest.mark.timeout(1200)  # several Spark runs: on a busy 2-core machine, well past the default
+def test_a_worse_split_canary_steps_its_weight_then_fails_on_real_clicks_and_is_rolled_back(lab: Lab) -> None:
+    """The candidate answers a share of requests (its pods join the stable Service); a healthy look without a
+    verdict steps the weight; this candidate is worse, fails and is rolled back; stable and Git stay as they were."""
+    kube, namespace, clicks = lab.kube, lab.namespace, lab.clicks
+    with _serving_first_version(lab, mode="split", steps=[25, 50]) as story:
+        traffic = Traffic(clicks, story.store / "predictions" / "offers")
+        _patch(kube, namespace, {"training": {"trigger": "retrain-1"}})
+        v2 = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]["candidate"]["version"]
         wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),
                  timeout=60)  # fmt: skip
         canary_dep = deployment(kube, namespace, "offers-canary")
@@ -205,21 +237,13 @@ def test_canaries_are_judged_on_real_clicks_promoted_through_git_or_rolled_back(
                 replicas.append(dep.spec.replicas)
             return 2 in replicas or clickmodel(kube, namespace, "offers")["status"]["phase"] != "Canary"
 
-        traffic.feed(v2, v3, role="canary", quality=2.5)
+        traffic.feed(story.v1, v2, role="canary", quality=2.5)
         wait_for("the next step", stepped, timeout=300)
         assert 2 in replicas  # 50%: as many canary replicas as stable ones
-        rolled = _release(kube, namespace, traffic, v2, v3, role="canary", quality=2.5)["status"]
+        rolled = _release(kube, namespace, traffic, story.v1, v2, role="canary", quality=2.5)["status"]
         assert (rolled["history"][0]["decision"], rolled["history"][0]["reason"]) == ("RolledBack", "CanaryFailed")
-        assert rolled["stable"]["version"] == v2
+        assert rolled["stable"]["version"] == story.v1
         weights = [e for e in events(kube, namespace, "offers") if e[1] == "CanaryWeight"]
         assert weights and "50%" in weights[-1][2]
         wait_for("the canary to be retired", lambda: deployment(kube, namespace, "offers-canary") is None)
-        after = subprocess.run(["git", "--git-dir", str(origin), "rev-parse", "main"], check=True,
-                               capture_output=True, text=True).stdout.strip()  # fmt: skip
-        assert after == entry["gitCommit"]
-    finally:
-        op.kill()
-    evaluations = [j.metadata.name for j in kube.batch.list_namespaced_job(namespace).items
-                   if j.metadata.labels.get("clickcast.io/run") == "evaluation"]  # fmt: skip
-    assert len(evaluations) == len(set(evaluations))  # one Job per look, whatever the restart interrupted
-    assert "reconcile failed" not in op.logs()
+        assert story.git("rev-parse", "main").strip() == story.first_commit

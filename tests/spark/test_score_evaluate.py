@@ -102,6 +102,15 @@ def test_evaluate_joins_the_prediction_log_with_real_clicks(
     assert {s["value"] for s in report["segments"]} == {"desktop", "mobile", "tablet"}
     assert {d["date"] for d in report["daily"]} == set(days)
 
+    # A retried pod runs the same evaluation into the same directory (its first attempt may have written the
+    # joined rows and died): the run replaces it, with the same result.
+    (tmp_path / "eval" / "metrics.json").unlink()
+    again = evaluate(
+        spark, f"file://{logdir}", f"file://{dataset}", f"file://{tmp_path}/eval", segment_columns=["device"]
+    )
+    assert again.report == result.report
+    assert len(pq.read_table(tmp_path / "eval" / "joined.parquet")) == 2 * len(rows)
+
 
 def test_glm_algorithm_publishes_a_servable_glm(spark: SparkSession, dataset: Path, tmp_path: Path) -> None:
     from clickcast.jobs.train import train

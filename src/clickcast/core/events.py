@@ -36,6 +36,7 @@ class EventReason(StrEnum):
     AWAITING_MERGE = "AwaitingMerge"
     GITOPS_FAILED = "GitOpsFailed"
     PROMOTION_TIMED_OUT = "PromotionTimedOut"
+    GITOPS_REFUSED = "GitOpsRefused"
     PROMOTED = "Promoted"
     ROLLED_BACK = "RolledBack"
     # Batch scoring

@@ -92,6 +92,9 @@ class GitPromotion:
     """Where it was pushed (the review branch in branch mode)."""
     error: str | None = None
     """Why the last attempt to record it failed."""
+    refused: bool = False
+    """That failure was a refusal no retry changes (a scheme or host the operator's settings or the Secret do not
+    allow): the promotion ends now rather than at its deadline."""
 
 
 @dataclass(frozen=True)

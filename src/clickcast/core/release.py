@@ -244,6 +244,11 @@ def _record_in_git(ctx: Context, d: Draft, c: CandidateStatus) -> bool:
             f"{c.version}: commit {git.commit[:12]} on {gitops.branch} of {gitops.repo_url}",
         )
         return True
+    if git is not None and git.error and git.refused:
+        # A remote the settings refuse stays refused: waiting out promotion.timeout would only hold the canary.
+        message = f"Git refused to record it (fix spec.promotion.gitops or its Secret, then retrain): {git.error}"
+        rollback(ctx, d, "GitOpsRefused", message, event=EventReason.GITOPS_REFUSED)
+        return False
     # Checked whatever Git answered (an error, an unmerged branch, nothing yet): nothing waits forever.
     left = (c.promotion_decided_at or ctx.now) + parse_duration(ctx.spec.promotion.timeout) - ctx.now
     if left <= timedelta(0):

@@ -99,7 +99,8 @@ def evaluate(
     )
     unmatched = joined.where(F.col(ACTUAL).isNull()).count()
     matched = joined.where(F.col(ACTUAL).isNotNull())
-    matched.select(*[c for c in JOINED_COLUMNS if c in joined.columns]).write.mode("errorifexists").parquet(
+    # Overwrite: the directory is this run's own, so a retried pod (or a re-run) replaces a partial attempt.
+    matched.select(*[c for c in JOINED_COLUMNS if c in joined.columns]).write.mode("overwrite").parquet(
         spark_path(f"{out_url.rstrip('/')}/joined.parquet")
     )
 

@@ -40,7 +40,7 @@ class GitOpsBridge:
         self.credentials = credentials
         self.schemes = schemes
         """The URL schemes this process pushes to (the operator: its setting; `clickcast run`: any)."""
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, GitOpsError | CredentialsError] = {}
         """Last error per promotion key (namespace/name@version); cleared by a success."""
 
     async def record(self, namespace: str, name: str, spec: ClickModelSpec, action: RecordPromotion) -> None:
@@ -60,7 +60,7 @@ class GitOpsBridge:
             repo = await self._repository(namespace, gitops)
             result = await asyncio.to_thread(repo.record, rec)
         except (GitOpsError, CredentialsError) as exc:
-            self.errors[rec.key] = str(exc)
+            self.errors[rec.key] = exc
             log.warning("recording %s in Git failed: %s", rec.key, exc, extra={"clickmodel": f"{namespace}/{name}"})
             return
         self.errors.pop(rec.key, None)
@@ -80,9 +80,15 @@ class GitOpsBridge:
             repo = await self._repository(namespace, gitops)
             state = await asyncio.to_thread(repo.state, rec)
         except (GitOpsError, CredentialsError) as exc:
-            return GitPromotion(error=error or str(exc))
-        return GitPromotion(commit=state.commit, merged=state.merged, branch=state.branch, error=error)
+            error = error or exc
+            return GitPromotion(error=str(error), refused=_refused(error))
+        return GitPromotion(commit=state.commit, merged=state.merged, branch=state.branch,
+                            error=str(error) if error else None, refused=_refused(error))  # fmt: skip
 
     async def _repository(self, namespace: str, gitops: GitOps) -> GitPromotionRepository:
         creds = await self.credentials(namespace, gitops)
         return GitPromotionRepository(gitops, self.cache_dir / namespace, creds, schemes=self.schemes)
+
+
+def _refused(error: GitOpsError | CredentialsError | None) -> bool:
+    return isinstance(error, GitOpsError) and not error.retryable

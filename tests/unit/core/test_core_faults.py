@@ -96,6 +96,23 @@ def test_a_promotion_recorded_at_the_deadline_still_goes_through_and_the_deadlin
     assert decide(NAME, s, start.status, pending, NOW + timedelta(hours=2)).status.phase is Phase.SERVING
 
 
+def test_a_remote_the_operator_refuses_ends_the_promotion_at_once_and_stable_stays() -> None:
+    s = spec(**SHADOW, **GITOPS)
+    start = decide(NAME, s, running(verdict=Verdict.PASS), shadow_rollouts(), NOW)
+    refused = GitPromotion(error="http:// is not allowed (operator.gitSchemes: https, ssh)", refused=True)
+    ended = decide(NAME, s, start.status, Observed(rollouts=shadow_rollouts().rollouts, git=refused), NOW)
+    assert ended.status.phase is Phase.SERVING and ended.status.stable == start.status.stable
+    assert Retire(Role.CANARY) in ended.actions
+    assert not any(isinstance(a, RecordPromotion) for a in ended.actions)
+    status, reason, message = cond(ended, ConditionType.PROMOTED)
+    assert (status, reason) == (ConditionStatus.FALSE, "GitOpsRefused") and "operator.gitSchemes" in message
+    assert EventReason.GITOPS_REFUSED in reasons(ended)
+    # The same error without the refusal (a remote down) is retried until the deadline.
+    down = GitPromotion(error=refused.error)
+    assert decide(NAME, s, start.status, Observed(rollouts=shadow_rollouts().rollouts, git=down),
+                  NOW).status.phase is Phase.PROMOTING  # fmt: skip
+
+
 # 4. The canary's Error outcome: failed evaluation runs are counted, retried under new names, and end it.
 
 
