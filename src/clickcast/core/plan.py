@@ -52,6 +52,16 @@ class StartEvaluation:
 
 
 @dataclass(frozen=True)
+class StopRun:
+    """Ensure the training run `name` no longer runs (it outlived its deadline): deleted with its pods.
+
+    A Job stops itself at `training.timeout` (activeDeadlineSeconds); a SparkApplication has no such field.
+    """
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Deploy:
     """Ensure `role` serves `pin` (create, or roll the workload to it without dropping ready replicas)."""
 
@@ -96,7 +106,7 @@ class Retire:
     role: Role
 
 
-Action = StartTraining | StartScoring | StartEvaluation | Deploy | RecordPromotion | Route | Retire
+Action = StartTraining | StartScoring | StartEvaluation | StopRun | Deploy | RecordPromotion | Route | Retire
 
 
 class EventType(StrEnum):

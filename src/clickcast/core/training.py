@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from clickcast.api.duration import parse_duration
 from clickcast.api.spec import ClickModelSpec
 from clickcast.api.status import (
     CandidateStatus,
@@ -20,10 +21,13 @@ from clickcast.core.draft import Context, Draft
 from clickcast.core.events import EventReason
 from clickcast.core.naming import training_run_name, version_id
 from clickcast.core.observed import RunObservation, RunState
-from clickcast.core.plan import StartTraining, VersionPin
+from clickcast.core.plan import StartTraining, StopRun, VersionPin
 from clickcast.core.timing import latest_fire, next_fire, retry_delay
 
 POLL = timedelta(seconds=15)
+DEADLINE_GRACE = timedelta(minutes=2)
+"""Past `training.timeout`, how long the core waits before stopping a run itself: a Job's own deadline
+(activeDeadlineSeconds, counted from its start a little later) fails it first, with the Job's reason."""
 """How often to look at a run or rollout in progress when no watch event arrives sooner."""
 
 
@@ -165,10 +169,22 @@ def training(ctx: Context, d: Draft) -> None:
         _failed(ctx, d, f"run {t.job_name} succeeded but {t.version} is not in the store")
     elif run.state is RunState.FAILED:
         _failed(ctx, d, run.message or f"run {t.job_name} failed")
+    elif (
+        deadline := (t.started_at or ctx.now) + parse_duration(ctx.spec.training.timeout) + DEADLINE_GRACE
+    ) <= ctx.now:
+        # Nothing waits forever: a SparkApplication has no deadline of its own, and a run that never starts
+        # (suspended, unschedulable) would hold the phase.
+        assert t.job_name is not None
+        d.act(StopRun(t.job_name))
+        _failed(ctx, d, f"run {t.job_name} did not finish within training.timeout {ctx.spec.training.timeout}")
     elif run.state is RunState.MISSING and not ctx.spec.suspend:
         _ensure_run(ctx, d)  # status says it started: (re)create it under the same name
     else:
-        d.wake(POLL)
+        d.wake(min(POLL, deadline - ctx.now))
+
+
+def _deadline(ctx: Context, started_at: datetime | None) -> datetime:
+    return (started_at or ctx.now) + parse_duration(ctx.spec.training.timeout) + DEADLINE_GRACE
 
 
 def _failed(ctx: Context, d: Draft, message: str) -> None:

@@ -80,6 +80,13 @@ class LocalRuns:
         self.poll()
         return sorted(self.children)
 
+    def cancel(self, name: str) -> None:
+        """Stop run `name` for good: it reads as failed (killed), not as missing, so it is not started again."""
+        child = self.children.pop(name, None)
+        if child is not None:
+            processes.stop_all([child])
+            (self.dir(name) / EXIT_FILE).write_text(str(child.exit_code if child.exit_code is not None else -9))
+
     def stop(self) -> None:
         """Stop every run still going; each reads as missing next time and is started again."""
         processes.stop_all(list(self.children.values()))

@@ -24,6 +24,7 @@ from clickcast.core.plan import (
     StartEvaluation,
     StartScoring,
     StartTraining,
+    StopRun,
 )
 from clickcast.jobs.manifests import evaluation_args, scoring_args, train_args
 from clickcast.local.runs import LocalRuns
@@ -90,6 +91,8 @@ class LocalExecutor:
                 await self.services.deploy(name, spec, action)
             case Retire():
                 await self.services.retire(action.role)
+            case StopRun():
+                self.runs.cancel(action.name)
             case RecordPromotion():
                 await self.gitops.record(NAMESPACE, name, spec, action)
             case Route():

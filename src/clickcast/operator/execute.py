@@ -25,6 +25,7 @@ from clickcast.core.plan import (
     StartEvaluation,
     StartScoring,
     StartTraining,
+    StopRun,
 )
 from clickcast.jobs import manifests as jobs
 from clickcast.operator.backends import backend
@@ -83,6 +84,9 @@ class KubeExecutor:
                 await self.gitops.record(self.namespace, name, spec, action)
             case Retire():
                 await self._retire(name, action.role)
+            case StopRun():
+                on = backend(spec.training.backend)
+                await self._delete_owned(on.api_version, on.kind, action.name)
 
     def raise_refusals(self) -> None:
         """Raise NotOwned if any action was refused (after all of them were carried out as far as they could)."""

@@ -23,8 +23,8 @@ from clickcast.core.events import EventReason
 from clickcast.core.faults import Failure, not_owned, reconcile_failed, reconciled
 from clickcast.core.naming import canary_run_name, quality_run_name
 from clickcast.core.observed import GitPromotion
-from clickcast.core.plan import EventType, Plan
-from tests.unit.core.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, spec, trained
+from clickcast.core.plan import EventType, Plan, StopRun
+from tests.unit.core.core_world import NAME, NOW, World, canary_sums, complete, drive, pin, report, run, spec, trained
 from tests.unit.core.test_core_canary import SHADOW, running, shadow_rollouts
 from tests.unit.core.test_core_decide import V1, V2, serving_status, stable, training
 
@@ -111,6 +111,24 @@ def test_a_remote_the_operator_refuses_ends_the_promotion_at_once_and_stable_sta
     down = GitPromotion(error=refused.error)
     assert decide(NAME, s, start.status, Observed(rollouts=shadow_rollouts().rollouts, git=down),
                   NOW).status.phase is Phase.PROMOTING  # fmt: skip
+
+
+@pytest.mark.parametrize("observed_run", [RunState.RUNNING, RunState.MISSING], ids=["hanging", "never-started"])
+def test_a_training_run_past_its_timeout_is_stopped_and_failed_and_stable_keeps_serving(observed_run: RunState) -> None:
+    """A SparkApplication has no deadline of its own: the core's, `training.timeout` plus a grace, stops it."""
+    s = spec(**{"training.timeout": "1h", "suspend": observed_run is RunState.MISSING})
+    status = serving_status(phase=Phase.TRAINING, training=training())
+    before = decide(NAME, s, status, Observed(training=run(observed_run)), NOW + timedelta(hours=1, minutes=1))
+    assert before.status.phase is Phase.TRAINING and before.actions == ()
+    assert before.requeue_after is not None and before.requeue_after <= timedelta(minutes=1)
+    late = decide(NAME, s, status, Observed(training=run(observed_run)), NOW + timedelta(hours=1, minutes=2))
+    # Stable keeps serving (a suspended model, whose run was never started, stays Suspended).
+    assert late.status.phase is (Phase.SUSPENDED if s.suspend else Phase.SERVING)
+    assert late.status.stable == status.stable
+    assert StopRun(f"{NAME}-train-{V2}") in late.actions
+    status_, reason, message = cond(late, ConditionType.TRAINED)
+    assert (status_, reason) == (ConditionStatus.FALSE, "TrainingFailed") and "training.timeout 1h" in message
+    assert late.status.training is not None and late.status.training.retry_at is not None
 
 
 # 4. The canary's Error outcome: failed evaluation runs are counted, retried under new names, and end it.

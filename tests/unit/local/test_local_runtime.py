@@ -12,10 +12,13 @@ import pytest
 from clickcast.api.roles import Role
 from clickcast.api.status import CandidateStatus, ClickModelStatus, HistoryEntry, Phase, ReleaseOutcome
 from clickcast.api.traffic import Traffic
+from clickcast.core.observed import RunState
 from clickcast.core.plan import Deploy, VersionPin
+from clickcast.local import processes
 from clickcast.local.frontend import Target, pick
 from clickcast.local.processes import Child
 from clickcast.local.runner import settled
+from clickcast.local.runs import LocalRuns
 from clickcast.local.services import Backend
 
 pytestmark = pytest.mark.unit
@@ -66,3 +69,15 @@ def test_only_a_change_of_version_or_traffic_needs_a_new_serving_process(tmp_pat
     assert not backend.same_process(Deploy(Role.STABLE, PIN, traffic=Traffic.MIRROR))
     assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v2", PIN.uri, PIN.manifest_sha256)))
     assert not backend.same_process(Deploy(Role.STABLE, VersionPin("v1", PIN.uri, "b" * 64)))
+
+
+def test_a_cancelled_run_is_killed_and_reads_as_failed_not_missing(tmp_path: Path) -> None:
+    """StopRun in `clickcast run`: the run's process group goes, and the core does not start it again."""
+    runs = LocalRuns(tmp_path)
+    runs.children["hung"] = processes.start(["sleep", "300"], runs.log("hung"))
+    assert runs.observe("hung").state is RunState.RUNNING
+    runs.cancel("hung")
+    seen = runs.observe("hung")
+    assert seen.state is RunState.FAILED and "exit code -15" in seen.message, seen
+    runs.cancel("never-started")  # nothing to stop: nothing happens
+    assert runs.observe("never-started").state is RunState.MISSING

@@ -42,9 +42,10 @@ class JobBackend:
     kind: str = "Job"
     needs_config_map: bool = False
     watched: Watched = Watched("batch", "v1", "jobs")
-    # Never deleted by hand: they go after ttlSecondsAfterFinished, or with their ClickModel.
+    # Deleted only when a training run outlives its deadline (StopRun); otherwise they go after
+    # ttlSecondsAfterFinished, or with their ClickModel.
     rules: Sequence[Doc] = (
-        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch"]},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch", "delete"]},
     )
 
     def build(self, *, reference: tuple[str, str] | None, jobs_dir: str, **common: Any) -> Doc:

@@ -31,7 +31,7 @@ class SparkApplicationBackend:
         {
             "apiGroups": ["sparkoperator.k8s.io"],
             "resources": ["sparkapplications"],
-            "verbs": ["create", "get", "list", "watch"],
+            "verbs": ["create", "get", "list", "watch", "delete"],  # delete: StopRun, past the training deadline
         },
     )
 
