@@ -73,6 +73,11 @@ debian_base() {
   say "$DEBIAN_BASE built in $((SECONDS - started)) s"
 }
 
+# One build at a time (`make test` builds them beside the first tests, and the container test asks again): whoever
+# waited finds every layer cached.
+CACHE="${CLICKCAST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clickcast}"
+mkdir -p "$CACHE"; exec 9>"$CACHE/.build-images.lock"; flock 9
+
 if [ "$BASE" = debian ]; then
   debian_base
   base="$DEBIAN_BASE"

@@ -9,6 +9,8 @@
 #   prepare .venv from uv.lock, the Debian tools (Chromium, shellcheck, podman), the
 #           S3A jars and the Gateway API CRDs, side by side (downloads)
 #   lint    ruff, mypy and the import layers, in the background
+#   images  the three images (hack/build-images.sh: podman, layers cached), in the background once podman is
+#           there: the container test asks the same script, which holds a lock
 #   tests   pytest with one worker per CLICKCAST_TEST_WORKERS (pytest-xdist)
 #
 # Everything runs: a failure of any phase fails the run, after every phase ended.
@@ -23,7 +25,7 @@ START=$SECONDS
 EPOCH=$(date +%s)
 
 declare -A PID BEGAN ENDED RC
-PHASES=(setup debian-tools spark-jars gateway-api control-plane minio helm lint tests)
+PHASES=(setup debian-tools spark-jars gateway-api control-plane minio helm images lint tests)
 say() { printf '[test %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 # start NAME CMD...: run CMD in the background, its output in $LOGS/NAME.log.
@@ -57,6 +59,7 @@ start spark-jars bash hack/fetch-spark-jars.sh
 start gateway-api bash hack/fetch-gateway-api-crds.sh
 for phase in setup debian-tools spark-jars gateway-api; do finish "$phase"; done
 say "prepared in $((SECONDS - START)) s"
+if [ "${RC[debian-tools]}" -eq 0 ]; then start images bash hack/build-images.sh; else RC[images]=1; fi
 
 if [ "${RC[setup]}" -eq 0 ]; then
   start lint make --no-print-directory lint
@@ -70,6 +73,7 @@ else
   RC[tests]=1 RC[lint]=1
 fi
 for phase in control-plane minio helm; do finish "$phase"; done
+[ -n "${PID[images]:-}" ] && finish images
 
 echo
 say "phases (seconds from the start of make test)"

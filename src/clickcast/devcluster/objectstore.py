@@ -137,8 +137,9 @@ def up(directory: Path, buckets: tuple[str, ...] = ("clickcast",)) -> S3Server:
     (directory / "minio.pid").write_text(f"{server.process.pid}\n")
     import s3fs  # noqa: PLC0415 - only `up` makes buckets
 
-    fs = s3fs.S3FileSystem(key=server.access_key, secret=server.secret_key,
-                           client_kwargs={"endpoint_url": server.endpoint_url, "region_name": REGION})  # fmt: skip
+    # Top-level endpoint_url: it overrides one in fsspec's configured defaults (client_kwargs would clash with it).
+    fs = s3fs.S3FileSystem(key=server.access_key, secret=server.secret_key, endpoint_url=server.endpoint_url,
+                           client_kwargs={"region_name": REGION}, skip_instance_cache=True)  # fmt: skip
     for bucket in buckets:
         fs.mkdir(bucket)
     return server
