@@ -42,7 +42,7 @@ diagnose() {
 }
 
 store_args=() demo_args=()
-if [ "$RUNTIME" = containers ]; then
+if [ "$RUNTIME" = containers ] && [ -z "${IMAGES_BUILT:-}" ]; then  # IMAGES_BUILT=1: `make images` ran already
   say "building the images (make images: podman, layers cached)"
   quiet bash hack/build-images.sh || die "the images did not build"
 fi
