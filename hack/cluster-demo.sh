@@ -10,7 +10,10 @@
 # the workload runner runs every pod as a container from them (podman + runc: the images' non-root users,
 # read-only root filesystems, Secrets and emptyDirs as mounts), and a local MinIO holds the lake and the
 # model store (s3://), its credentials only in Secrets: the ClickModel's storageOptionsSecret and the
-# operator's own (operator.storeCredentialsSecret). A cluster keeps the runtime it was created with.
+# operator's own (operator.storeCredentialsSecret). Promotions go to a local Git server over smart HTTP (git
+# http-backend, basic auth), its credentials only in the ClickModel's GitOps secretRef Secret, which names the
+# host they are for; the chart allows `http` among operator.gitSchemes for it (loopback, no TLS). A cluster keeps
+# the runtime it was created with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,8 +63,10 @@ if [ "$RUNTIME" = containers ]; then
     die "cannot create namespace clickcast-system"
   kubectl -n clickcast-system create secret generic clickcast-store --from-file="$DEMO/objectstore/credentials" \
     --dry-run=client -o yaml 2>>"$LOG" | quiet kubectl apply -f - || die "cannot create the operator's store Secret"
-  store_args=(--set operator.storeCredentialsSecret=clickcast-store)
-  demo_args=(--object-store "$DEMO/objectstore")
+  say "starting a Git server (GitOps promotions over HTTP); its credentials go into a Secret only"
+  quiet "$clickcast" dev gitserver up --dir "$DEMO/git" || die "the Git server did not start"
+  store_args=(--set operator.storeCredentialsSecret=clickcast-store --set 'operator.gitSchemes={https,ssh,http}')
+  demo_args=(--object-store "$DEMO/objectstore" --git-remote "$DEMO/git")
 fi
 
 if [ "$RUNTIME" = containers ]; then from="the operator image"; else from=".venv"; fi
@@ -75,7 +80,7 @@ kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet
   die "cannot create namespace $NAMESPACE"
 # The chart's admission policy lets a ClickModel name only the Secrets its namespace lists (a platform team's
 # annotation, which tenants cannot edit): here the object store's credentials the demo creates.
-quiet kubectl annotate namespace "$NAMESPACE" --overwrite clickcast.io/secrets=clickcast-demo-storage ||
+quiet kubectl annotate namespace "$NAMESPACE" --overwrite clickcast.io/secrets=clickcast-demo-storage,clickcast-demo-git ||
   die "cannot annotate namespace $NAMESPACE"
 # The story (clickcast.demo.cluster): a first version trained by a Job's Spark and served by two pods, then
 # the moved market's clicks, a retrain, a shadow canary (the stable pods mirror to the canary's Service)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import pytest
 from clickcast.api.spec import GitOps
 from clickcast.api.status import Phase, Verdict
 from clickcast.core import decide
+from clickcast.devcluster import gitserver
 from clickcast.gitops import GitCredentials, GitOpsError, GitPromotionRepository
 from clickcast.gitops.remote import DEFAULT_SCHEMES, RemoteRefusedError, check, parse
 from clickcast.runtime.gitops import GitOpsBridge
@@ -188,3 +190,28 @@ def test_the_operator_reports_a_refused_remote_as_a_refusal_and_a_missing_one_as
     allowed = GitOpsBridge(tmp_path / "cache", schemes=(*DEFAULT_SCHEMES, "file"))
     down = asyncio.run(allowed.observe("ns", NAME, s, promoting))
     assert down is not None and down.error and not down.refused
+
+
+@pytest.mark.gitops
+@pytest.mark.timeout(120)
+def test_a_promotion_goes_over_http_with_the_secret_for_that_host_and_a_wrong_password_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The cluster demo's Git server (git http-backend, basic auth) with the product's credential path."""
+    url = gitserver.up(tmp_path / "server")
+    try:
+        _, keys = gitserver.remote(tmp_path / "server")
+        host = keys["hosts"]
+        assert url.startswith(f"http://{host}/")
+        good = GitCredentials(keys["username"], keys["password"], hosts=(host,))
+        result = GitPromotionRepository(_spec(url), tmp_path / "cache", good, schemes=("http",)).record(make_record())
+        bare = str(tmp_path / "server" / gitserver.REPOSITORY)
+        log = subprocess.run(["git", "--git-dir", bare, "log", "--format=%H%n%B", "main"], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+        assert result.commit is not None and result.commit in log and "Clickcast-Promotion: ads/offers-ctr@v2" in log
+        wrong = GitCredentials(keys["username"], "not-the-password", hosts=(host,))
+        with pytest.raises(GitOpsError) as refused:
+            GitPromotionRepository(_spec(url), tmp_path / "other", wrong, schemes=("http",)).record(make_record("v3"))
+        assert "not-the-password" not in str(refused.value)
+    finally:
+        gitserver.down(tmp_path / "server")

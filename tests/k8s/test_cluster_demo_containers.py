@@ -6,7 +6,8 @@ read-only root filesystem and its Secrets and emptyDirs as mounts; MinIO holds t
 (s3://), its credentials only in Secrets: the ClickModel's storageOptionsSecret and the operator's own
 (chart value operator.storeCredentialsSecret). The story: helm install and helm test, the first version
 trained by a Job's Spark and served, the moved market, a retrain, a shadow canary judged on real clicks and
-promoted, a prediction from a stable pod.
+promoted through Git (a local smart-HTTP server; its credentials only in the ClickModel's GitOps Secret), a
+prediction from a stable pod.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def test_the_cluster_demo_runs_every_pod_as_a_container_of_the_built_images_on_m
         _check_story(done.stdout, log)
         _check_containers(name)
         _check_object_store(tmp_path / "objectstore")
+        _check_promotion_in_git(tmp_path / "git" / "releases.git", done.stdout)
     finally:
+        subprocess.run([*CLI, "gitserver", "down", "--dir", str(tmp_path / "git")], capture_output=True, timeout=60,
+                       check=False)  # fmt: skip
         subprocess.run([*CLI, "cluster", "down", "--name", name], capture_output=True, timeout=300, check=False)
         subprocess.run([*CLI, "objectstore", "down", "--dir", str(tmp_path / "objectstore")], capture_output=True,
                        timeout=60, check=False)  # fmt: skip
@@ -115,3 +119,22 @@ def _check_object_store(directory: Path) -> None:
     assert sum("/store/models/" in p and p.endswith("/MANIFEST.json") for p in found) >= 2, [
         p for p in found if "/store/" in p
     ][:40]
+
+
+def _check_promotion_in_git(repo: Path, stdout: str) -> None:
+    """The operator recorded the promotion, with its evidence, over HTTP with the Secret's credentials."""
+    promoted = re.search(r"(\S+): Promoted \(CanaryPassed\)", stdout)
+    assert promoted is not None
+    version = promoted[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True,
+                              text=True).stdout  # fmt: skip
+
+    log = git("log", "--format=%H%n%B", "main")
+    assert f"Clickcast-Promotion: clickcast-demo/offers@{version}" in log, log
+    commit = re.search(r"recorded in Git: commit (\w+)", stdout)
+    assert commit is not None and commit[1] in log, stdout[-2000:]
+    evidence = json.loads(git("show", f"main:releases/clickcast-demo/offers/evidence/{version}.json"))
+    assert evidence["canary"]["verdict"] == "Pass"
+    assert evidence["canary"]["sums"]["pairs"] > 0

@@ -84,13 +84,20 @@ def demo(
             "--dir` started (its credentials only in a Secret of the namespace), not under --dir.",
         ),
     ] = None,
+    git_remote: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --cluster: record promotions in the repository of the Git server `clickcast dev gitserver up "
+            "--dir` started (its credentials only in a Secret of the namespace).",
+        ),
+    ] = None,
 ) -> None:
     """Train, serve, retrain on a moved market, shadow-canary, promote through Git, report: one ClickModel."""
     from clickcast.demo.story import DemoConfig, DemoError, Story  # noqa: PLC0415
 
     directory = directory.resolve()
     if cluster:
-        _on_cluster(directory, namespace, rows, object_store)
+        _on_cluster(directory, namespace, rows, object_store, git_remote)
         return
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -130,14 +137,17 @@ def demo(
         fail(f"{result.traffic.failed} requests failed (see above)", code=1)
 
 
-def _on_cluster(directory: Path, namespace: str, rows: int, object_store: Path | None) -> None:
+def _on_cluster(directory: Path, namespace: str, rows: int, object_store: Path | None,
+                git_remote: Path | None) -> None:  # fmt: skip
     from clickcast.demo.cluster import ClusterStory, cluster_config  # noqa: PLC0415
     from clickcast.demo.story import DemoError  # noqa: PLC0415
+    from clickcast.devcluster import gitserver  # noqa: PLC0415
     from clickcast.devcluster.errors import DevClusterError  # noqa: PLC0415
     from clickcast.devcluster.objectstore import storage_options  # noqa: PLC0415
 
     try:
         storage = storage_options(object_store) if object_store is not None else None
+        git = gitserver.remote(git_remote) if git_remote is not None else None
     except DevClusterError as exc:
         fail(str(exc), code=1)
 
@@ -146,7 +156,7 @@ def _on_cluster(directory: Path, namespace: str, rows: int, object_store: Path |
     directory.mkdir(parents=True, exist_ok=True)
     try:
         status = ClusterStory(cluster_config(directory, rows), namespace,
-                              lambda line: console.print(line, markup=False), storage).run()  # fmt: skip
+                              lambda line: console.print(line, markup=False), storage, git).run()  # fmt: skip
     except DemoError as exc:
         fail(str(exc), code=1)
     console.print(_versions(status))

@@ -169,6 +169,32 @@ def objectstore_up(
     typer.echo(server.endpoint_url)
 
 
+gitserver = typer.Typer(help="A local Git remote over smart HTTP with basic auth (git http-backend), for GitOps.",
+                        no_args_is_help=True)  # fmt: skip
+dev.add_typer(gitserver, name="gitserver")
+
+
+@gitserver.command("up")
+def gitserver_up(directory: Directory) -> None:
+    """Start a Git server on a free loopback port, detached, serving DIR/releases.git (created empty, branch main);
+    write the credentials a GitOps secretRef Secret holds under DIR/credentials; print the repository URL."""
+    from clickcast.devcluster import gitserver as git  # noqa: PLC0415
+
+    with user_errors():
+        git.down(directory)
+        url = git.up(directory)
+    say(f"Git server at {url}, credentials in {directory / git.CREDENTIALS}")
+    typer.echo(url)
+
+
+@gitserver.command("down")
+def gitserver_down(directory: Directory) -> None:
+    """Stop the Git server `up` started with this DIR (the repository stays)."""
+    from clickcast.devcluster import gitserver as git  # noqa: PLC0415
+
+    say("Git server stopped" if git.down(directory) else f"no Git server running from {directory}")
+
+
 @objectstore.command("down")
 def objectstore_down(directory: Directory) -> None:
     """Stop the MinIO `up` started with this DIR (its data stays)."""

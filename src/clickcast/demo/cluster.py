@@ -45,15 +45,20 @@ BUCKET_PREFIX = "s3://clickcast/demo"
 """Where the story keeps its lake and store on an object store (`clickcast dev objectstore up` makes the bucket)."""
 STORAGE_SECRET = "clickcast-demo-storage"
 """The ClickModel's storageOptionsSecret on an object store: the only place its credentials are."""
+GIT_SECRET = "clickcast-demo-git"
+"""The ClickModel's GitOps secretRef with a Git server: username, password and the host they are for."""
 
 
-def clickmodel(cfg: DemoConfig, namespace: str, *, object_store: bool = False) -> dict[str, Any]:
+def clickmodel(cfg: DemoConfig, namespace: str, *, object_store: bool = False,
+               git_url: str | None = None) -> dict[str, Any]:  # fmt: skip
     """On an object store: lake and store under BUCKET_PREFIX, credentials in STORAGE_SECRET; else under
-    cfg.directory (pods that share the host's files: the process runtime)."""
+    cfg.directory (pods that share the host's files: the process runtime). With `git_url`, promotions are
+    recorded there (credentials in GIT_SECRET)."""
     root = BUCKET_PREFIX if object_store else f"file://{cfg.directory}"
     data: dict[str, Any] = {"url": f"{root}/lake", "window": {"trainDays": 7, "testDays": 7}}
     if object_store:
         data["storageOptionsSecret"] = STORAGE_SECRET
+    promotion = {"gitops": {"repoUrl": git_url, "path": "releases", "secretRef": GIT_SECRET}} if git_url else {}
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -66,16 +71,19 @@ def clickmodel(cfg: DemoConfig, namespace: str, *, object_store: bool = False) -
             "training": {"master": "local[2]", "driver": {"cpu": "1", "memory": "1Gi"}},
             "serving": {"replicas": 2, "port": PORT, "predictionLogFlushInterval": "1s"},
             "canary": {"mode": "shadow", "interval": "15s", "minObservations": 300, "maxDuration": "30m"},
+            **({"promotion": promotion} if promotion else {}),
         },
     }
 
 
 class ClusterStory:
     def __init__(self, cfg: DemoConfig, namespace: str, say: Callable[[str], None],
-                 storage: dict[str, str] | None = None) -> None:  # fmt: skip
+                 storage: dict[str, str] | None = None,
+                 git: tuple[str, dict[str, str]] | None = None) -> None:  # fmt: skip
         """Without `storage`, `cfg.directory` holds the lake and the store, so the cluster's pods must reach it
-        (file:// URLs); with it (an object store's storage options), both are under BUCKET_PREFIX."""
-        self.cfg, self.namespace, self.say, self.storage = cfg, namespace, say, storage
+        (file:// URLs); with it (an object store's storage options), both are under BUCKET_PREFIX. `git`: a Git
+        remote's URL and credentials, where the operator records each promotion."""
+        self.cfg, self.namespace, self.say, self.storage, self.git = cfg, namespace, say, storage, git
         self.api = config.new_client_from_config()  # type: ignore[no-untyped-call]
         self.custom, self.core = client.CustomObjectsApi(self.api), client.CoreV1Api(self.api)
         self.phase: str | None = None  # the last phase printed
@@ -87,11 +95,13 @@ class ClusterStory:
         self.say(f"generating {cfg.rows:,} offer-days over {cfg.days} days (a market shift on day {cfg.shift})")
         gen = GeneratorConfig(rows=cfg.rows, days=cfg.days, seed=cfg.seed, shifts=(cfg.shift,), shift_strength=0.6)
         on_store = self.storage is not None
-        doc = clickmodel(cfg, self.namespace, object_store=on_store)
+        doc = clickmodel(cfg, self.namespace, object_store=on_store, git_url=self.git[0] if self.git else None)
         lake: Path | str = doc["spec"]["data"]["url"] if on_store else cfg.directory / "lake"
         if on_store:
             self._clear(doc)
-            self._storage_secret()
+            self._secret(STORAGE_SECRET, self.storage or {})
+        if self.git is not None:
+            self._secret(GIT_SECRET, self.git[1])
         market = Market.generate(cfg.directory / "source", lake, gen, self.storage)
         market.release_clicks(cfg.shift)
         manifest = cfg.directory / "clickmodel.yaml"
@@ -151,19 +161,22 @@ class ClusterStory:
         entry = done["history"][0]
         self.say(f"   {entry['version']}: {entry['decision']} ({entry.get('reason')}); {done['stable']['version']} "
                  "serves")  # fmt: skip
+        if entry.get("gitCommit"):
+            self.say(f"   recorded in Git: commit {entry['gitCommit']} on {self.git[0] if self.git else 'its remote'}")
         return ClickModelStatus.model_validate(done)
 
     # --- the cluster ---------------------------------------------------------------------------
 
-    def _storage_secret(self) -> None:
-        """The ClickModel's storageOptionsSecret: one key per storage option, as pods mount it."""
-        body = client.V1Secret(metadata=client.V1ObjectMeta(name=STORAGE_SECRET), string_data=self.storage)
+    def _secret(self, name: str, data: dict[str, str]) -> None:
+        """A Secret the ClickModel names (its storageOptionsSecret, one key per option as pods mount it; its GitOps
+        secretRef, which the operator reads)."""
+        body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=data)
         try:
             self.core.create_namespaced_secret(self.namespace, body)
         except client.ApiException as exc:
             if exc.status != 409:
                 raise
-            self.core.replace_namespaced_secret(STORAGE_SECRET, self.namespace, body)
+            self.core.replace_namespaced_secret(name, self.namespace, body)
 
     def _clear(self, doc: dict[str, Any]) -> None:
         """A previous run's lake and store go: the story starts from an empty market."""

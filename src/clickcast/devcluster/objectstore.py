@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clickcast.devcluster import pidfile
 from clickcast.devcluster.errors import DevClusterError
 
 MINIO_ENV = "CLICKCAST_MINIO"
@@ -147,17 +148,7 @@ def up(directory: Path, buckets: tuple[str, ...] = ("clickcast",)) -> S3Server:
 
 def down(directory: Path) -> bool:
     """Stop the MinIO `up` started in `directory` (its data stays); False if none ran."""
-    try:
-        pid = int((directory / "minio.pid").read_text())
-    except (OSError, ValueError):
-        return False
-    try:
-        os.kill(pid, 15)
-    except ProcessLookupError:
-        return False
-    finally:
-        (directory / "minio.pid").unlink(missing_ok=True)
-    return True
+    return pidfile.stop(directory / "minio.pid")
 
 
 def storage_options(directory: Path) -> dict[str, str]:
