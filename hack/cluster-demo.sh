@@ -80,7 +80,7 @@ kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml 2>>"$LOG" | quiet
   die "cannot create namespace $NAMESPACE"
 # The chart's admission policy lets a ClickModel name only the Secrets its namespace lists (a platform team's
 # annotation, which tenants cannot edit): here the object store's credentials the demo creates.
-quiet kubectl annotate namespace "$NAMESPACE" --overwrite clickcast.io/secrets=clickcast-demo-storage,clickcast-demo-git ||
+quiet kubectl annotate namespace "$NAMESPACE" --overwrite clickcast.io/secrets=clickcast-demo-storage,clickcast-gitops ||
   die "cannot annotate namespace $NAMESPACE"
 # The story (clickcast.demo.cluster): a first version trained by a Job's Spark and served by two pods, then
 # the moved market's clicks, a retrain, a shadow canary (the stable pods mirror to the canary's Service)

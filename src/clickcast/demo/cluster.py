@@ -45,8 +45,9 @@ BUCKET_PREFIX = "s3://clickcast/demo"
 """Where the story keeps its lake and store on an object store (`clickcast dev objectstore up` makes the bucket)."""
 STORAGE_SECRET = "clickcast-demo-storage"
 """The ClickModel's storageOptionsSecret on an object store: the only place its credentials are."""
-GIT_SECRET = "clickcast-demo-git"
-"""The ClickModel's GitOps secretRef with a Git server: username, password and the host they are for."""
+GIT_SECRET = "clickcast-gitops"
+"""The ClickModel's GitOps secretRef with a Git server (username, password, the host they are for), by the one name
+the operator's RBAC lets it read."""
 
 
 def clickmodel(cfg: DemoConfig, namespace: str, *, object_store: bool = False,

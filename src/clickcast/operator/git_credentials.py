@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import base64
 
+from kubernetes.client.exceptions import ApiException
+
 from clickcast.api.spec import GitOps
 from clickcast.gitops.credentials import CredentialsError, GitCredentials
 from clickcast.operator.kube import KubeApi
 from clickcast.runtime.gitops import CredentialSource
+
+GITOPS_SECRET = "clickcast-gitops"
+"""The one Secret name the operator's RBAC lets it read (manifests/rbac: resourceNames)."""
 
 
 def secret_credentials(kube: KubeApi) -> CredentialSource:
@@ -17,7 +22,17 @@ def secret_credentials(kube: KubeApi) -> CredentialSource:
     async def credentials(namespace: str, gitops: GitOps) -> GitCredentials | None:
         if not gitops.secret_ref:
             return None
-        secret = await asyncio.to_thread(kube.get, "v1", "Secret", namespace, gitops.secret_ref)
+        try:
+            secret = await asyncio.to_thread(kube.get, "v1", "Secret", namespace, gitops.secret_ref)
+        except ApiException as exc:
+            if exc.status != 403:
+                raise
+            # Said where the author looks (the Promoted condition), not as a bare 403 of the reconciliation.
+            raise CredentialsError(
+                f"spec.promotion.gitops.secretRef: the operator may not read Secret {namespace}/{gitops.secret_ref}: "
+                f"its role grants the Secrets named {GITOPS_SECRET} only (name the Secret so, or add its name to the "
+                "role's resourceNames)"
+            ) from None
         if secret is None:
             raise CredentialsError(f"spec.promotion.gitops.secretRef: Secret {namespace}/{gitops.secret_ref} "
                                    "not found")  # fmt: skip
