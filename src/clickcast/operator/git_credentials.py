@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from kubernetes.client.exceptions import ApiException
-
 from clickcast.api.spec import GitOps
 from clickcast.gitops.credentials import CredentialsError, GitCredentials
-from clickcast.operator.kube import KubeApi
+from clickcast.operator.kube import KubeApi, forbidden
 from clickcast.runtime.gitops import CredentialSource
 
 GITOPS_SECRET = "clickcast-gitops"
@@ -24,8 +22,8 @@ def secret_credentials(kube: KubeApi) -> CredentialSource:
             return None
         try:
             secret = await asyncio.to_thread(kube.get, "v1", "Secret", namespace, gitops.secret_ref)
-        except ApiException as exc:
-            if exc.status != 403:
+        except Exception as exc:
+            if not forbidden(exc):
                 raise
             # Said where the author looks (the Promoted condition), not as a bare 403 of the reconciliation.
             raise CredentialsError(

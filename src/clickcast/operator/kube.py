@@ -32,6 +32,11 @@ class MissingResource(Exception):  # noqa: N818
     """The API server does not serve this kind (e.g. the Spark Operator's CRD is not installed)."""
 
 
+def forbidden(exc: BaseException) -> bool:
+    """The API server refused the operator's role (HTTP 403)."""
+    return isinstance(exc, ApiException) and exc.status == 403
+
+
 class KubeApi:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
