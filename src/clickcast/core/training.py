@@ -25,10 +25,10 @@ from clickcast.core.plan import StartTraining, StopRun, VersionPin
 from clickcast.core.timing import latest_fire, next_fire, retry_delay
 
 POLL = timedelta(seconds=15)
+"""How often to look at a run or rollout in progress when no watch event arrives sooner."""
 DEADLINE_GRACE = timedelta(minutes=2)
 """Past `training.timeout`, how long the core waits before stopping a run itself: a Job's own deadline
 (activeDeadlineSeconds, counted from its start a little later) fails it first, with the Job's reason."""
-"""How often to look at a run or rollout in progress when no watch event arrives sooner."""
 
 
 class Reason:
@@ -169,9 +169,7 @@ def training(ctx: Context, d: Draft) -> None:
         _failed(ctx, d, f"run {t.job_name} succeeded but {t.version} is not in the store")
     elif run.state is RunState.FAILED:
         _failed(ctx, d, run.message or f"run {t.job_name} failed")
-    elif (
-        deadline := (t.started_at or ctx.now) + parse_duration(ctx.spec.training.timeout) + DEADLINE_GRACE
-    ) <= ctx.now:
+    elif (deadline := _deadline(ctx, t.started_at)) <= ctx.now:
         # Nothing waits forever: a SparkApplication has no deadline of its own, and a run that never starts
         # (suspended, unschedulable) would hold the phase.
         assert t.job_name is not None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from clickcast.devcluster import pidfile
+from clickcast.devcluster import pidfile, secret_files
 from clickcast.devcluster.errors import DevClusterError
 from clickcast.local.frontend import free_port
 
@@ -66,7 +66,6 @@ def handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHan
                 "REQUEST_METHOD": self.command,
                 "PATH_INFO": path,
                 "QUERY_STRING": query,
-                "CONTENT_LENGTH": self.headers.get("Content-Length", ""),
                 "SERVER_PROTOCOL": self.request_version,
                 "GATEWAY_INTERFACE": "CGI/1.1",
             }
@@ -77,16 +76,10 @@ def handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHan
             body = self._body()
             env["CONTENT_LENGTH"] = str(len(body))
             done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
-            head, _, payload = done.stdout.partition(b"\r\n\r\n")
-            if not _:
-                head, _, payload = done.stdout.partition(b"\n\n")
-            headers = [line.split(":", 1) for line in head.decode("latin-1").splitlines() if ":" in line]
-            status = next((v.strip() for k, v in headers if k.lower() == "status"), "200 OK")
-            code, _, reason = status.partition(" ")
-            self.send_response(int(code), reason or None)
+            code, reason, headers, payload = cgi_response(done.stdout)
+            self.send_response(code, reason)
             for key, value in headers:
-                if key.lower() not in ("status", "content-length"):
-                    self.send_header(key, value.strip())
+                self.send_header(key, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -106,6 +99,21 @@ def handler(root: Path, username: str, password: str) -> type[BaseHTTPRequestHan
     return GitHandler
 
 
+def cgi_response(output: bytes) -> tuple[int, str | None, list[tuple[str, str]], bytes]:
+    """A CGI program's output as status code, reason, headers (without Status and Content-Length) and body."""
+    separator = b"\r\n\r\n" if b"\r\n\r\n" in output else b"\n\n"
+    head, _, payload = output.partition(separator)
+    code, reason, headers = 200, "OK", []
+    for line in head.decode("latin-1").splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key.lower() == "status":
+            number, _, reason = value.partition(" ")
+            code = int(number)
+        elif value and key.lower() != "content-length":
+            headers.append((key, value))
+    return code, reason or None, headers, payload
+
+
 def up(directory: Path, timeout: float = 30.0) -> str:
     """Create `directory/releases.git` (if new) and its credentials, start the server detached; its repository URL."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -113,13 +121,10 @@ def up(directory: Path, timeout: float = 30.0) -> str:
     if not repo.exists():
         subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(repo)], check=True)
     port = free_port()
-    creds = directory / CREDENTIALS
-    creds.mkdir(mode=0o700, exist_ok=True)
     # The Secret is for this server alone: host and port.
-    for key, value in {"username": USER, "password": secrets.token_urlsafe(18), "hosts": f"127.0.0.1:{port}"}.items():
-        path = creds / key
-        path.touch(mode=0o600)
-        path.write_text(value)
+    secret_files.write(
+        directory / CREDENTIALS, {"username": USER, "password": secrets.token_urlsafe(18), "hosts": f"127.0.0.1:{port}"}
+    )
     log = (directory / "gitserver.log").open("ab")
     process = subprocess.Popen([sys.executable, "-m", "clickcast.devcluster.gitserver", "--root", str(directory),
                                 "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
@@ -144,7 +149,7 @@ def remote(directory: Path) -> tuple[str, dict[str, str]]:
     """The repository URL and the credentials (a secretRef Secret's keys) of the server `up` started there."""
     try:
         url = (directory / URL_FILE).read_text().strip()
-        creds = {p.name: p.read_text() for p in sorted((directory / CREDENTIALS).iterdir())}
+        creds = secret_files.read(directory / CREDENTIALS)
     except OSError as exc:
         raise DevClusterError(f"no Git server in {directory} (`clickcast dev gitserver up --dir` starts one)") from exc
     return url, creds
@@ -160,9 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    creds = args.root / CREDENTIALS
-    username, password = (creds / "username").read_text(), (creds / "password").read_text()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(args.root, username, password))
+    creds = secret_files.read(args.root / CREDENTIALS)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(args.root, creds["username"], creds["password"]))
     server.serve_forever()
 
 

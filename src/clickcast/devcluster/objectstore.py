@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clickcast.devcluster import pidfile
+from clickcast.devcluster import pidfile, secret_files
 from clickcast.devcluster.errors import DevClusterError
 
 MINIO_ENV = "CLICKCAST_MINIO"
@@ -129,12 +129,7 @@ def up(directory: Path, buckets: tuple[str, ...] = ("clickcast",)) -> S3Server:
     """A MinIO that outlives this process (its own session), with `buckets` made and its credentials written
     under `directory/credentials` (owner-only); `down(directory)` stops it."""
     server = start(directory / "data")
-    creds = directory / CREDENTIALS
-    creds.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for key, value in {**server.storage_options(), "region": REGION}.items():
-        path = creds / key
-        path.touch(mode=0o600)
-        path.write_text(value)
+    secret_files.write(directory / CREDENTIALS, {**server.storage_options(), "region": REGION})
     (directory / "minio.pid").write_text(f"{server.process.pid}\n")
     import s3fs  # noqa: PLC0415 - only `up` makes buckets
 
@@ -156,4 +151,4 @@ def storage_options(directory: Path) -> dict[str, str]:
     creds = directory / CREDENTIALS
     if not creds.is_dir():
         raise DevClusterError(f"no object store credentials in {creds} (`clickcast dev objectstore up` writes them)")
-    return {p.name: p.read_text() for p in sorted(creds.iterdir())}
+    return secret_files.read(creds)
