@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -68,11 +69,12 @@ def _spark(master: str | None, app_name: str) -> Any:
 
 
 def _staged(work: Callable[[Callable[[str], None]], T]) -> T:
+    started = time.monotonic()
     with progress_console.status("starting Spark") as status:
 
-        def say(message: str) -> None:
+        def say(message: str) -> None:  # with the seconds since the job started: where a slow run spends them
             status.update(message)
-            progress_console.print(f"[dim]· {message}[/]")
+            progress_console.print(f"[dim]· {time.monotonic() - started:6.1f} s  {message}[/]")
 
         return work(say)
 
