@@ -183,7 +183,7 @@ def test_a_better_shadow_canary_passes_on_real_clicks_and_is_promoted_through_gi
     stable rolls to the candidate."""
     kube, namespace, clicks = lab.kube, lab.namespace, lab.clicks
     with _serving_first_version(lab) as story:
-        traffic = Traffic(clicks, story.store / "predictions" / "offers")
+        traffic = Traffic(clicks, story.store / namespace / "predictions" / "offers")  # rooted at the namespace
         _patch(kube, namespace, {"training": {"trigger": "retrain-1"}})
         shadow = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]
         v2 = shadow["candidate"]["version"]
@@ -221,7 +221,7 @@ def test_a_worse_split_canary_steps_its_weight_then_fails_on_real_clicks_and_is_
     verdict steps the weight; this candidate is worse, fails and is rolled back; stable and Git stay as they were."""
     kube, namespace, clicks = lab.kube, lab.namespace, lab.clicks
     with _serving_first_version(lab, mode="split", steps=[25, 50]) as story:
-        traffic = Traffic(clicks, story.store / "predictions" / "offers")
+        traffic = Traffic(clicks, story.store / namespace / "predictions" / "offers")  # rooted at the namespace
         _patch(kube, namespace, {"training": {"trigger": "retrain-1"}})
         v2 = wait_for_phase(kube, namespace, "offers", "Canary", timeout=420)["status"]["candidate"]["version"]
         wait_for("the canary to be ready", lambda: clickmodel(kube, namespace, "offers")["status"].get("canary"),

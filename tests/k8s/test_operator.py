@@ -65,6 +65,9 @@ def test_apply_trains_validates_and_serves_the_first_version(
         stable_dep = kube.apps.read_namespaced_deployment("offers-stable", namespace)
         env_vars = {e.name: e.value for e in stable_dep.spec.template.spec.containers[0].env}
         assert env_vars["MODEL_URI"] == status["stable"]["uri"]
+        # Under the ClickModel's namespace: an `offers` in another namespace on the same store never shares a path.
+        assert status["stable"]["uri"] == f"file://{tmp_path}/store/{namespace}/models/offers/{version}"
+        assert (tmp_path / "store" / namespace / "models" / "offers" / version / "MANIFEST.json").is_file()
         assert env_vars["MODEL_SHA256"] == status["stable"]["checksum"]
         assert stable_dep.spec.strategy.rolling_update.max_unavailable == 0
         table = subprocess.run(["kubectl", "get", "clickmodels", "-n", namespace], capture_output=True, text=True,
@@ -106,7 +109,9 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
             time.sleep(0.2)
         raise AssertionError(f"not in {phases} after {timeout:.0f}s: {obj.get('status')}\n{op.logs()[-3000:]}")
 
-    manual = {"promotion.mode": "manual"}
+    origin = tmp_path / "releases.git"
+    subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(origin)], check=True)
+    manual = {"promotion.mode": "manual", "promotion.gitops": {"repoUrl": f"file://{origin}", "path": "releases"}}
     doc = manifest("offers", clicks, tmp_path / "store", **manual)
     op.start()
     try:
@@ -153,6 +158,13 @@ def test_a_release_survives_the_operator_being_killed_in_every_phase(
     # Never a second Job for one training, whatever the kills interrupted.
     job_versions = [j.metadata.labels["clickcast.io/version"] for j in kube.batch.list_namespaced_job(namespace).items]
     assert len(job_versions) == len(set(job_versions)) == 3, job_versions
+    # Never a second Git commit for one promotion: each promoted version's trailer is on main exactly once.
+    log = subprocess.run(["git", "--git-dir", str(origin), "log", "--format=%B", "main"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    trailers = [line for line in log.splitlines() if line.startswith("Clickcast-Promotion: ")]
+    assert sorted(trailers) == sorted(
+        f"Clickcast-Promotion: {namespace}/offers@{v}" for v in (first["version"], candidate)
+    ), log
     assert op.starts >= 4
     # Structured JSON logs name the ClickModel, the version and the phase.
     lines = [json.loads(line) for line in op.logs().splitlines() if line.startswith("{")]

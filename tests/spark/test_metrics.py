@@ -1,4 +1,4 @@
-"""Spark's metric sums and per-row placement margin equal the numpy definitions on the same rows."""
+"""Spark's metric sums, per-row Poisson deviance and placement margin equal the numpy definitions on the same rows."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 
-from clickcast.analysis.metrics import metric_sums, placement_margin
+from clickcast.analysis.metrics import metric_sums, placement_margin, poisson_unit_deviance
 from clickcast.api.spec import RevenueModel
-from clickcast.jobs.spark_metrics import grouped_sums, grouping_set_sums, placement_margin_column
+from clickcast.jobs.spark_metrics import grouped_sums, grouping_set_sums, placement_margin_column, unit_deviance
 
 pytestmark = pytest.mark.spark
 
@@ -55,6 +55,17 @@ def test_spark_margin_and_sums_match_numpy(spark: SparkSession) -> None:
         want = metric_sums(part["actual"], part["predicted"], part["price"], REVENUE)
         assert sums.rows == want.rows
         assert dataclasses.astuple(sums) == pytest.approx(dataclasses.astuple(want))
+
+
+def test_spark_unit_deviance_is_the_numpy_definition_row_for_row(spark: SparkSession) -> None:
+    rows = _rows()
+    # Edge rows: no clicks (the y = 0 limit), a prediction of 0 and a negative one (floored), a tiny one.
+    rows.loc[:4, ["actual", "predicted"]] = [[0, 0.7], [0, 0.0], [3, 0.0], [2, -1.0], [5, 1e-12]]
+    df = spark.createDataFrame(rows[["id", "actual", "predicted"]])
+    got = [r[0] for r in df.orderBy("id").select(unit_deviance(F.col("actual"), F.col("predicted"))).collect()]
+    expected = poisson_unit_deviance(rows["actual"], rows["predicted"])
+    assert got == pytest.approx(expected.tolist(), rel=1e-12)
+    assert expected[0] == pytest.approx(1.4) and expected[2] > 100  # the limit, and a floored zero prediction
 
 
 def test_grouping_sets_in_one_pass_equal_one_query_per_set_and_column(spark: SparkSession) -> None:

@@ -228,3 +228,40 @@ def test_an_offer_predicted_five_times_a_day_counts_once(spark: SparkSession, da
     split = sums("split", [logged("stable", "v1", f"a{k}", base) for k in range(5)]
                  + [logged("canary", "v2", f"b{k}", base * 1.1) for k in range(3)], paired=False)  # fmt: skip
     assert split[0].stable_n == split[0].candidate_n == len(rows)
+
+
+def test_a_look_measures_each_offer_day_apart_so_late_clicks_replace_a_days_sums(
+    spark: SparkSession, dataset: Path, tmp_path: Path
+) -> None:
+    """A canary look's sums per offer-day: late clicks for a day measured again give that day's new sums."""
+    from clickcast.analysis.evidence import Comparison
+    from clickcast.analysis.sequential import add
+
+    rows = _last_days(dataset, 2).reset_index(drop=True)
+    days = sorted(rows[DATE].astype(str).unique())
+    base = rows[CLICKS].to_numpy() * 0.8 + 0.5
+    frames = [rows.assign(request_id=[f"r-{i}" for i in range(len(rows))], ts=pd.Timestamp("2026-03-01", tz="UTC"),
+                          date=rows[DATE].astype(str), model="offers", model_version=version, role=role,
+                          predicted=base * factor)
+              for role, version, factor in (("stable", "v1", 1.0), ("shadow", "v2", 1.2))]  # fmt: skip
+    _write_log(tmp_path / "log", frames)
+    last = rows[DATE].astype(str) == days[-1]
+    early = rows[~last | (rows.index % 2 == 0)]  # half the last day's clicks have not arrived yet
+    pq.write_table(pa.Table.from_pandas(early, preserve_index=False), tmp_path / "early.parquet")
+
+    def look(clicks: str, name: str) -> Any:
+        result = evaluate(spark, f"file://{tmp_path}/log", clicks, f"file://{tmp_path}/{name}",
+                          compare=Comparison("v1", "v2", paired=True))  # fmt: skip
+        assert result.report.comparison is not None
+        return result.report.comparison
+
+    first, again = look(f"file://{tmp_path}/early.parquet", "first"), look(f"file://{dataset}", "again")
+    per_day = {str(d.day): d.sums.pairs for d in first.daily}
+    assert per_day == {days[0]: int((~last).sum()), days[-1]: int((last & (rows.index % 2 == 0)).sum())}
+    assert {str(d.day): d.sums.pairs for d in again.daily} == {days[0]: int((~last).sum()), days[-1]: int(last.sum())}
+    for comparison in (first, again):  # the days partition the look's sums
+        total = comparison.daily[0].sums
+        for d in comparison.daily[1:]:
+            total = add(total, d.sums)
+        assert total.model_dump() == pytest.approx(comparison.sums.model_dump())
+    assert again.daily[0].sums.model_dump() == pytest.approx(first.daily[0].sums.model_dump())

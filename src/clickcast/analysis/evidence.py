@@ -21,7 +21,7 @@ from pydantic import ConfigDict, Field
 
 from clickcast.api.base import ApiModel
 from clickcast.api.roles import Role
-from clickcast.api.status import CanarySums, DataWindowStatus, Metrics, SegmentMetrics
+from clickcast.api.status import CanaryDaySums, CanarySums, DataWindowStatus, Metrics, SegmentMetrics
 
 
 class Evidence(ApiModel):
@@ -89,13 +89,15 @@ class Comparison:
 
 
 class CanaryComparison(Evidence):
-    """What one canary look adds to the sequential test: sums over the offer-days it newly saw."""
+    """What one canary look measured for the sequential test: sums over the offer-days it saw, and per day."""
 
     stable_version: str
     candidate_version: str
     paired: bool
     """Shadow mode: each candidate prediction is paired with the stable one for the same request and offer."""
     sums: CanarySums
+    daily: list[CanaryDaySums] = Field(default_factory=list)
+    """`sums` per offer-day, oldest first (a report without them: `sums` is all new evidence)."""
 
 
 class EvaluationReport(Evidence):

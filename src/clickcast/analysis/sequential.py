@@ -351,3 +351,8 @@ def paired_sums(actual: ArrayLike, stable_predicted: ArrayLike, candidate_predic
 def add(a: CanarySums, b: CanarySums) -> CanarySums:
     """Field-wise sum: the evidence of `a` followed by that of `b`."""
     return CanarySums(**{name: getattr(a, name) + getattr(b, name) for name in CanarySums.model_fields})
+
+
+def subtract(a: CanarySums, b: CanarySums) -> CanarySums:
+    """Field-wise difference: `a` without the evidence of `b` (part of it), as when a day measured again is replaced."""
+    return CanarySums(**{name: getattr(a, name) - getattr(b, name) for name in CanarySums.model_fields})

@@ -437,6 +437,9 @@ class Canary(ApiModel):
     """Evaluation runs in a row that may end in an error (the run failed, or the store refused its report) before
     the canary is rolled back (`CanaryErrored`); a look that succeeds resets the count. An error is evidence neither
     way: each one is retried at the next interval under a new run name. 0: the first error rolls back."""
+    late_click_days: Annotated[int, Field(ge=0, le=14)] = 2
+    """Days before the last one a look counted that the next look measures again, so that clicks arriving late for
+    them are counted: a day's new sums replace its old ones in the test, never add to them. 0: each day once."""
     max_error_rate: Fraction = 0.01
     """Guardrail: the candidate's share of requests answered with a server error (5xx), from its own metrics."""
     max_p99_latency_seconds: Annotated[float, Field(gt=0)] = 0.5
@@ -572,6 +575,9 @@ class Monitoring(ApiModel):
     """Slow erosion detection."""
     auto_retrain: bool = False
     """Start a retraining when a detector fires."""
+    late_click_days: Annotated[int, Field(ge=0, le=14)] = 2
+    """Days before the last one measured that each evaluation measures again, so that clicks arriving late for
+    them are counted: a day's new measurement replaces its old one, never adds to it. 0 measures each day once."""
 
     @model_validator(mode="after")
     def _retrain_needs_detector(self) -> Self:

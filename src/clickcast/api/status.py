@@ -235,6 +235,15 @@ class CanarySums(ApiModel):
     """Sum of real clicks on the offer-days the candidate predicted."""
 
 
+class CanaryDaySums(ApiModel):
+    """The canary test's sums over one offer-day: what a later look replaces when it measures the day again."""
+
+    day: date
+    """The offer-day."""
+    sums: CanarySums = Field(default_factory=CanarySums)
+    """Its sufficient statistics."""
+
+
 class CanaryLook(ApiModel):
     """One analysis of the canary: the test's statistics after adding that interval's evidence."""
 
@@ -280,9 +289,13 @@ class CanaryStatus(ApiModel):
     analyses: Annotated[int, Field(ge=0)] = 0
     """Analyses (looks) taken so far."""
     evidence_through: date | None = None
-    """The last offer-day whose real clicks are in `sums` (the next analysis adds only later days)."""
+    """The last offer-day whose real clicks are in `sums` (the next analysis adds later days, and measures the
+    `recentDays` again)."""
     sums: CanarySums = Field(default_factory=CanarySums)
     """Sufficient statistics of the sequential test."""
+    recent_days: Annotated[list[CanaryDaySums], Field(max_length=15)] = Field(default_factory=list)
+    """The part of `sums` from each of the days a later look measures again (`canary.lateClickDays`), oldest
+    first: their late clicks replace these sums rather than adding to them."""
     stable_observations: Annotated[int, Field(ge=0)] = 0
     """Offer-days with real clicks predicted by the stable version."""
     candidate_observations: Annotated[int, Field(ge=0)] = 0

@@ -109,7 +109,11 @@ def report(
         typer.Option(help="An evaluation run's metrics.json or directory (fsspec URL; repeatable)."),
     ] = None,
     store: Annotated[
-        str | None, typer.Option(help="Model store URL: add every evaluation run of NAME found there.")
+        str | None,
+        typer.Option(
+            help="Model store URL: add every evaluation run of NAME found there (a ClickModel the operator "
+            "runs keeps them under <spec.store.url>/<namespace>; `clickcast run` under spec.store.url)."
+        ),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the page.")] = Path("report.html"),
 ) -> None:

@@ -1,20 +1,21 @@
 """The canary's analyses: one evaluation run per `spec.canary.interval`, its evidence added to the test.
 
 Purely computational. Each look adds the offer-days the previous looks did not see (status keeps the
-test's sufficient statistics and the last day counted), so an operator restarted mid-canary continues
-the same test, and a run's evidence is applied exactly once: the run is named after its look, and the
+test's sufficient statistics and the last day counted), and measures again the `canary.lateClickDays` days before
+them, whose sums it replaces (late clicks); so an operator restarted mid-canary continues the same test, no
+offer-day is counted twice, and a run's evidence is applied exactly once: the run is named after its look, and the
 status that records its result (with the look counted) is written before anything else happens.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from clickcast.analysis.evidence import Comparison, EvaluationReport
-from clickcast.analysis.sequential import Assessment, TestSettings, add, assess
+from clickcast.analysis.evidence import CanaryComparison, Comparison, EvaluationReport
+from clickcast.analysis.sequential import Assessment, TestSettings, add, assess, subtract
 from clickcast.api.duration import parse_duration
 from clickcast.api.roles import Role
-from clickcast.api.status import CanaryLook, CanaryStatus, CanarySums, CandidateStatus, Verdict
+from clickcast.api.status import CanaryDaySums, CanaryLook, CanaryStatus, CanarySums, CandidateStatus, Verdict
 from clickcast.core.draft import Context, Draft
 from clickcast.core.events import EventReason
 from clickcast.core.naming import canary_run_name
@@ -37,11 +38,11 @@ def analyse(ctx: Context, d: Draft, c: CandidateStatus, state: CanaryStatus, sta
             d.wake(due - ctx.now)
         elif not ctx.spec.suspend:
             state.job_name = canary_run_name(ctx.name, c.version, state.analyses + 1, state.consecutive_errors)
-            d.act(StartEvaluation(state.job_name, state.evidence_through, compare))
+            d.act(StartEvaluation(state.job_name, _after(ctx, state), compare))
             d.wake(POLL)
         return
     run, report, run_name = ctx.observed.evaluation, ctx.observed.evaluated, state.job_name
-    start = StartEvaluation(run_name, state.evidence_through, compare)
+    start = StartEvaluation(run_name, _after(ctx, state), compare)
     interval = parse_duration(ctx.spec.canary.interval)
     asked = (state.last_analysis_at or state.started_at or ctx.now) + interval  # when this look's run was asked for
     succeeded = run is not None and run.state is RunState.SUCCEEDED
@@ -78,17 +79,55 @@ def _errored(ctx: Context, d: Draft, state: CanaryStatus, message: str) -> None:
     d.wake(parse_duration(ctx.spec.canary.interval))
 
 
+def _after(ctx: Context, state: CanaryStatus) -> date | None:
+    """The day after which a look measures: `lateClickDays` before the last day counted (the same while the look's
+    run is asked for, so a run created again measures the same window)."""
+    if state.evidence_through is None:
+        return None
+    return state.evidence_through - timedelta(days=ctx.spec.canary.late_click_days)
+
+
+def _take_in(ctx: Context, state: CanaryStatus, comparison: CanaryComparison | None) -> int:
+    """Add a look's evidence to the test; returns how many of the candidate's offer-days it newly counted.
+
+    A day the test already holds in `recentDays` is replaced by its new measurement; a day counted before and no
+    longer held (older than the look-back, or counted before `recentDays` existed) is left as it was counted.
+    """
+    if comparison is None:
+        return 0
+    if not comparison.daily:  # a report without days: all of it is new
+        state.sums = add(state.sums, comparison.sums)
+        return comparison.sums.candidate_n
+    held = {day.day: day.sums for day in state.recent_days}
+    counted = state.evidence_through
+    newly = 0
+    for day in comparison.daily:
+        if day.day in held:
+            state.sums = subtract(add(state.sums, day.sums), held[day.day])
+            newly += day.sums.candidate_n - held[day.day].candidate_n
+        elif counted is None or day.day > counted:
+            state.sums = add(state.sums, day.sums)
+            newly += day.sums.candidate_n
+        else:
+            continue
+        held[day.day] = day.sums
+    through = max(filter(None, (counted, *(day.day for day in comparison.daily))), default=None)
+    if through is not None:
+        first = through - timedelta(days=ctx.spec.canary.late_click_days)
+        state.recent_days = [CanaryDaySums(day=k, sums=v) for k, v in sorted(held.items()) if k > first][-15:]
+    return newly
+
+
 def _apply(ctx: Context, d: Draft, state: CanaryStatus, report: EvaluationReport, paired: bool) -> None:
     state.consecutive_errors, state.last_error = 0, None
-    new = report.comparison.sums if report.comparison is not None else CanarySums()
-    state.sums = add(state.sums, new)
-    state.evidence_through = report.through or state.evidence_through
+    newly = _take_in(ctx, state, report.comparison)
+    state.evidence_through = max(filter(None, (report.through, state.evidence_through)), default=None)
     state.analyses += 1
     state.job_name, state.last_analysis_at = None, ctx.now
     a = assess(state.sums, TestSettings.from_canary(ctx.spec.canary), paired=paired, looks=state.analyses)
-    breaches = [*(guardrails(ctx, state.sums) if new.candidate_n else []), *margin_guardrail(ctx, report, paired),
+    breaches = [*(guardrails(ctx, state.sums) if newly else []), *margin_guardrail(ctx, report, paired),
                 *service_guardrails(ctx)]  # fmt: skip
-    quiet = "no new offer-days with real clicks (not a failure)" if not new.candidate_n else ""
+    quiet = "no new offer-days with real clicks (not a failure)" if not newly else ""
     message = "; ".join([*breaches, *filter(None, [quiet, a.message])])
     verdict = a.verdict
     if breaches:

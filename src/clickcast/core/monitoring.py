@@ -1,6 +1,7 @@
 """Quality tracking of the stable version: an evaluation run each `spec.monitoring.interval`, two detectors.
 
-Purely computational. Each run measures only the offer-days after the last one measured; the daily
+Purely computational. Each run measures the offer-days after the last one measured, and again the
+`monitoring.lateClickDays` days before it (clicks arrive late: a day measured again replaces its entry); the daily
 series is kept (bounded) in status and in full in the store (each run's report). The drop and erosion
 detectors (clickcast.analysis.quality) set the Healthy condition; a transition emits one Event, and
 with `autoRetrain` a degradation starts a training.
@@ -8,7 +9,7 @@ with `autoRetrain` a degradation starts a training.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from clickcast.analysis.evidence import EvaluationReport
 from clickcast.analysis.quality import assess_quality, merge_daily
@@ -40,7 +41,7 @@ def monitor(ctx: Context, d: Draft) -> None:
             d.wake(due - ctx.now)
             return
         m.job_name = run_name
-        d.act(StartEvaluation(run_name, m.evaluated_through))
+        d.act(StartEvaluation(run_name, _after(m, spec.monitoring.late_click_days)))
         d.wake(POLL)
         return
     run, report, run_name = ctx.observed.evaluation, ctx.observed.evaluated, m.job_name
@@ -64,8 +65,14 @@ def monitor(ctx: Context, d: Draft) -> None:
         d.wake(interval)
     else:
         if run is None or run.state is RunState.MISSING:
-            d.act(StartEvaluation(run_name, m.evaluated_through))
+            d.act(StartEvaluation(run_name, _after(m, spec.monitoring.late_click_days)))
         d.wake(POLL)
+
+
+def _after(m: MonitoringStatus, late_days: int) -> date | None:
+    """The day after which a run measures: `late_days` before the last day measured (the same while the run is
+    asked for, so a run created again measures the same window)."""
+    return None if m.evaluated_through is None else m.evaluated_through - timedelta(days=late_days)
 
 
 def daily_quality(report: EvaluationReport, version: str, reference: float | None) -> list[DailyQuality]:
@@ -86,7 +93,8 @@ def _take_in(ctx: Context, d: Draft, m: MonitoringStatus, stable: ModelVersionSt
     reference = stable.metrics.poisson_deviance if stable.metrics is not None else None
     m.reference_deviance = reference
     m.daily = merge_daily(m.daily, daily_quality(report, stable.version, reference))
-    m.evaluated_through = report.through or m.evaluated_through
+    # Never backwards: a run that found no clicks after its look-back's first day reports an earlier `through`.
+    m.evaluated_through = max(filter(None, (report.through, m.evaluated_through)), default=None)
     m.evaluations += 1
     m.job_name, m.last_evaluated_at = None, ctx.now
     before = m.state

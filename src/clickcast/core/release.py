@@ -328,7 +328,11 @@ def _ended_canary(d: Draft) -> CanaryStatus | None:
     Its sums stay behind: they only serve the running test, and status must stay small.
     """
     c = d.status.canary
-    return c.model_copy(update={"sums": CanarySums(), "job_name": None}, deep=True) if c is not None else None
+    return (
+        c.model_copy(update={"sums": CanarySums(), "recent_days": [], "job_name": None}, deep=True)
+        if c is not None
+        else None
+    )
 
 
 def _replaced(d: Draft, old: ModelVersionStatus | None) -> str:

@@ -23,6 +23,7 @@ quality tracking reads `daily`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -42,12 +43,13 @@ from clickcast.analysis.evidence import (
     VersionSegmentMetrics,
 )
 from clickcast.analysis.metrics import metrics_from_sums
+from clickcast.analysis.sequential import add
 from clickcast.api.roles import Role
 from clickcast.api.spec import DataFormat, RevenueModel
-from clickcast.api.status import Metrics
+from clickcast.api.status import CanaryDaySums, CanarySums, Metrics
 from clickcast.features.contract import CLICKS, DATE, DEVICE, OFFER_KEY, PRICE
 from clickcast.jobs.data import ContractError, read_dataset, read_raw, spark_path
-from clickcast.jobs.spark_metrics import canary_sums, grouping_set_sums, unit_deviance
+from clickcast.jobs.spark_metrics import canary_day_sums, grouping_set_sums, unit_deviance
 from clickcast.store import prediction_log as log
 
 ACTUAL, DEVIANCE = "actual", "deviance"
@@ -169,11 +171,13 @@ def _compare(matched: DataFrame, compare: Comparison) -> CanaryComparison:
         )
         stable_days = per_offer_day(pairs.drop("candidate"), [])
         candidate_days = per_offer_day(pairs.drop(log.PREDICTED).withColumnRenamed("candidate", log.PREDICTED), [])
-        sums = canary_sums(stable_days, candidate_days, pair_key=offer_day, actual=ACTUAL, predicted=log.PREDICTED,
-                           deviance=DEVIANCE)  # fmt: skip
+        daily = canary_day_sums(stable_days, candidate_days, day=DATE, pair_key=offer_day, actual=ACTUAL,
+                                predicted=log.PREDICTED, deviance=DEVIANCE)  # fmt: skip
     else:
-        sums = canary_sums(per_offer_day(stable, []), per_offer_day(candidate, []), pair_key=None, actual=ACTUAL,
-                           predicted=log.PREDICTED, deviance=DEVIANCE)  # fmt: skip
+        daily = canary_day_sums(per_offer_day(stable, []), per_offer_day(candidate, []), day=DATE, pair_key=None,
+                                actual=ACTUAL, predicted=log.PREDICTED, deviance=DEVIANCE)  # fmt: skip
     return CanaryComparison(
-        stable_version=compare.stable, candidate_version=compare.candidate, paired=compare.paired, sums=sums
-    )
+        stable_version=compare.stable, candidate_version=compare.candidate, paired=compare.paired,
+        sums=functools.reduce(add, daily.values(), CanarySums()),
+        daily=[CanaryDaySums(day=day, sums=sums) for day, sums in daily.items()],
+    )  # fmt: skip

@@ -1,24 +1,30 @@
-"""Metrics over Spark DataFrames: Spark sums the rows, clickcast.analysis.metrics defines the metrics."""
+"""Metrics over Spark DataFrames: Spark sums the rows, clickcast.analysis.metrics defines the metrics (the
+per-row ones have Spark Column twins here, checked against them in tests/spark)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812
-from pyspark.sql import types as T  # noqa: N812
-from pyspark.sql.pandas.functions import pandas_udf
 
-from clickcast.analysis.metrics import MetricSums, metrics_from_sums, poisson_unit_deviance
+from clickcast.analysis.metrics import MIN_PREDICTION, MetricSums, metrics_from_sums
 from clickcast.api.spec import RevenueModel
 from clickcast.api.status import CanarySums, Metrics, SegmentMetrics
 
 
-@pandas_udf(T.DoubleType())  # type: ignore[call-overload,untyped-decorator]
-def unit_deviance(actual: pd.Series, predicted: pd.Series) -> pd.Series:
-    """Per-row Poisson deviance, by the one definition in clickcast.analysis.metrics."""
-    return pd.Series(poisson_unit_deviance(actual.to_numpy(), predicted.to_numpy()))
+def unit_deviance(actual: Column, predicted: Column) -> Column:
+    """Per-row Poisson deviance as a Spark Column: the twin of clickcast.analysis.metrics.poisson_unit_deviance.
+
+    An expression the JVM evaluates, not a Python UDF: a stage that only measures (every evaluation run) starts
+    no Python worker, which cost more CPU than the rest of such a run.
+    """
+    y = actual.cast("double")
+    mu = F.greatest(predicted.cast("double"), F.lit(MIN_PREDICTION))
+    y_log = F.when(y > 0, y * F.log(y / mu)).otherwise(F.lit(0.0))
+    return F.lit(2.0) * (y_log - (y - mu))
 
 
 def placement_margin_column(actual: Column, predicted: Column, price: Column, revenue: RevenueModel) -> Column:
@@ -153,48 +159,59 @@ def measured(
     }
 
 
-def canary_sums(
+def canary_day_sums(
     stable: DataFrame,
     candidate: DataFrame,
     *,
+    day: str,
     pair_key: Sequence[str] | None,
     actual: str,
     predicted: str,
     deviance: str,
-) -> CanarySums:
-    """The canary test's sufficient statistics (clickcast.api.status.CanarySums) in one aggregation per side.
+) -> dict[dt.date, CanarySums]:
+    """The canary test's sufficient statistics (clickcast.api.status.CanarySums) per offer-day's `day`, in one
+    aggregation per side: a later look may measure a day again (late clicks) and replace its sums.
 
-    `pair_key` set (shadow mode): only rows both versions predicted count, joined on it; otherwise the two
-    versions' rows are independent samples (split mode).
+    `pair_key` set (shadow mode, it includes `day`): only rows both versions predicted count, joined on it;
+    otherwise the two versions' rows are independent samples (split mode).
     """
 
     def side(df: DataFrame, tag: str) -> DataFrame:
-        keep: list[Column | str] = [
-            *(pair_key or ()),
-            F.col(deviance).alias(f"{tag}_d"),
-            F.col(predicted).alias(f"{tag}_p"),
-        ]
-        return df.select(*keep, F.col(actual).cast("double").alias(f"{tag}_y"))
+        keep = {day, *(pair_key or ())}
+        return df.select(*keep, F.col(deviance).alias(f"{tag}_d"), F.col(predicted).alias(f"{tag}_p"),
+                         F.col(actual).cast("double").alias(f"{tag}_y"))  # fmt: skip
 
     def sums(tag: str, y: str) -> list[Column]:
         d = F.col(f"{tag}_d")
         return [F.count(F.lit(1)), F.sum(d), F.sum(d * d), F.sum(f"{tag}_p"), F.sum(f"{y}_y")]
 
+    def values(row: Any, width: int) -> list[float]:
+        return [float(v or 0) for v in (row[1 : 1 + width] if row is not None else [0] * width)]
+
     s, c = side(stable, "s"), side(candidate, "c")
+    out: dict[dt.date, CanarySums] = {}
     if pair_key:
         # A pair's real clicks are the same offer-day's: the stable row's serve both sides.
         both = s.join(c.drop("c_y"), list(pair_key), "inner")
-        row = both.agg(*sums("s", "s"), *sums("c", "s"), F.sum(F.col("s_d") * F.col("c_d"))).first()
-        values = [v or 0 for v in (row or [0] * 11)]
-        n, cross = int(values[0]), float(values[10])
+        for row in (
+            both.groupBy(day).agg(*sums("s", "s"), *sums("c", "s"), F.sum(F.col("s_d") * F.col("c_d"))).collect()
+        ):
+            v = values(row, 11)
+            out[row[0]] = _canary_sums(v[:5], v[5:10], pairs=int(v[0]), cross=v[10])
     else:
-        rs, rc = s.agg(*sums("s", "s")).first(), c.agg(*sums("c", "c")).first()
-        values = [v or 0 for v in (*(rs or [0] * 5), *(rc or [0] * 5))]
-        n, cross = 0, 0.0
+        stable_days = {r[0]: values(r, 5) for r in s.groupBy(day).agg(*sums("s", "s")).collect()}
+        candidate_days = {r[0]: values(r, 5) for r in c.groupBy(day).agg(*sums("c", "c")).collect()}
+        for d in sorted(stable_days.keys() | candidate_days.keys()):
+            out[d] = _canary_sums(stable_days.get(d, [0.0] * 5), candidate_days.get(d, [0.0] * 5), pairs=0, cross=0.0)
+    return dict(sorted(out.items()))
+
+
+def _canary_sums(stable: Sequence[float], candidate: Sequence[float], *, pairs: int, cross: float) -> CanarySums:
+    """CanarySums from each side's [count, sum, sum of squares, predicted, actual]."""
     return CanarySums(
-        stable_n=int(values[0]), stable_sum=float(values[1]), stable_sum_sq=float(values[2]),
-        stable_predicted=float(values[3]), stable_actual=float(values[4]),
-        candidate_n=int(values[5]), candidate_sum=float(values[6]), candidate_sum_sq=float(values[7]),
-        candidate_predicted=float(values[8]), candidate_actual=float(values[9]),
-        pairs=n, cross_sum=cross,
+        stable_n=int(stable[0]), stable_sum=stable[1], stable_sum_sq=stable[2],
+        stable_predicted=stable[3], stable_actual=stable[4],
+        candidate_n=int(candidate[0]), candidate_sum=candidate[1], candidate_sum_sq=candidate[2],
+        candidate_predicted=candidate[3], candidate_actual=candidate[4],
+        pairs=pairs, cross_sum=cross,
     )  # fmt: skip

@@ -28,6 +28,7 @@ from clickcast.operator.ownership import NotOwned
 from clickcast.operator.queue import WorkQueue
 from clickcast.operator.record import KubeRecorder
 from clickcast.runtime.gitops import GitOpsBridge
+from clickcast.store import layout
 
 
 class Reconciler:
@@ -53,7 +54,7 @@ class Reconciler:
             return None
         status = ClickModelStatus.model_validate(obj.get("status") or {})
         try:
-            spec = ClickModelSpec.model_validate(obj["spec"])
+            spec = _in_namespace(ClickModelSpec.model_validate(obj["spec"]), key[0])
         except ValidationError as exc:
             await self._invalid(key, obj, status, exc)
             return None
@@ -106,6 +107,12 @@ class Reconciler:
         # A reconciliation that went through (the spec is what is wrong, and Ready says so): no ReconcileError.
         await self._record(recorder, key[1], plan.status, reconciled(plan.status, generation=_generation(obj),
                                                                      now=self.clock()))  # fmt: skip
+
+
+def _in_namespace(spec: ClickModelSpec, namespace: str) -> ClickModelSpec:
+    """The spec as the operator runs it: its store rooted at the ClickModel's namespace (clickcast.store.layout)."""
+    store = spec.store.model_copy(update={"url": layout.namespace_root(spec.store.url, namespace)})
+    return spec.model_copy(update={"store": store})
 
 
 def _generation(obj: Doc) -> int:

@@ -7,6 +7,10 @@
     <store>/predictions/<model>/date=YYYY-MM-DD/ the default prediction log (clickcast.store.prediction_log)
     <store>/evaluations/<model>/<run>/             one evaluation run's output (metrics.json, joined.parquet)
 
+The operator roots each ClickModel's store at `<spec.store.url>/<namespace>` (namespace_root), so that two
+ClickModels of one name in two namespaces that share a store never share a path; `clickcast run` uses the URL as
+given.
+
 Pure string functions: no filesystem access.
 """
 
@@ -34,6 +38,11 @@ class VersionRef:
     @property
     def uri(self) -> str:
         return version_uri(self.store_url, self.model, self.version)
+
+
+def namespace_root(store_url: str, namespace: str) -> str:
+    """Where the operator keeps a namespace's ClickModels in the store `store_url`."""
+    return f"{store_url.rstrip('/')}/{namespace}"
 
 
 def model_dir(store_url: str, model: str) -> str:

@@ -8,6 +8,7 @@ reports them as an Observed snapshot, so tests can drive `decide` through whole 
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,9 +20,10 @@ from clickcast.analysis.evidence import (
     TrainingEvidence,
     VersionDailyMetrics,
 )
+from clickcast.analysis.sequential import add
 from clickcast.api.roles import Role
 from clickcast.api.spec import ClickModelSpec
-from clickcast.api.status import CanarySums, ClickModelStatus, Metrics, Phase
+from clickcast.api.status import CanaryDaySums, CanarySums, ClickModelStatus, Metrics, Phase
 from clickcast.api.traffic import Traffic
 from clickcast.core import (
     Deploy,
@@ -91,15 +93,23 @@ def canary_sums(n: int, ratio: float, *, stable_mean: float = 1.0, spread: float
                       stable_actual=float(n), candidate_predicted=float(n), candidate_actual=float(n))  # fmt: skip
 
 
-def quality_report(version: str, day: date, deviance: float, rows: int = 2000) -> EvaluationReport:
-    """A quality evaluation that saw one new day of the stable version's predictions."""
-    daily = VersionDailyMetrics(model=NAME, model_version=version, role=Role.STABLE, date=day.isoformat(),
-                                metrics=Metrics(rows=rows, poisson_deviance=deviance, calibration=1.0))  # fmt: skip
-    return EvaluationReport(rows=rows, unmatched=0, through=day, daily=[daily])
+CLICKS_BEFORE = date(2026, 11, 1)
+"""The day before the world's first day of real clicks."""
 
 
-def report(sums: CanarySums, through: date, *, paired: bool = False) -> EvaluationReport:
-    comparison = CanaryComparison(stable_version="s", candidate_version="c", paired=paired, sums=sums)
+def quality_report(version: str, first: date, through: date, deviance: float, rows: int = 2000) -> EvaluationReport:
+    """A quality evaluation that measured the stable version's predictions on days `first`..`through`."""
+    days = [first + timedelta(days=i) for i in range((through - first).days + 1)]
+    daily = [VersionDailyMetrics(model=NAME, model_version=version, role=Role.STABLE, date=day.isoformat(),
+                                 metrics=Metrics(rows=rows, poisson_deviance=deviance, calibration=1.0))
+             for day in days]  # fmt: skip
+    return EvaluationReport(rows=rows * len(days), unmatched=0, through=through, daily=daily)
+
+
+def report(sums: CanarySums, through: date, *, paired: bool = False,
+           daily: dict[date, CanarySums] | None = None) -> EvaluationReport:  # fmt: skip
+    comparison = CanaryComparison(stable_version="s", candidate_version="c", paired=paired, sums=sums,
+                                  daily=[CanaryDaySums(day=k, sums=v) for k, v in (daily or {}).items()])  # fmt: skip
     return EvaluationReport(rows=sums.stable_n + sums.candidate_n, unmatched=0, through=through,
                             comparison=comparison)  # fmt: skip
 
@@ -133,7 +143,14 @@ class World:
     rollouts: dict[Role, Rollout] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)
     windows: dict[str, date | None] = field(default_factory=dict)
-    """Each evaluation run's `after` day: a run reports the day after it (one new day of clicks per look)."""
+    """Each evaluation run's `after` day: a canary run reports the day after it (one new day of clicks per look)."""
+    canary_days: dict[str, dict[date, CanarySums]] = field(default_factory=dict)
+    """Each candidate's days of real clicks so far, and their sums (a look that measures a day again sees these)."""
+    canary_through: dict[str, date] = field(default_factory=dict)
+    """Each canary run's last day."""
+    quality_through: dict[str, date] = field(default_factory=dict)
+    """Each quality run's last day: one day of clicks more than the runs before it saw (it measures every day
+    after its `after`)."""
 
     def apply(self, plan: Plan, stable_version: str | None) -> None:
         for action in plan.actions:
@@ -157,6 +174,19 @@ class World:
             elif isinstance(action, Retire):
                 self.rollouts.pop(action.role, None)
 
+    def _canary_look(self, run_name: str, candidate: str) -> EvaluationReport:
+        """A look at the candidate's days after the run's `after`: one day more than the looks before it saw."""
+        days = self.canary_days.setdefault(candidate, {})
+        after = max(self.windows.get(run_name) or CLICKS_BEFORE, CLICKS_BEFORE)
+        through = max([after, *days]) + timedelta(days=1) if run_name not in self.canary_through else None
+        through = self.canary_through.setdefault(run_name, through or after)
+        for i in range(1, (through - after).days + 1):
+            days.setdefault(
+                after + timedelta(days=i), canary_sums(self.look_rows, self.canary_ratio, paired=self.paired)
+            )
+        seen = {day: sums for day, sums in days.items() if after < day <= through}
+        return report(functools.reduce(add, seen.values(), CanarySums()), through, paired=self.paired, daily=seen)
+
     def observe(self, status: ClickModelStatus, generation: int = 1) -> Observed:
         t, s = status.training, status.scoring
         training = RunObservation(self.runs.get(t.job_name, RunState.MISSING)) if t and t.job_name else None
@@ -167,14 +197,15 @@ class World:
         quality = status.monitoring.job_name if status.monitoring is not None and evaluation is None else None
         run_state = self.runs.get(evaluation or quality or "", RunState.MISSING) if evaluation or quality else None
         evaluated = None
-        if evaluation is not None and run_state is RunState.SUCCEEDED:
-            after = self.windows.get(evaluation) or date(2026, 11, 1)
-            sums = canary_sums(self.look_rows, self.canary_ratio, paired=self.paired)
-            evaluated = report(sums, after + timedelta(days=1), paired=self.paired)
+        if evaluation is not None and run_state is RunState.SUCCEEDED and status.canary is not None:
+            evaluated = self._canary_look(evaluation, status.canary.version)
         elif quality is not None and run_state is RunState.SUCCEEDED and status.stable is not None:
-            day = (self.windows.get(quality) or date(2026, 11, 1)) + timedelta(days=1)
+            after = max(self.windows.get(quality) or CLICKS_BEFORE, CLICKS_BEFORE)
+            if quality not in self.quality_through:
+                self.quality_through[quality] = max([after, *self.quality_through.values()]) + timedelta(days=1)
             test = status.stable.metrics.poisson_deviance if status.stable.metrics else None
-            evaluated = quality_report(status.stable.version, day, (test or 1.0) * self.quality_ratio)
+            evaluated = quality_report(status.stable.version, after + timedelta(days=1), self.quality_through[quality],
+                                       (test or 1.0) * self.quality_ratio)  # fmt: skip
         return Observed(
             generation=generation,
             training=training,

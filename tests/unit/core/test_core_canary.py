@@ -69,9 +69,43 @@ def test_each_look_adds_only_its_new_evidence_and_a_restart_continues_the_same_t
     # The same observation again (a restarted operator reading the status it wrote): nothing is added twice.
     again = decide(NAME, s, first.status, done, NOW + INTERVAL)
     assert again.status.canary == c
-    # The next look asks only for days after the last one counted.
+    # The next look asks for the days after the last one counted, and again the 2 days before it (late clicks).
     second = decide(NAME, s, first.status, shadow_rollouts(), NOW + 2 * INTERVAL)
-    assert second.actions == (StartEvaluation(f"{NAME}-canary-{V2}-2", FIRST_DAY, Comparison(V1, V2, True)),)
+    after = FIRST_DAY - timedelta(days=2)
+    assert second.actions == (StartEvaluation(f"{NAME}-canary-{V2}-2", after, Comparison(V1, V2, True)),)
+
+
+def test_a_day_measured_again_replaces_its_sums_and_a_day_past_the_look_back_stays_as_counted() -> None:
+    s = spec(**(SHADOW | {"canary.minObservations": 5000}))
+    day1, day2, day3 = FIRST_DAY, FIRST_DAY + timedelta(days=1), FIRST_DAY + timedelta(days=2)
+
+    def look(status: ClickModelStatus, n: int, days: dict[date, int]) -> ClickModelStatus:
+        daily = {day: canary_sums(rows, 1.0, paired=True) for day, rows in days.items()}
+        total = canary_sums(sum(days.values()), 1.0, paired=True)
+        running_look = status.model_copy(update={"canary": status.canary.model_copy(  # type: ignore[union-attr]
+            update={"job_name": f"{NAME}-canary-{V2}-{n}"})}, deep=True)  # fmt: skip
+        seen = Observed(rollouts=shadow_rollouts().rollouts, evaluation=RunObservation(RunState.SUCCEEDED),
+                        evaluated=report(total, max(days), paired=True, daily=daily))  # fmt: skip
+        return decide(NAME, s, running_look, seen, NOW + n * INTERVAL).status
+
+    first = look(running(), 1, {day1: 300})
+    # Late clicks: day 1 now has 400 offer-days, day 2 is new: 700 in all, not 1000.
+    second = look(first, 2, {day1: 400, day2: 300})
+    c = second.canary
+    assert c is not None and (c.sums.pairs, c.sums.candidate_n, c.evidence_through) == (700, 700, day2)
+    assert [(d.day, d.sums.pairs) for d in c.recent_days] == [(day1, 400), (day2, 300)]
+    assert c.looks[-1].candidate_observations == 700
+    # A day on, day 1 leaves the 2-day look-back: kept as counted, no longer held for replacing.
+    third = look(second, 3, {day1: 400, day2: 300, day3: 100})
+    c = third.canary
+    assert c is not None and c.sums.pairs == 800
+    assert [d.day for d in c.recent_days] == [day2, day3]
+    # A day counted before and no longer held (an operator upgraded mid-canary) is never counted twice.
+    fourth = look(third, 4, {day1: 999, day3: 100})
+    assert fourth.canary is not None and fourth.canary.sums.pairs == 800
+    # Sums that replace never drift from a fresh count: the same as adding each day's last measurement.
+    fresh = sum(canary_sums(n, 1.0, paired=True).candidate_sum for n in (400, 300, 100))
+    assert fourth.canary.sums.candidate_sum == pytest.approx(fresh)
 
 
 @pytest.mark.parametrize(("ratio", "verdict", "phase"), [(0.9, Verdict.PASS, Phase.PROMOTING),

@@ -31,10 +31,24 @@ def test_a_serving_model_is_evaluated_each_interval_on_new_days_only() -> None:
     final, plans = drive(w, spec(), status, now=NOW + HOUR, steps=8, tick=HOUR)
     starts = [a for p in plans for a in p.actions if isinstance(a, StartEvaluation)]
     assert [a.name for a in starts][:3] == [f"{NAME}-quality-1", f"{NAME}-quality-2", f"{NAME}-quality-3"]
-    # Each run asks only for the days after the last one measured.
+    # Each run asks for the days after the last one measured, and again the 2 days before it (late clicks).
     assert starts[0].after is None and starts[1].after is not None and starts[2].after > starts[1].after  # type: ignore[operator]
+    through = [p.status.monitoring.evaluated_through for p in plans if p.status.monitoring]
+    firsts = list(dict.fromkeys(t for t in through if t is not None))
+    assert [a.after for a in starts[1:3]] == [day - timedelta(days=2) for day in firsts[:2]]
     m = final.monitoring
+    # A day measured again replaced its entry: one entry per day, however many runs measured it.
     assert m is not None and m.state is QualityState.HEALTHY and len(m.daily) == m.evaluations >= 3
+    assert len({d.day for d in m.daily}) == len(m.daily)
+
+
+def test_without_late_click_days_each_run_measures_only_new_days() -> None:
+    final, plans = drive(World(), spec(**{"monitoring.lateClickDays": 0}), watched(), now=NOW + HOUR, steps=8,
+                         tick=HOUR)  # fmt: skip
+    starts = [a for p in plans for a in p.actions if isinstance(a, StartEvaluation)]
+    through = list(dict.fromkeys(p.status.monitoring.evaluated_through for p in plans if p.status.monitoring))
+    assert [a.after for a in starts] == through[: len(starts)]
+    assert final.monitoring is not None and len(final.monitoring.daily) == final.monitoring.evaluations >= 3
     assert condition(final.conditions, ConditionType.HEALTHY).status is ConditionStatus.TRUE  # type: ignore[union-attr]
 
 
